@@ -1,0 +1,34 @@
+# Two commands do all set-up: `make book` (build the HTML book) and `make test` (run the tests).
+# Both create .venv and install the pinned stack on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SHARED_CORPORA := $(abspath ../shared/corpora)
+
+.PHONY: install book test test-fast clean
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The book renders the committed executed notebooks (book/*.ipynb) and the results files;
+# only the summary page is executed at build time (with an execution cache).
+book: $(STAMP)
+	$(BIN)/jupyter-book build . --warningiserror --keep-going
+	@echo "open _build/html/index.html"
+
+# Unit tests, then the slow ones: nbval executes notebooks/*.ipynb (smoke) and the book is built.
+test: $(STAMP)
+	SERLIB_DATA=$${SERLIB_DATA:-$(SHARED_CORPORA)} $(BIN)/python -m pytest tests --nbval-lax notebooks
+
+test-fast: $(STAMP)
+	SERLIB_DATA=$${SERLIB_DATA:-$(SHARED_CORPORA)} $(BIN)/python -m pytest tests -m "not slow"
+
+clean:
+	rm -rf _build .jupyter_cache

@@ -1,0 +1,146 @@
+"""Train/validation/test splits over a manifest, checked speaker-disjoint in code.
+
+Every builder returns :class:`Split` objects made by :func:`make_split`, which raises
+:class:`SpeakerLeakError` when a speaker-independent split shares a speaker between its parts.
+Speaker-dependent splits (random stratified) exist only for papers that use them and carry
+``speaker_independent=False`` in their name and flag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import StratifiedShuffleSplit
+
+
+class SpeakerLeakError(ValueError):
+    """A split meant to be speaker-independent shares speakers between its parts."""
+
+
+@dataclass(frozen=True)
+class Split:
+    """Row positions (into the manifest) of each part of one split."""
+
+    name: str
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    speaker_independent: bool = True
+
+    def parts(self) -> dict[str, np.ndarray]:
+        return {"train": self.train, "val": self.val, "test": self.test}
+
+
+def check_speaker_disjoint(manifest: pd.DataFrame, split: Split) -> None:
+    """Raise :class:`SpeakerLeakError` if two parts of ``split`` share a speaker."""
+    speakers = {part: set(manifest["speaker"].iloc[rows]) for part, rows in split.parts().items()}
+    for first, second in (("train", "val"), ("train", "test"), ("val", "test")):
+        shared = speakers[first] & speakers[second]
+        if shared:
+            raise SpeakerLeakError(
+                f"split {split.name!r}: speaker(s) {sorted(shared)} in both {first} and {second}"
+            )
+
+
+def make_split(
+    manifest: pd.DataFrame,
+    name: str,
+    train: Sequence[int],
+    test: Sequence[int],
+    val: Sequence[int] = (),
+    speaker_independent: bool = True,
+) -> Split:
+    """Build a split, checking that parts do not overlap and (if so flagged) share no speaker."""
+    parts = [np.asarray(sorted(p), dtype=int) for p in (train, val, test)]
+    seen = np.concatenate(parts)
+    if len(seen) != len(np.unique(seen)):
+        raise ValueError(f"split {name!r}: an utterance appears in more than one part")
+    if len(parts[0]) == 0 or len(parts[2]) == 0:
+        raise ValueError(f"split {name!r}: empty train or test part")
+    split = Split(name, parts[0], parts[1], parts[2], speaker_independent)
+    if speaker_independent:
+        check_speaker_disjoint(manifest, split)
+    return split
+
+
+def _rows_of(manifest: pd.DataFrame, speakers: Sequence[str]) -> np.ndarray:
+    unknown = sorted(set(speakers) - set(manifest["speaker"]))
+    if unknown:
+        raise ValueError(f"speaker(s) {unknown} not in the manifest")
+    return np.flatnonzero(manifest["speaker"].isin(list(speakers)).to_numpy())
+
+
+def fixed_speakers(
+    manifest: pd.DataFrame,
+    test: Sequence[str],
+    val: Sequence[str] = (),
+    train: Sequence[str] | None = None,
+    name: str = "fixed speakers",
+) -> Split:
+    """Named speaker lists; ``train`` defaults to every other speaker."""
+    if train is None:
+        train = sorted(set(manifest["speaker"]) - set(test) - set(val))
+    return make_split(manifest, name, _rows_of(manifest, train), _rows_of(manifest, test), _rows_of(manifest, val))
+
+
+def leave_one_speaker_out(manifest: pd.DataFrame) -> list[Split]:
+    """One fold per speaker: that speaker is the test set, all others train."""
+    return [
+        fixed_speakers(manifest, test=[speaker], name=f"LOSO test={speaker}")
+        for speaker in sorted(manifest["speaker"].unique())
+    ]
+
+
+def speaker_kfold(manifest: pd.DataFrame, k: int, seed: int = 0) -> list[Split]:
+    """Speakers shuffled with ``seed`` and dealt into ``k`` groups; each group is a test set once."""
+    speakers = np.array(sorted(manifest["speaker"].unique()))
+    if not 2 <= k <= len(speakers):
+        raise ValueError(f"k={k} folds need 2..{len(speakers)} speakers")
+    order = np.random.default_rng(seed).permutation(speakers)
+    groups = np.array_split(order, k)
+    return [
+        fixed_speakers(manifest, test=list(group), name=f"speaker fold {i + 1}/{k}")
+        for i, group in enumerate(groups)
+    ]
+
+
+def session_folds(manifest: pd.DataFrame, column: str = "session") -> list[Split]:
+    """Leave-one-session-out (IEMOCAP: 5 sessions, each with its own two speakers)."""
+    if column not in manifest:
+        raise ValueError(f"manifest has no {column!r} column for session-based folds")
+    folds = []
+    for session in sorted(manifest[column].unique()):
+        test = np.flatnonzero((manifest[column] == session).to_numpy())
+        train = np.flatnonzero((manifest[column] != session).to_numpy())
+        folds.append(make_split(manifest, f"session {session} held out", train, test))
+    return folds
+
+
+def random_stratified(
+    manifest: pd.DataFrame, test_size: float, repeats: int = 1, seed: int = 0
+) -> list[Split]:
+    """Repeated random emotion-stratified splits. **Speaker-dependent**: speakers overlap."""
+    splitter = StratifiedShuffleSplit(n_splits=repeats, test_size=test_size, random_state=seed)
+    return [
+        make_split(
+            manifest, f"speaker-dependent random {1 - test_size:.0%}/{test_size:.0%} #{i + 1}",
+            train, test, speaker_independent=False,
+        )
+        for i, (train, test) in enumerate(splitter.split(np.zeros(len(manifest)), manifest["emotion"]))
+    ]
+
+
+def describe(manifest: pd.DataFrame, split: Split) -> pd.DataFrame:
+    """Utterances and speakers per part, for printing in a notebook."""
+    return pd.DataFrame(
+        {
+            part: {
+                "utterances": len(rows),
+                "speakers": ", ".join(sorted(manifest["speaker"].iloc[rows].unique())),
+            }
+            for part, rows in split.parts().items()
+        }
+    ).T

@@ -1,0 +1,208 @@
+"""The one training/evaluation loop every paper uses.
+
+Adam on cross-entropy (+ the model's own ``penalty()`` if it has one), mini-batches shuffled
+by a per-epoch seed, per-epoch checkpoints that a rerun resumes from, model selection on the
+last epoch or the best validation accuracy, and predictions at two levels: the model's input
+unit (window/segment) and the utterance (mean posterior over its windows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from serlib import metrics
+
+
+@dataclass
+class Examples:
+    """Model inputs ``x`` with labels ``y`` and the utterance (row of the manifest) of each."""
+
+    x: np.ndarray
+    y: np.ndarray
+    utterance: np.ndarray
+
+    def __post_init__(self) -> None:
+        if not len(self.x) == len(self.y) == len(self.utterance):
+            raise ValueError(f"x, y, utterance lengths differ: {len(self.x)}, {len(self.y)}, {len(self.utterance)}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings; each paper's notebook fills these from its parameters."""
+
+    epochs: int
+    batch_size: int
+    learning_rate: float = 1e-3
+    seed: int = 0
+    device: str = "auto"
+    select: Literal["last", "val"] = "last"
+    eval_batch_size: int = 2048
+    progress: bool = True
+
+
+@dataclass
+class Predictions:
+    """True and predicted classes at one level, with the utterance each row belongs to."""
+
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    utterance: np.ndarray
+    posteriors: np.ndarray
+
+    def score(self, metric: str) -> float:
+        return metrics.METRICS[metric](self.y_true, self.y_pred)
+
+
+@dataclass
+class Outcome:
+    """One trained model's test predictions (``window`` and ``utterance`` levels) and history."""
+
+    levels: dict[str, Predictions]
+    history: list[dict] = field(default_factory=list)
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``"auto"`` picks CUDA when present, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def seed_everything(seed: int, device: torch.device) -> None:
+    """Seed torch and ask for deterministic kernels on the CPU."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.use_deterministic_algorithms(device.type == "cpu")
+
+
+@torch.no_grad()
+def predict_proba(model: nn.Module, x: np.ndarray, device: torch.device, batch_size: int) -> np.ndarray:
+    """Softmax posteriors for ``x`` in evaluation mode."""
+    model.eval()
+    outputs = [
+        torch.softmax(model(torch.as_tensor(x[i : i + batch_size], device=device)), dim=1).cpu().numpy()
+        for i in range(0, len(x), batch_size)
+    ]
+    return np.concatenate(outputs)
+
+
+def utterance_level(window: Predictions) -> Predictions:
+    """Average window posteriors per utterance; the utterance's class is the argmax."""
+    ids, inverse = np.unique(window.utterance, return_inverse=True)
+    sums = np.zeros((len(ids), window.posteriors.shape[1]))
+    np.add.at(sums, inverse, window.posteriors)
+    posteriors = sums / np.bincount(inverse)[:, None]
+    y_true = np.zeros(len(ids), dtype=int)
+    y_true[inverse] = window.y_true
+    return Predictions(y_true, posteriors.argmax(axis=1), ids, posteriors)
+
+
+def evaluate(model: nn.Module, data: Examples, device: torch.device, batch_size: int) -> dict[str, Predictions]:
+    """Predictions at the window and the utterance level."""
+    posteriors = predict_proba(model, data.x, device, batch_size)
+    window = Predictions(data.y, posteriors.argmax(axis=1), data.utterance, posteriors)
+    return {"window": window, "utterance": utterance_level(window)}
+
+
+def _epoch(model, optimizer, x, y, cfg: TrainConfig, epoch: int, device) -> float:
+    model.train()
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch))
+    torch.manual_seed(cfg.seed * 100_003 + epoch)  # dropout masks: reproducible after a resume
+    loss_fn = nn.CrossEntropyLoss()
+    total, count = 0.0, 0
+    for start in range(0, len(x), cfg.batch_size):
+        rows = order[start : start + cfg.batch_size].to(device)
+        logits = model(x[rows])
+        loss = loss_fn(logits, y[rows])
+        if hasattr(model, "penalty"):
+            loss = loss + model.penalty()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(rows)
+        count += len(rows)
+    return total / count
+
+
+def fit(
+    model: nn.Module,
+    train: Examples,
+    val: Examples | None,
+    cfg: TrainConfig,
+    checkpoint: Path | None = None,
+) -> list[dict]:
+    """Train ``model`` in place; returns the per-epoch history.
+
+    With ``checkpoint``, state is saved after every epoch and an existing checkpoint is resumed
+    (a finished run reloads at once). ``cfg.select == "val"`` restores the epoch with the best
+    validation accuracy at the end.
+    """
+    if cfg.select == "val" and val is None:
+        raise ValueError("select='val' needs a validation set")
+    device = next(model.parameters()).device
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
+    history: list[dict] = []
+    best: dict = {"score": -1.0, "state": None}
+    if checkpoint is not None and checkpoint.exists():
+        saved = torch.load(checkpoint, map_location=device, weights_only=False)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        history, best = saved["history"], saved["best"]
+    x = torch.as_tensor(train.x, device=device)
+    y = torch.as_tensor(train.y, device=device, dtype=torch.long)
+    epochs = range(len(history) + 1, cfg.epochs + 1)
+    for epoch in tqdm(epochs, desc="epochs", disable=not cfg.progress, leave=False):
+        record = {"epoch": epoch, "train_loss": _epoch(model, optimizer, x, y, cfg, epoch, device)}
+        if val is not None:
+            record["val_WA"] = evaluate(model, val, device, cfg.eval_batch_size)["window"].score("WA")
+            if record["val_WA"] > best["score"]:
+                best = {"score": record["val_WA"], "epoch": epoch,
+                        "state": {k: v.detach().clone() for k, v in model.state_dict().items()}}
+        history.append(record)
+        if checkpoint is not None:
+            checkpoint.parent.mkdir(parents=True, exist_ok=True)
+            state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "history": history, "best": best}
+            torch.save(state, checkpoint.with_suffix(".tmp"))
+            checkpoint.with_suffix(".tmp").replace(checkpoint)
+    if cfg.select == "val":
+        model.load_state_dict(best["state"])
+    return history
+
+
+def train_and_evaluate(
+    make_model: Callable[[], nn.Module],
+    data: dict[str, Examples],
+    cfg: TrainConfig,
+    checkpoint: Path | None = None,
+) -> Outcome:
+    """Seed, build, train on ``data["train"]`` (validating on ``data.get("val")``), test on ``data["test"]``."""
+    device = resolve_device(cfg.device)
+    seed_everything(cfg.seed, device)
+    model = make_model().to(device)
+    history = fit(model, data["train"], data.get("val"), cfg, checkpoint)
+    return Outcome(evaluate(model, data["test"], device, cfg.eval_batch_size), history)
+
+
+def train_seeds(
+    make_model: Callable[[], nn.Module],
+    data: dict[str, Examples],
+    cfg: TrainConfig,
+    seeds: list[int],
+    checkpoints: Path | None = None,
+) -> list[Outcome]:
+    """:func:`train_and_evaluate` once per seed; checkpoints at ``checkpoints/seed<k>.ckpt``."""
+    return [
+        train_and_evaluate(
+            make_model, data, replace(cfg, seed=seed),
+            checkpoints / f"seed{seed}.ckpt" if checkpoints is not None else None,
+        )
+        for seed in seeds
+    ]
