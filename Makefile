@@ -19,7 +19,9 @@ install: $(STAMP)
 
 # The book renders the committed executed notebooks (book/*.ipynb) and the results files;
 # only the summary page is executed at build time (with an execution cache).
+# The execution cache keys on notebook source only: drop it when a results file is newer.
 book: $(STAMP)
+	@if [ -f .jupyter_cache/global.db ] && [ -n "$$(find results -name '*.json' -newer .jupyter_cache/global.db)" ]; then rm -rf .jupyter_cache; fi
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "open _build/html/index.html"
 

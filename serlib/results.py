@@ -25,6 +25,25 @@ from serlib.training import Outcome
 PACKAGES = ("serlib", "numpy", "scipy", "torch", "librosa", "soundfile", "scikit-learn", "pandas", "PyWavelets", "opensmile")
 
 
+def _git_commit() -> str:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=config.PROJECT_ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "serlib"], cwd=config.PROJECT_ROOT, capture_output=True, text=True).stdout.strip()
+        return commit + ("+dirty-serlib" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
 @dataclass
 class ResultRow:
     """One table cell: the paper's number and ours (mean over seeds) with its CI."""
@@ -55,25 +74,6 @@ def summarise_seeds(
     return {"value": float(np.mean(scores)), "std": float(np.std(scores)), "ci_low": low, "ci_high": high, "seeds": len(scores)}
 
 
-def _git_commit() -> str:
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=config.PROJECT_ROOT, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "serlib"], cwd=config.PROJECT_ROOT, capture_output=True, text=True).stdout.strip()
-        return commit + ("+dirty-serlib" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def _versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions
-
-
 @dataclass
 class Run:
     """Collects rows during a notebook run and writes the results file at the end."""
@@ -87,6 +87,7 @@ class Run:
     notes: dict = field(default_factory=dict)
     rows: list[ResultRow] = field(default_factory=list)
     started: float = field(default_factory=time.time)
+    git_commit: str = field(default_factory=_git_commit)  # the code that ran: read at the start
 
     def add(self, row: ResultRow) -> None:
         self.rows.append(row)
@@ -101,7 +102,7 @@ class Run:
         record = {
             "paper": self.paper, "corpus": self.corpus, "protocol": self.protocol,
             "profile": self.profile, "device": self.device, "seeds": self.seeds,
-            "git_commit": _git_commit(), "packages": _versions(),
+            "git_commit": self.git_commit, "packages": _versions(),
             "started": _iso(self.started), "ended": _iso(ended),
             "wall_seconds": round(ended - self.started, 1), "notes": self.notes,
             "rows": [asdict(r) for r in self.rows],

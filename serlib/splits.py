@@ -55,14 +55,14 @@ def make_split(
 ) -> Split:
     """Build a split, checking that parts do not overlap and (if so flagged) share no speaker."""
     parts = [np.asarray(sorted(p), dtype=int) for p in (train, val, test)]
-    seen = np.concatenate(parts)
-    if len(seen) != len(np.unique(seen)):
-        raise ValueError(f"split {name!r}: an utterance appears in more than one part")
-    if len(parts[0]) == 0 or len(parts[2]) == 0:
-        raise ValueError(f"split {name!r}: empty train or test part")
     split = Split(name, parts[0], parts[1], parts[2], speaker_independent)
     if speaker_independent:
         check_speaker_disjoint(manifest, split)
+    seen = np.concatenate(parts)
+    if len(seen) != len(np.unique(seen)):
+        raise ValueError(f"split {name!r}: an utterance appears in more than one part")
+    if len(split.train) == 0 or len(split.test) == 0:
+        raise ValueError(f"split {name!r}: empty train or test part")
     return split
 
 

@@ -1,0 +1,52 @@
+"""Shared fixtures: real corpora through the data root, synthetic audio, isolated caches."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+SCRATCH = Path(tempfile.mkdtemp(prefix="serlib-tests-"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Results and caches of a test session (and of notebook kernels it starts) go to a temporary
+    folder, never over committed results or a user's cache."""
+    os.environ["SERLIB_RESULTS"] = str(SCRATCH / "results")
+    os.environ["SERLIB_CACHE"] = str(SCRATCH / "cache")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(SCRATCH, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def corpora_root() -> Path:
+    """The data root with the real corpora ($SERLIB_DATA, else ../shared/corpora).
+
+    Missing corpora skip the test on a developer's machine but fail in CI.
+    """
+    root = Path(os.environ.get("SERLIB_DATA") or PROJECT.parent / "shared" / "corpora")
+    if not (root / "emodb").is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"corpora not found at {root}: CI must set SERLIB_DATA")
+        pytest.skip(f"corpora not found at {root}")
+    return root
+
+
+def write_tone(path: Path, seconds: float = 1.0, rate: int = 16000, channels: int = 1, freq: float = 440.0) -> Path:
+    """A sine tone written as 16-bit audio (format from the suffix)."""
+    t = np.arange(int(seconds * rate)) / rate
+    tone = 0.3 * np.sin(2 * np.pi * freq * t)
+    data = np.stack([tone] * channels, axis=1) if channels > 1 else tone
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, data, rate, subtype="PCM_16")
+    return path

@@ -1,0 +1,37 @@
+"""The book builds (warnings are errors) and its summary shows every committed full result."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_book_builds_and_summary_shows_full_results(tmp_path):
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(PROJECT / name, tmp_path / name)
+    for folder in ("book", "results"):
+        shutil.copytree(PROJECT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("*-smoke.json", ".ipynb_checkpoints"))
+    env = {**os.environ, "SERLIB_RESULTS": str(tmp_path / "results")}
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    build = subprocess.run(
+        [str(jupyter_book), "build", str(tmp_path), "--warningiserror", "--keep-going"],
+        capture_output=True, text=True, env=env, cwd=tmp_path,
+    )
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    html = tmp_path / "_build" / "html" / "book"
+    summary = (html / "summary.html").read_text()
+    assert (html / "papers" / "rnn.html").exists()
+    for path in sorted((tmp_path / "results").glob("*/*-full.json")):
+        record = json.loads(path.read_text())
+        assert record["protocol"] in summary
+        for row in record["rows"]:
+            if row["paper_value"] is not None:
+                assert f"{100 * row['paper_value']:.1f}" in summary
+                assert f"{100 * row['value']:.1f} ± {100 * row['std']:.1f}" in summary

@@ -1,0 +1,34 @@
+import numpy as np
+import pytest
+
+from serlib import metrics
+
+
+def test_ua_and_wa_on_a_hand_made_confusion():
+    # class 0: 8 of 10 right; class 1: 1 of 2 right  → WA = 9/12, UA = (0.8 + 0.5) / 2
+    y_true = np.array([0] * 10 + [1] * 2)
+    y_pred = np.array([0] * 8 + [1] * 2 + [1, 0])
+    assert metrics.weighted_accuracy(y_true, y_pred) == pytest.approx(0.75)
+    assert metrics.unweighted_accuracy(y_true, y_pred) == pytest.approx(0.65)
+    matrix = metrics.confusion_matrix(y_true, y_pred, 3)
+    assert matrix.tolist() == [[8, 2, 0], [1, 1, 0], [0, 0, 0]]
+    assert metrics.row_normalised(matrix).tolist() == [[0.8, 0.2, 0.0], [0.5, 0.5, 0.0], [0.0, 0.0, 0.0]]
+
+
+def test_bootstrap_ci_brackets_the_estimate():
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, 4, 400)
+    y_pred = np.where(rng.random(400) < 0.6, y_true, rng.integers(0, 4, 400))
+    low, high = metrics.bootstrap_ci(y_true, [y_pred], metrics.weighted_accuracy, n_boot=500)
+    estimate = metrics.weighted_accuracy(y_true, y_pred)
+    assert low < estimate < high and 0.03 < high - low < 0.2
+
+
+def test_grouped_bootstrap_is_wider_for_correlated_windows():
+    # 20 utterances × 50 windows, each utterance all right or all wrong: 20 effective samples, not 1000
+    y_true = np.zeros(1000, dtype=int)
+    y_pred = np.repeat(np.arange(20) % 2, 50)
+    groups = np.repeat(np.arange(20), 50)
+    naive = metrics.bootstrap_ci(y_true, [y_pred], metrics.weighted_accuracy, n_boot=300)
+    grouped = metrics.bootstrap_ci(y_true, [y_pred], metrics.weighted_accuracy, groups=groups, n_boot=300)
+    assert grouped[1] - grouped[0] > 3 * (naive[1] - naive[0])

@@ -1,0 +1,34 @@
+import json
+
+import numpy as np
+
+from serlib import results, training
+
+
+def outcome(y_pred) -> training.Outcome:
+    y_true = np.array([0, 0, 1, 1])
+    posteriors = np.eye(2)[y_pred]
+    window = training.Predictions(y_true, np.array(y_pred), np.arange(4), posteriors)
+    return training.Outcome({"window": window, "utterance": training.utterance_level(window)})
+
+
+def test_summarise_seeds_mean_and_std():
+    summary = results.summarise_seeds([outcome([0, 0, 1, 1]), outcome([0, 1, 1, 0])], "window", "WA", n_boot=200)
+    assert summary["value"] == 0.75 and summary["std"] == 0.25 and summary["seeds"] == 2
+    assert summary["ci_low"] <= summary["value"] <= summary["ci_high"]
+
+
+def test_results_file_fields(tmp_path):
+    run = results.Run(paper="rnn", corpus="emodb", protocol="p", profile="smoke", device="cpu", seeds=[0])
+    run.add(results.ResultRow("Table 3", "MFCC", "LSTM", "WA", 0.531, 0.5, 0.4, 0.6))
+    path = run.write(tmp_path)
+    assert path == tmp_path / "rnn" / "emodb-smoke.json"
+    record = json.loads(path.read_text())
+    for key in ("paper", "corpus", "protocol", "profile", "device", "seeds", "git_commit", "packages", "started", "ended", "wall_seconds", "rows"):
+        assert key in record
+    assert {"table", "row", "column", "metric", "paper_value", "value", "ci_low", "ci_high"} <= set(record["rows"][0])
+    assert "torch" in record["packages"]
+    loaded = results.load_results(tmp_path)
+    assert loaded[["paper", "profile", "value"]].values.tolist() == [["rnn", "smoke", 0.5]]
+    table = results.comparison_table(loaded)
+    assert table.loc[0, "paper"] == "53.1" and table.loc[0, "ours"] == "50.0 ± 0.0"

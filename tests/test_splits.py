@@ -1,0 +1,73 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from serlib import corpora, splits
+
+
+@pytest.fixture(scope="module")
+def emodb(corpora_root):
+    return corpora.load_manifest("emodb", corpora_root / "emodb", download=False)
+
+
+def toy_manifest() -> pd.DataFrame:
+    speakers = [f"s{i}" for i in range(6) for _ in range(10)]
+    emotions = ["anger", "neutral"] * 30
+    return pd.DataFrame({"speaker": speakers, "emotion": emotions, "session": [s[-1] for s in speakers]})
+
+
+def test_paper_split_sizes(emodb):
+    split = splits.fixed_speakers(emodb, test=["16"], val=["15"])
+    assert (len(split.train), len(split.val), len(split.test)) == (408, 56, 71)
+    assert "15" not in set(emodb["speaker"].iloc[split.train])
+
+
+def test_leaking_split_raises():
+    manifest = toy_manifest()
+    with pytest.raises(splits.SpeakerLeakError, match=r"\['s0'\] in both train and test"):
+        splits.make_split(manifest, "leaky", train=range(0, 5), test=range(5, 10))
+    with pytest.raises(splits.SpeakerLeakError, match="train and val"):
+        splits.fixed_speakers(manifest, test=["s1"], val=["s2"], train=["s0", "s2"])
+
+
+def test_overlapping_rows_raise():
+    with pytest.raises(ValueError, match="more than one part"):
+        splits.make_split(toy_manifest(), "overlap", train=[0, 1], test=[1, 2], speaker_independent=False)
+
+
+def test_unknown_speaker_raises():
+    with pytest.raises(ValueError, match="not in the manifest"):
+        splits.fixed_speakers(toy_manifest(), test=["nobody"])
+
+
+def test_leave_one_speaker_out(emodb):
+    folds = splits.leave_one_speaker_out(emodb)
+    assert len(folds) == 10
+    for fold in folds:
+        assert emodb["speaker"].iloc[fold.test].nunique() == 1
+        assert len(fold.train) + len(fold.test) == 535
+        splits.check_speaker_disjoint(emodb, fold)
+
+
+def test_speaker_kfold_covers_every_speaker_once():
+    manifest = toy_manifest()
+    folds = splits.speaker_kfold(manifest, k=3, seed=1)
+    tested = np.concatenate([f.test for f in folds])
+    assert sorted(tested) == list(range(len(manifest)))
+    assert all(manifest["speaker"].iloc[f.test].nunique() == 2 for f in folds)
+    with pytest.raises(ValueError):
+        splits.speaker_kfold(manifest, k=7)
+
+
+def test_session_folds():
+    folds = splits.session_folds(toy_manifest())
+    assert len(folds) == 6 and all(len(f.test) == 10 for f in folds)
+
+
+def test_random_stratified_is_labelled_speaker_dependent():
+    folds = splits.random_stratified(toy_manifest(), test_size=0.25, repeats=3, seed=0)
+    assert len(folds) == 3
+    for fold in folds:
+        assert not fold.speaker_independent and "speaker-dependent" in fold.name
+        assert len(fold.test) == 15
+        assert toy_manifest()["emotion"].iloc[fold.test].value_counts().tolist() in ([8, 7], [7, 8])

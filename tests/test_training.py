@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+import torch
+
+from serlib import training
+from serlib.models.rnn import RecurrentClassifier
+
+
+def toy_data(n: int = 64, seed: int = 0) -> training.Examples:
+    """Two classes separable by the mean of the first feature."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    x = rng.normal(size=(n, 10, 3)).astype(np.float32)
+    x[:, :, 0] += 2.0 * (2 * y[:, None] - 1)
+    return training.Examples(x, y, np.arange(n) // 4)
+
+
+def make_model() -> torch.nn.Module:
+    return RecurrentClassifier(3, 2, "lstm", dropout=0.0)
+
+
+def test_loss_falls_and_accuracy_rises_on_a_tiny_batch():
+    data = {"train": toy_data(), "test": toy_data(seed=1)}
+    outcome = training.train_and_evaluate(make_model, data, training.TrainConfig(epochs=30, batch_size=16, learning_rate=1e-2, progress=False))
+    losses = [h["train_loss"] for h in outcome.history]
+    assert losses[-1] < 0.3 * losses[0]
+    assert outcome.levels["window"].score("WA") > 0.9
+
+
+def test_same_seed_same_result_and_resume_equals_uninterrupted(tmp_path):
+    data = {"train": toy_data(), "val": toy_data(seed=2), "test": toy_data(seed=1)}
+    config = training.TrainConfig(epochs=4, batch_size=16, progress=False)
+    straight = training.train_and_evaluate(make_model, data, config)
+    again = training.train_and_evaluate(make_model, data, config)
+    np.testing.assert_array_equal(straight.levels["window"].posteriors, again.levels["window"].posteriors)
+    checkpoint = tmp_path / "run.ckpt"
+    training.train_and_evaluate(make_model, data, training.TrainConfig(epochs=2, batch_size=16, progress=False), checkpoint)
+    resumed = training.train_and_evaluate(make_model, data, config, checkpoint)
+    assert [h["epoch"] for h in resumed.history] == [1, 2, 3, 4]
+    np.testing.assert_allclose(resumed.levels["window"].posteriors, straight.levels["window"].posteriors, atol=1e-6)
+
+
+def test_validation_selection_restores_the_best_epoch():
+    data = {"train": toy_data(), "val": toy_data(seed=2), "test": toy_data(seed=2)}
+    outcome = training.train_and_evaluate(make_model, data, training.TrainConfig(epochs=5, batch_size=16, select="val", progress=False))
+    best = max(h["val_WA"] for h in outcome.history)
+    assert outcome.levels["window"].score("WA") == pytest.approx(best)
+    with pytest.raises(ValueError, match="validation set"):
+        training.train_and_evaluate(make_model, {"train": toy_data(), "test": toy_data()}, training.TrainConfig(epochs=1, batch_size=16, select="val", progress=False))
+
+
+def test_utterance_level_averages_posteriors():
+    window = training.Predictions(
+        y_true=np.array([1, 1, 0]), y_pred=np.array([0, 1, 0]), utterance=np.array([7, 7, 3]),
+        posteriors=np.array([[0.6, 0.4], [0.1, 0.9], [0.8, 0.2]]),
+    )
+    utterance = training.utterance_level(window)
+    assert utterance.utterance.tolist() == [3, 7]
+    np.testing.assert_allclose(utterance.posteriors, [[0.8, 0.2], [0.35, 0.65]])
+    assert utterance.y_pred.tolist() == [0, 1] and utterance.y_true.tolist() == [0, 1]
+
+
+def test_examples_must_align():
+    with pytest.raises(ValueError, match="lengths differ"):
+        training.Examples(np.zeros((3, 2, 1)), np.zeros(2), np.zeros(3))
