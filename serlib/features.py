@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from serlib import config
 from serlib.audio import load_audio
-from serlib.training import Examples
+from serlib.training import Examples, stack_examples
 
 #: Bump when an extractor's output changes for the same configuration (invalidates the cache).
 CACHE_VERSION = 1
@@ -69,19 +69,96 @@ class LogMel:
 
 
 @dataclass(frozen=True)
-class MFCC:
+class MFCC(LogMel):
     """MFCC (§2.2.1 step 4): orthonormal DCT-II of :class:`LogMel`, first ``n_mfcc`` kept (c0 included)."""
 
-    sample_rate: int = 16000
-    window_ms: float = 25.0
-    hop_ms: float = 10.0
-    n_fft: int = 512
-    n_mels: int = 40
     n_mfcc: int = 13
 
     def __call__(self, signal: np.ndarray) -> np.ndarray:
-        log_mel = LogMel(self.sample_rate, self.window_ms, self.hop_ms, self.n_fft, self.n_mels)(signal)
-        return dct(log_mel, type=2, norm="ortho", axis=1)[:, : self.n_mfcc].astype(np.float32)
+        return dct(super().__call__(signal), type=2, norm="ortho", axis=1)[:, : self.n_mfcc].astype(np.float32)
+
+
+# --------------------------------------------------------------------------- segments and scalograms
+
+def standardise_signal(signal: np.ndarray) -> np.ndarray:
+    """Zero mean, unit variance (scalogram paper §2.1, to reduce speaker variation)."""
+    std = signal.std()
+    return ((signal - signal.mean()) / (std if std > 0 else 1.0)).astype(np.float32)
+
+
+def trim_silence(signal: np.ndarray, sample_rate: int, top_db: float = 30.0, frame_ms: float = 25.0) -> np.ndarray:
+    """Energy voice-activity trimming: drop leading and trailing frames more than ``top_db`` below the loudest."""
+    frame = round(sample_rate * frame_ms / 1000)
+    hop = frame // 2
+    energy = (frame_signal(signal, frame, hop) ** 2).mean(axis=1)
+    level = 10 * np.log10(np.maximum(energy, 1e-20) / max(energy.max(), 1e-20))
+    active = np.flatnonzero(level > -top_db)
+    if len(active) == 0:
+        return signal
+    return signal[active[0] * hop : min(len(signal), active[-1] * hop + frame)]
+
+
+def split_segments(signal: np.ndarray, length: int, hop: int) -> np.ndarray:
+    """(n_segments, length) segments every ``hop`` samples covering the whole signal; the last is zero-padded."""
+    count = 1 + max(0, int(np.ceil((len(signal) - length) / hop)))
+    padded = np.pad(signal, (0, (count - 1) * hop + length - len(signal)))
+    return np.lib.stride_tricks.sliding_window_view(padded, length)[::hop][:count].copy()
+
+
+@dataclass(frozen=True)
+class Scalogram:
+    """3D Morlet scalograms of 2.5 s segments (Sc. paper §2.1, eq. 2; §4 for the segmenting).
+
+    Each utterance is standardised, trimmed of leading/trailing silence and cut into
+    ``segment_s`` segments overlapping by ``segment_overlap_s``. The complex Morlet CWT
+    (``exp(-t²/2σ²) exp(iωt)``, σ = 1, ω = 5: PyWavelets ``cmor2.0-0.7958``) is computed once per
+    segment at ``n_scales`` log-spaced scales whose centre frequencies span ``fmin``..``fmax``. Each
+    ``frame_ms`` frame (hop ``frame_ms - frame_overlap_ms``) of the modulus is cut into ``n_bars``
+    equal strips and averaged per scale. Output: (n_segments, n_frames, n_scales, n_bars).
+    """
+
+    sample_rate: int = 16000
+    segment_s: float = 2.5
+    segment_overlap_s: float = 1.0
+    frame_ms: float = 25.0
+    frame_overlap_ms: float = 10.0
+    n_bars: int = 20
+    sigma: float = 1.0
+    omega: float = 5.0
+    n_scales: int = 32
+    fmin: float = 80.0
+    fmax: float = 8000.0
+    top_db: float = 30.0
+
+    @property
+    def wavelet(self) -> str:
+        """PyWavelets name: ``cmorB-C`` with B = 2σ² and C = ω / 2π gives eq. (2) up to its constant."""
+        return f"cmor{2 * self.sigma ** 2}-{self.omega / (2 * np.pi)}"
+
+    def scales(self) -> np.ndarray:
+        import pywt
+
+        frequencies = np.geomspace(self.fmin, self.fmax, self.n_scales)
+        return pywt.central_frequency(self.wavelet) * self.sample_rate / frequencies
+
+    def __call__(self, signal: np.ndarray) -> np.ndarray:
+        import pywt
+
+        frame = round(self.sample_rate * self.frame_ms / 1000)
+        hop = frame - round(self.sample_rate * self.frame_overlap_ms / 1000)
+        bar, remainder = divmod(frame, self.n_bars)
+        if remainder or hop % bar:
+            raise ValueError(f"frame of {frame} samples and hop {hop} must be whole multiples of {self.n_bars} bars")
+        voiced = trim_silence(standardise_signal(signal), self.sample_rate, self.top_db)
+        segments = split_segments(voiced, round(self.segment_s * self.sample_rate),
+                                  round((self.segment_s - self.segment_overlap_s) * self.sample_rate))
+        coefficients, _ = pywt.cwt(segments, self.scales(), self.wavelet, method="fft", axis=-1)
+        modulus = np.abs(coefficients).transpose(1, 0, 2)  # (segments, scales, samples)
+        n_frames = 1 + (segments.shape[1] - frame) // hop
+        bars = modulus[..., : (n_frames - 1) * hop + frame].reshape(*modulus.shape[:2], -1, bar).mean(axis=-1)
+        # frame f covers bars f*hop/bar ... f*hop/bar + n_bars - 1
+        starts = np.arange(n_frames)[:, None] * (hop // bar) + np.arange(self.n_bars)
+        return bars[:, :, starts].transpose(0, 2, 1, 3).astype(np.float32)
 
 
 # --------------------------------------------------------------------------- dynamic features
@@ -176,10 +253,5 @@ def windowed_examples(
     features: list[np.ndarray], labels: np.ndarray, rows: np.ndarray, length: int, shift: int
 ) -> Examples:
     """Sequence windows (§3.1.2) of the utterances at ``rows``; each window keeps its utterance's label."""
-    windows = [sequence_windows(features[r], length, shift) for r in rows]
-    counts = [len(w) for w in windows]
-    return Examples(
-        x=np.concatenate(windows).astype(np.float32),
-        y=np.repeat(np.asarray(labels)[rows], counts),
-        utterance=np.repeat(rows, counts),
-    )
+    windows = {r: sequence_windows(features[r], length, shift) for r in rows}
+    return stack_examples(windows, labels, rows)

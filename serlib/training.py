@@ -8,7 +8,7 @@ unit (window/segment) and the utterance (mean posterior over its windows).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -19,6 +19,7 @@ from torch import nn
 from tqdm import tqdm
 
 from serlib import metrics
+from serlib.splits import Split
 
 
 @dataclass
@@ -59,6 +60,11 @@ class Predictions:
 
     def score(self, metric: str) -> float:
         return metrics.METRICS[metric](self.y_true, self.y_pred)
+
+    @staticmethod
+    def concat(parts: list[Predictions]) -> Predictions:
+        """Predictions of several test sets (e.g. the folds of a cross-validation) as one."""
+        return Predictions(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("y_true", "y_pred", "utterance", "posteriors")))
 
 
 @dataclass
@@ -205,4 +211,38 @@ def train_seeds(
             checkpoints / f"seed{seed}.ckpt" if checkpoints is not None else None,
         )
         for seed in seeds
+    ]
+
+
+def stack_examples(
+    per_utterance: Sequence[np.ndarray] | Mapping[int, np.ndarray], labels: np.ndarray, rows: np.ndarray
+) -> Examples:
+    """Examples from the utterances at ``rows``, each contributing all its windows/segments
+    (``per_utterance[r]`` has shape (n_r, ...)) with its label."""
+    chosen = [per_utterance[r] for r in rows]
+    counts = [len(c) for c in chosen]
+    return Examples(
+        x=np.concatenate(chosen).astype(np.float32),
+        y=np.repeat(np.asarray(labels)[rows], counts),
+        utterance=np.repeat(rows, counts),
+    )
+
+
+def cross_validate(
+    make_model: Callable[[], nn.Module],
+    folds: list[Split],
+    examples: Callable[[Split], dict[str, Examples]],
+    cfg: TrainConfig,
+    seeds: list[int],
+    checkpoints: Path | None = None,
+) -> list[Outcome]:
+    """Train one model per fold and seed; one :class:`Outcome` per seed, test predictions pooled over folds."""
+    per_seed: dict[int, list[Outcome]] = {seed: [] for seed in seeds}
+    for k, fold in enumerate(tqdm(folds, desc="folds", disable=not cfg.progress)):
+        folder = checkpoints / f"fold{k}" if checkpoints is not None else None
+        for seed, outcome in zip(seeds, train_seeds(make_model, examples(fold), cfg, seeds, folder)):
+            per_seed[seed].append(outcome)
+    return [
+        Outcome({level: Predictions.concat([o.levels[level] for o in outcomes]) for level in outcomes[0].levels})
+        for outcomes in per_seed.values()
     ]
