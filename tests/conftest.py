@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -12,20 +10,6 @@ import pytest
 import soundfile as sf
 
 PROJECT = Path(__file__).resolve().parent.parent
-
-
-SCRATCH = Path(tempfile.mkdtemp(prefix="serlib-tests-"))
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Results and caches of a test session (and of notebook kernels it starts) go to a temporary
-    folder, never over committed results or a user's cache."""
-    os.environ["SERLIB_RESULTS"] = str(SCRATCH / "results")
-    os.environ["SERLIB_CACHE"] = str(SCRATCH / "cache")
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    shutil.rmtree(SCRATCH, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
