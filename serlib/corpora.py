@@ -164,6 +164,14 @@ def parse_csv_manifest(csv_path: str | Path, corpus: str | None = None) -> pd.Da
     return table
 
 
+#: Each corpus's full class set (canonical names).
+CORPUS_EMOTIONS = {
+    "emodb": tuple(sorted(EMODB_EMOTIONS.values())),
+    "ravdess": tuple(sorted(RAVDESS_EMOTIONS.values())),
+    "savee": tuple(sorted(SAVEE_EMOTIONS.values())),
+}
+
+
 # --------------------------------------------------------------------------- downloads
 
 @dataclass(frozen=True)

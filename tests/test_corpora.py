@@ -96,6 +96,8 @@ def test_csv_manifest_errors(tmp_path, table, message):
 
 
 def test_label_maps():
+    assert len(corpora.CORPUS_EMOTIONS["emodb"]) == 7 and len(corpora.CORPUS_EMOTIONS["ravdess"]) == 8
+    assert "boredom" in corpora.CORPUS_EMOTIONS["emodb"] and "surprise" in corpora.CORPUS_EMOTIONS["savee"]
     assert set(corpora.VALENCE) == set(corpora.EMOTIONS)
     assert set(corpora.FOUR_CLASS) <= set(corpora.EMOTIONS)
     manifest = pd.DataFrame({"emotion": ["anger", "boredom", "sadness", "neutral", "happiness"]})
