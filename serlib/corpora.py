@@ -22,15 +22,17 @@ from serlib.audio import SUPPORTED_SUFFIXES, duration_seconds
 
 MANIFEST_COLUMNS = ["utterance_id", "path", "corpus", "speaker", "gender", "emotion", "text"]
 
-#: Canonical emotion names used across corpora.
+#: Canonical emotion names used across corpora (the last three are FAU-Aibo's 5-class labels).
 EMOTIONS = (
     "anger", "boredom", "calm", "disgust", "fear", "happiness", "neutral", "sadness", "surprise",
+    "emphatic", "positive", "rest",
 )
 
 #: The 4-class subset most SER papers use (angry, happy, neutral, sad).
 FOUR_CLASS = ("anger", "happiness", "neutral", "sadness")
 
-#: Binary valence (capsule paper, Jalal et al. 2019, §4.3: "positive vs negative").
+#: Binary valence of the acted corpora (capsule paper, Jalal et al. 2019, §4.3: "positive vs
+#: negative"). FAU-Aibo has its own binary labels (NEG/IDL, manifest column ``label_2cl``).
 VALENCE = {
     "anger": "negative", "boredom": "negative", "disgust": "negative", "fear": "negative",
     "sadness": "negative", "calm": "positive", "happiness": "positive", "neutral": "positive",
@@ -137,6 +139,55 @@ def parse_savee(root: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+AIBO_5CLASS = {"A": "anger", "E": "emphatic", "N": "neutral", "P": "positive", "R": "rest"}
+AIBO_2CLASS = {"NEG": "negative", "IDL": "idle"}
+AIBO_LABELS = Path("labels") / "IS2009EmotionChallenge"
+_AIBO_CHUNK = re.compile(r"^(?P<school>Ohm|Mont)_(?P<child>\d\d)_(?P<turn>\d{3})_(?P<chunk>\d\d)$")
+
+
+def _aibo_labels(path: Path, classes: dict[str, str]) -> dict[str, tuple[str, float]]:
+    if not path.is_file():
+        raise CorpusError(f"{path}: FAU-Aibo label file not found")
+    labels = {}
+    for line_number, line in enumerate(path.read_text().splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 3 or fields[1] not in classes or not _AIBO_CHUNK.match(fields[0]):
+            raise CorpusError(f"{path}, line {line_number}: expected '<chunk id> <{'|'.join(classes)}> <confidence>', got {line!r}")
+        labels[fields[0]] = (classes[fields[1]], float(fields[2]))
+    return labels
+
+
+def parse_fau_aibo(root: Path) -> pd.DataFrame:
+    """FAU-Aibo as distributed for the Interspeech 2009 Emotion Challenge.
+
+    ``wav/Ohm_01_001_00.wav`` chunks (school, child, turn, chunk) and
+    ``labels/IS2009EmotionChallenge/chunk_labels_{5cl,2cl}_corpus.txt`` (``id class confidence``).
+    ``emotion`` is the 5-class label (A/E/N/P/R); ``label_2cl`` the NEG/IDL label; ``school``
+    gives the challenge's split (Ohm = train, Mont = test). Speakers are ``school_child``.
+    """
+    five = _aibo_labels(root / AIBO_LABELS / "chunk_labels_5cl_corpus.txt", AIBO_5CLASS)
+    two = _aibo_labels(root / AIBO_LABELS / "chunk_labels_2cl_corpus.txt", AIBO_2CLASS)
+    rows = []
+    for path in _audio_files(root / "wav"):
+        match = _AIBO_CHUNK.match(path.stem)
+        if not match:
+            raise _unexpected(path, "FAU-Aibo", "Ohm_01_001_00.wav")
+        if path.stem not in five or path.stem not in two:
+            raise CorpusError(f"{path}: chunk has no label in {root / AIBO_LABELS}")
+        rows.append({
+            "utterance_id": path.stem, "path": str(path), "corpus": "fau-aibo",
+            "speaker": f"{match['school']}_{match['child']}", "gender": "",
+            "emotion": five[path.stem][0], "text": f"turn{match['turn']}",
+            "label_2cl": two[path.stem][0], "confidence": five[path.stem][1], "school": match["school"],
+        })
+    missing_audio = sorted(set(five) - {r["utterance_id"] for r in rows})
+    if missing_audio:
+        raise CorpusError(f"{root / 'wav'}: no audio for labelled chunk(s) {missing_audio[:5]}")
+    return pd.DataFrame(rows)
+
+
 def parse_csv_manifest(csv_path: str | Path, corpus: str | None = None) -> pd.DataFrame:
     """Bring-your-own corpus: a CSV with at least ``path``, ``speaker``, ``emotion``.
 
@@ -169,6 +220,7 @@ CORPUS_EMOTIONS = {
     "emodb": tuple(sorted(EMODB_EMOTIONS.values())),
     "ravdess": tuple(sorted(RAVDESS_EMOTIONS.values())),
     "savee": tuple(sorted(SAVEE_EMOTIONS.values())),
+    "fau-aibo": tuple(sorted(AIBO_5CLASS.values())),
 }
 
 
@@ -241,6 +293,7 @@ PARSERS: dict[str, Callable[[Path], pd.DataFrame]] = {
     "emodb": parse_emodb,
     "ravdess": parse_ravdess,
     "savee": parse_savee,
+    "fau-aibo": parse_fau_aibo,
 }
 
 

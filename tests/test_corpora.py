@@ -3,7 +3,7 @@ import json
 import pandas as pd
 import pytest
 
-from serlib import cli, corpora
+from serlib import cli, corpora, splits
 from tests.conftest import write_tone
 
 
@@ -98,7 +98,8 @@ def test_csv_manifest_errors(tmp_path, table, message):
 def test_label_maps():
     assert len(corpora.CORPUS_EMOTIONS["emodb"]) == 7 and len(corpora.CORPUS_EMOTIONS["ravdess"]) == 8
     assert "boredom" in corpora.CORPUS_EMOTIONS["emodb"] and "surprise" in corpora.CORPUS_EMOTIONS["savee"]
-    assert set(corpora.VALENCE) == set(corpora.EMOTIONS)
+    for name in ("emodb", "ravdess", "savee"):
+        assert set(corpora.CORPUS_EMOTIONS[name]) <= set(corpora.VALENCE)
     assert set(corpora.FOUR_CLASS) <= set(corpora.EMOTIONS)
     manifest = pd.DataFrame({"emotion": ["anger", "boredom", "sadness", "neutral", "happiness"]})
     assert corpora.select_emotions(manifest, corpora.FOUR_CLASS)["emotion"].tolist() == ["anger", "sadness", "neutral", "happiness"]
@@ -117,3 +118,41 @@ def test_cli_json(corpora_root, capsys):
 def test_cli_reports_errors(tmp_path, capsys):
     assert cli.main(["corpus", "savee", "--root", str(tmp_path / "absent"), "--no-download"]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def write_aibo_fixture(root, chunks):
+    """The IS2009 Emotion Challenge layout: wav/ chunks and labels/IS2009EmotionChallenge/ files."""
+    labels = root / "labels" / "IS2009EmotionChallenge"
+    labels.mkdir(parents=True)
+    for chunk, *_ in chunks:
+        write_tone(root / "wav" / f"{chunk}.wav", seconds=0.3)
+    (labels / "chunk_labels_5cl_corpus.txt").write_text("".join(f"{c} {five} {conf}\n" for c, five, _, conf in chunks))
+    (labels / "chunk_labels_2cl_corpus.txt").write_text("".join(f"{c} {two} {conf}\n" for c, _, two, conf in chunks))
+
+
+AIBO_CHUNKS = [
+    ("Ohm_01_001_00", "A", "NEG", "1.000000"), ("Ohm_01_002_01", "N", "IDL", "0.600000"),
+    ("Ohm_13_010_00", "E", "NEG", "0.800000"), ("Mont_02_004_00", "P", "IDL", "1.000000"),
+    ("Mont_02_005_02", "R", "IDL", "0.400000"),
+]
+
+
+def test_fau_aibo_fixture(tmp_path):
+    write_aibo_fixture(tmp_path, AIBO_CHUNKS)
+    manifest = corpora.load_manifest("fau-aibo", tmp_path).set_index("utterance_id")
+    assert manifest["emotion"].tolist() == ["positive", "rest", "anger", "neutral", "emphatic"]
+    assert manifest.loc["Ohm_01_002_01", ["speaker", "label_2cl", "school", "confidence"]].tolist() == ["Ohm_01", "idle", "Ohm", 0.6]
+    assert sorted(manifest["speaker"].unique()) == ["Mont_02", "Ohm_01", "Ohm_13"]
+    school_split = splits.fixed_speakers(manifest.reset_index(), test=["Mont_02"], train=["Ohm_01", "Ohm_13"])
+    assert (len(school_split.train), len(school_split.test)) == (3, 2)
+
+
+def test_fau_aibo_errors_name_the_file(tmp_path):
+    write_aibo_fixture(tmp_path, AIBO_CHUNKS)
+    label_file = tmp_path / "labels" / "IS2009EmotionChallenge" / "chunk_labels_5cl_corpus.txt"
+    label_file.write_text(label_file.read_text() + "Ohm_01_003_00 X 1.0\n")
+    with pytest.raises(corpora.CorpusError, match="chunk_labels_5cl_corpus.txt, line 6"):
+        corpora.load_manifest("fau-aibo", tmp_path)
+    label_file.write_text(label_file.read_text().replace("Ohm_01_003_00 X 1.0\n", "Ohm_01_003_00 A 1.0\n"))
+    with pytest.raises(corpora.CorpusError, match="no audio for labelled chunk"):
+        corpora.load_manifest("fau-aibo", tmp_path)
