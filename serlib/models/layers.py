@@ -23,3 +23,36 @@ class AttentionPooling(nn.Module):
         alpha = torch.softmax(self.score(h).squeeze(-1), dim=1)
         self.weights = alpha.detach()
         return torch.einsum("bt,btd->bd", alpha, h)
+
+
+def squash(s: torch.Tensor, dim: int = -1, eps: float = 1e-8) -> torch.Tensor:
+    """Capsule non-linearity (Jalal et al. 2019 eq. 2, Sabour et al. 2017): ``‖s‖²/(1+‖s‖²) · s/‖s‖``."""
+    squared = s.pow(2).sum(dim=dim, keepdim=True)
+    return squared / (1 + squared) * s / torch.sqrt(squared + eps)
+
+
+class DynamicRouting(nn.Module):
+    """Routing-by-agreement capsule layer (Jalal et al. 2019 eqs. 3-4; Sabour et al. 2017).
+
+    Predictions ``p̂_{n|m} = W_mn p_m``; coupling ``c_mn = softmax_n(b_mn)`` with ``b`` starting
+    at zero; ``s_n = Σ_m c_mn p̂_{n|m}``, ``v_n = squash(s_n)``; ``b_mn += v_n · p̂_{n|m}``.
+    Output capsule lengths serve as class scores.
+    """
+
+    def __init__(self, in_capsules: int, in_dim: int, out_capsules: int, out_dim: int, iterations: int = 3) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(0.05 * torch.randn(in_capsules, out_capsules, out_dim, in_dim))
+        self.iterations = iterations
+        self.coupling: torch.Tensor | None = None  # last c, (batch, in, out), for inspection
+
+    def forward(self, p: torch.Tensor) -> torch.Tensor:
+        """``p``: (batch, in_capsules, in_dim) → (batch, out_capsules, out_dim)."""
+        predictions = torch.einsum("mnoi,bmi->bmno", self.weight, p)
+        logits = torch.zeros(predictions.shape[:3], device=p.device, dtype=p.dtype)
+        for iteration in range(self.iterations):
+            coupling = torch.softmax(logits, dim=2)
+            outputs = squash(torch.einsum("bmn,bmno->bno", coupling, predictions))
+            if iteration < self.iterations - 1:
+                logits = logits + torch.einsum("bmno,bno->bmn", predictions, outputs)
+        self.coupling = coupling.detach()
+        return outputs
