@@ -8,6 +8,7 @@ unit (window/segment) and the utterance (mean posterior over its windows).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -73,6 +74,13 @@ class Outcome:
 
     levels: dict[str, Predictions]
     history: list[dict] = field(default_factory=list)
+
+    def training_seconds(self) -> float:
+        """Training time recorded in the history (also for a run reloaded from its checkpoint);
+        NaN when some epoch was trained by a version that did not record it."""
+        if not all("seconds" in h for h in self.history):
+            return float("nan")
+        return float(sum(h["seconds"] for h in self.history))
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -145,7 +153,7 @@ def fit(
     cfg: TrainConfig,
     checkpoint: Path | None = None,
 ) -> list[dict]:
-    """Train ``model`` in place; returns the per-epoch history.
+    """Train ``model`` in place; returns the per-epoch history (loss, validation accuracy, seconds).
 
     With ``checkpoint``, state is saved after every epoch and an existing checkpoint is resumed
     (a finished run reloads at once). ``cfg.select == "val"`` restores the epoch with the best
@@ -166,7 +174,9 @@ def fit(
     y = torch.as_tensor(train.y, device=device, dtype=torch.long)
     epochs = range(len(history) + 1, cfg.epochs + 1)
     for epoch in tqdm(epochs, desc="epochs", disable=not cfg.progress, leave=False):
+        started = time.time()
         record = {"epoch": epoch, "train_loss": _epoch(model, optimizer, x, y, cfg, epoch, device)}
+        record["seconds"] = time.time() - started
         if val is not None:
             record["val_WA"] = evaluate(model, val, device, cfg.eval_batch_size)["window"].score("WA")
             if record["val_WA"] > best["score"]:
@@ -243,6 +253,9 @@ def cross_validate(
         for seed, outcome in zip(seeds, train_seeds(make_model, examples(fold), cfg, seeds, folder)):
             per_seed[seed].append(outcome)
     return [
-        Outcome({level: Predictions.concat([o.levels[level] for o in outcomes]) for level in outcomes[0].levels})
+        Outcome(
+            {level: Predictions.concat([o.levels[level] for o in outcomes]) for level in outcomes[0].levels},
+            [h for o in outcomes for h in o.history],
+        )
         for outcomes in per_seed.values()
     ]

@@ -37,6 +37,7 @@ def test_same_seed_same_result_and_resume_equals_uninterrupted(tmp_path):
     training.train_and_evaluate(make_model, data, training.TrainConfig(epochs=2, batch_size=16, progress=False), checkpoint)
     resumed = training.train_and_evaluate(make_model, data, config, checkpoint)
     assert [h["epoch"] for h in resumed.history] == [1, 2, 3, 4]
+    assert resumed.training_seconds() > 0 and all(h["seconds"] >= 0 for h in resumed.history)
     np.testing.assert_allclose(resumed.levels["window"].posteriors, straight.levels["window"].posteriors, atol=1e-6)
 
 
