@@ -123,6 +123,8 @@ def load_results(folder: str | Path | None = None) -> pd.DataFrame:
         rows = pd.DataFrame(record["rows"])
         for key in ("paper", "corpus", "protocol", "profile", "device", "wall_seconds"):
             rows[key] = record[key]
+        trained = [v for k, v in record.get("notes", {}).items() if k.startswith("training_seconds") and v is not None]
+        rows["training_seconds"] = sum(trained) if trained else None
         frames.append(rows)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 

@@ -20,6 +20,7 @@ def test_summarise_seeds_mean_and_std():
 
 def test_results_file_fields(tmp_path):
     run = results.Run(paper="rnn", corpus="emodb", protocol="p", profile="smoke", device="cpu", seeds=[0])
+    assert len(run.git_commit) >= 7  # read when the run starts
     run.add(results.ResultRow("Table 3", "MFCC", "LSTM", "WA", 0.531, 0.5, 0.4, 0.6))
     path = run.write(tmp_path)
     assert path == tmp_path / "rnn" / "emodb-smoke.json"
@@ -30,5 +31,6 @@ def test_results_file_fields(tmp_path):
     assert "torch" in record["packages"]
     loaded = results.load_results(tmp_path)
     assert loaded[["paper", "profile", "value"]].values.tolist() == [["rnn", "smoke", 0.5]]
+    assert loaded["training_seconds"].isna().all()
     table = results.comparison_table(loaded)
     assert table.loc[0, "paper"] == "53.1" and table.loc[0, "ours"] == "50.0 ± 0.0"
