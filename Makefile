@@ -17,7 +17,7 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)
 
-# The book renders the committed executed notebooks (book/*.ipynb) and the results files;
+# The book renders the committed executed notebooks (book/papers/*.ipynb) and the results files;
 # only the summary page is executed at build time (with an execution cache).
 # The summary page reads results/*.json, which neither the execution cache (keyed on notebook
 # source) nor Sphinx's incremental build can see: a newer results file re-executes that page.
