@@ -78,6 +78,85 @@ class MFCC(LogMel):
         return dct(super().__call__(signal), type=2, norm="ortho", axis=1)[:, : self.n_mfcc].astype(np.float32)
 
 
+@lru_cache(maxsize=2)
+def _smile(level: str):
+    import opensmile
+
+    return opensmile.Smile(opensmile.FeatureSet.eGeMAPSv02, getattr(opensmile.FeatureLevel, level))
+
+
+def _frame_centres(index: pd.MultiIndex) -> np.ndarray:
+    """Centre time (s) of each openSMILE output frame from its (start, end) index."""
+    start = index.get_level_values("start").total_seconds().to_numpy()
+    end = index.get_level_values("end").total_seconds().to_numpy()
+    return (start + end) / 2
+
+
+def pitch_semitones(signal: np.ndarray, sample_rate: int, centres: np.ndarray) -> np.ndarray:
+    """F0 at the frame ``centres`` (s): openSMILE's eGeMAPS pitch (subharmonic summation, in
+    semitones above 27.5 Hz, 0 where unvoiced), nearest openSMILE frame to each centre."""
+    lld = _smile("LowLevelDescriptors").process_signal(signal, sample_rate)
+    f0 = lld["F0semitoneFrom27.5Hz_sma3nz"].to_numpy(np.float32)
+    nearest = np.abs(centres[:, None] - _frame_centres(lld.index)[None, :]).argmin(axis=1)
+    return f0[nearest]
+
+
+@dataclass(frozen=True)
+class PitchMFCCEnergy:
+    """Feature* of the capsule paper (Jalal et al. 2019, §4.1): F0, 23 MFCCs and log-energy per
+    frame, with Δ and ΔΔ (eq. 1 of Cournut & Buldu) = 75 values per frame.
+
+    MFCCs are c1..c23 of the DCT of :class:`LogMel` (c0 is dropped: log-energy is its own
+    coefficient); log-energy is ``ln Σ x²`` of the Hamming-windowed frame; F0 from
+    :func:`pitch_semitones`.
+    """
+
+    sample_rate: int = 16000
+    window_ms: float = 25.0
+    hop_ms: float = 10.0
+    n_fft: int = 512
+    n_mels: int = 40
+    n_mfcc: int = 23
+    dynamics: int = 2
+
+    def __call__(self, signal: np.ndarray) -> np.ndarray:
+        spectrum = LogMel(self.sample_rate, self.window_ms, self.hop_ms, self.n_fft, self.n_mels)
+        mfcc = dct(spectrum(signal), type=2, norm="ortho", axis=1)[:, 1 : self.n_mfcc + 1]
+        frame_length = round(self.sample_rate * self.window_ms / 1000)
+        hop_length = round(self.sample_rate * self.hop_ms / 1000)
+        frames = frame_signal(signal, frame_length, hop_length) * np.hamming(frame_length)
+        log_energy = np.log(np.maximum((frames**2).sum(axis=1), 1e-10))
+        centres = (np.arange(len(frames)) * hop_length + frame_length / 2) / self.sample_rate
+        f0 = pitch_semitones(signal, self.sample_rate, centres)
+        static = np.column_stack([f0, mfcc, log_energy]).astype(np.float32)
+        return with_dynamics(static, self.dynamics)
+
+
+@dataclass(frozen=True)
+class EGeMAPS:
+    """The 88 eGeMAPS v02 functionals of the whole utterance (Eyben et al. 2016), via openSMILE."""
+
+    sample_rate: int = 16000
+
+    def __call__(self, signal: np.ndarray) -> np.ndarray:
+        return _smile("Functionals").process_signal(signal, self.sample_rate).to_numpy(np.float32)[0]
+
+
+@dataclass(frozen=True)
+class Trimmed:
+    """Any extractor applied after energy trimming of leading/trailing silence (:func:`trim_silence`)."""
+
+    extractor: LogMel | PitchMFCCEnergy
+    top_db: float = 30.0
+
+    @property
+    def sample_rate(self) -> int:
+        return self.extractor.sample_rate
+
+    def __call__(self, signal: np.ndarray) -> np.ndarray:
+        return self.extractor(trim_silence(signal, self.sample_rate, self.top_db))
+
+
 # --------------------------------------------------------------------------- segments and scalograms
 
 def standardise_signal(signal: np.ndarray) -> np.ndarray:
@@ -194,6 +273,51 @@ def sequence_windows(features: np.ndarray, length: int, shift: int) -> np.ndarra
         features = np.pad(features, ((0, length - len(features)), (0, 0)))
     view = np.lib.stride_tricks.sliding_window_view(features, length, axis=0)[::shift]
     return np.ascontiguousarray(view.transpose(0, 2, 1))
+
+
+def context_windows(features: np.ndarray, context: int, shift: int) -> np.ndarray:
+    """Each ``shift``-th frame with its ``context`` preceding and following frames (capsule paper
+    §4.1): (ceil(frames / shift), 2·context + 1, dims). Edges repeat the first/last frame."""
+    if context < 0 or shift < 1:
+        raise ValueError(f"context must be >= 0 and shift >= 1, got {context} and {shift}")
+    padded = np.pad(features, ((context, context), (0, 0)), mode="edge")
+    view = np.lib.stride_tricks.sliding_window_view(padded, 2 * context + 1, axis=0)[::shift]
+    return np.ascontiguousarray(view.transpose(0, 2, 1))
+
+
+class GMMSupervector:
+    """GMM posterior supervectors (capsule paper §2.4, after Loweimi et al. 2015).
+
+    One diagonal GMM of ``components`` (M) Gaussians per class is fitted to that class's training
+    frames; an utterance's supervector stacks, for each class GMM, its component posteriors
+    averaged over the utterance's frames: length M × C.
+    """
+
+    def __init__(self, components: int = 32, max_frames_per_class: int = 20000, seed: int = 0) -> None:
+        self.components = components
+        self.max_frames_per_class = max_frames_per_class
+        self.seed = seed
+
+    def fit(self, frames: list[np.ndarray], labels: np.ndarray) -> GMMSupervector:
+        from sklearn.mixture import GaussianMixture
+
+        rng = np.random.default_rng(self.seed)
+        self.mixtures = []
+        for label in np.unique(labels):
+            pooled = np.concatenate([f for f, y in zip(frames, labels) if y == label])
+            if len(pooled) > self.max_frames_per_class:
+                pooled = pooled[rng.choice(len(pooled), self.max_frames_per_class, replace=False)]
+            if len(pooled) < self.components:
+                raise ValueError(f"class {label!r} has {len(pooled)} frames, fewer than {self.components} components")
+            self.mixtures.append(
+                GaussianMixture(self.components, covariance_type="diag", reg_covar=1e-3, random_state=self.seed).fit(pooled)
+            )
+        return self
+
+    def transform(self, frames: list[np.ndarray]) -> np.ndarray:
+        return np.stack([
+            np.concatenate([mixture.predict_proba(f).mean(axis=0) for mixture in self.mixtures]) for f in frames
+        ]).astype(np.float32)
 
 
 class Standardizer:

@@ -74,6 +74,20 @@ def summarise_seeds(
     return {"value": float(np.mean(scores)), "std": float(np.std(scores)), "ci_low": low, "ci_high": high, "seeds": len(scores)}
 
 
+def summarise_runs(outcomes: list[Outcome], level: str, metric: str, n_boot: int = 1000) -> dict[str, float]:
+    """Mean and std of ``metric`` over runs on **different** random splits (e.g. 10 × 75/25), with a
+    t-interval for the mean; a single run falls back to :func:`summarise_seeds`' bootstrap CI."""
+    if len(outcomes) == 1:
+        return summarise_seeds(outcomes, level, metric, n_boot)
+    from scipy import stats
+
+    scores = np.array([o.levels[level].score(metric) for o in outcomes])
+    half = stats.t.ppf(0.975, len(scores) - 1) * scores.std(ddof=1) / np.sqrt(len(scores))
+    mean = float(scores.mean())
+    return {"value": mean, "std": float(scores.std()), "ci_low": max(0.0, mean - half),
+            "ci_high": min(1.0, mean + half), "seeds": len(scores)}
+
+
 @dataclass
 class Run:
     """Collects rows during a notebook run and writes the results file at the end."""

@@ -207,6 +207,32 @@ def train_and_evaluate(
     return Outcome(evaluate(model, data["test"], device, cfg.eval_batch_size), history)
 
 
+def load_trained(make_model: Callable[[], nn.Module], checkpoint: Path, select: Literal["last", "val"] = "last") -> nn.Module:
+    """The model a finished :func:`fit` left behind, rebuilt from its checkpoint (on the CPU)."""
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    model = make_model()
+    model.load_state_dict(saved["best"]["state"] if select == "val" else saved["model"])
+    return model.eval()
+
+
+def evaluate_estimator(make_estimator: Callable[[], object], data: dict[str, Examples]) -> Outcome:
+    """A scikit-learn classifier fitted on ``data["train"]`` and tested on ``data["test"]``.
+
+    Posteriors come from ``predict_proba`` where the estimator has it, else are one-hot
+    predictions (e.g. an SVM). For utterance-level inputs both levels are the same predictions.
+    """
+    started = time.time()
+    estimator = make_estimator().fit(data["train"].x, data["train"].y)
+    seconds = time.time() - started
+    test = data["test"]
+    if hasattr(estimator, "predict_proba"):
+        posteriors = estimator.predict_proba(test.x)
+    else:
+        posteriors = (estimator.predict(test.x)[:, None] == estimator.classes_[None, :]).astype(float)
+    window = Predictions(test.y, estimator.classes_[posteriors.argmax(axis=1)], test.utterance, posteriors)
+    return Outcome({"window": window, "utterance": utterance_level(window)}, [{"epoch": 1, "seconds": seconds}])
+
+
 def train_seeds(
     make_model: Callable[[], nn.Module],
     data: dict[str, Examples],

@@ -34,3 +34,14 @@ def test_results_file_fields(tmp_path):
     assert loaded["training_seconds"].isna().all()
     table = results.comparison_table(loaded)
     assert table.loc[0, "paper"] == "53.1" and table.loc[0, "ours"] == "50.0 ± 0.0"
+
+
+def test_summarise_runs_t_interval_over_splits():
+    runs = [outcome([0, 0, 1, 1]), outcome([0, 1, 1, 0]), outcome([0, 0, 1, 0])]  # WA 1.0, 0.5, 0.75
+    summary = results.summarise_runs(runs, "window", "WA")
+    assert summary["value"] == 0.75 and summary["seeds"] == 3
+    # t(0.975, 2) = 4.303, sample std 0.25, n 3: half-width 0.621, clipped to [0, 1]
+    assert abs(summary["ci_low"] - (0.75 - 4.302653 * 0.25 / np.sqrt(3))) < 1e-5
+    assert summary["ci_high"] == 1.0
+    single = results.summarise_runs(runs[:1], "window", "WA", n_boot=100)
+    assert single["value"] == 1.0 and single["seeds"] == 1

@@ -64,3 +64,30 @@ def test_utterance_level_averages_posteriors():
 def test_examples_must_align():
     with pytest.raises(ValueError, match="lengths differ"):
         training.Examples(np.zeros((3, 2, 1)), np.zeros(2), np.zeros(3))
+
+
+def test_load_trained_rebuilds_the_selected_model(tmp_path):
+    data = {"train": toy_data(), "val": toy_data(seed=2), "test": toy_data(seed=1)}
+    checkpoint = tmp_path / "run.ckpt"
+    for select in ("last", "val"):
+        config = training.TrainConfig(epochs=3, batch_size=16, select=select, progress=False)
+        outcome = training.train_and_evaluate(make_model, data, config, checkpoint)
+        model = training.load_trained(make_model, checkpoint, select)
+        again = training.evaluate(model, data["test"], torch.device("cpu"), 64)
+        np.testing.assert_allclose(again["window"].posteriors, outcome.levels["window"].posteriors, atol=1e-6)
+
+
+def test_evaluate_estimator_with_and_without_probabilities():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.svm import SVC
+
+    def flat(seed: int) -> training.Examples:
+        data = toy_data(seed=seed)
+        return training.Examples(data.x.mean(axis=1), data.y, np.arange(len(data.y)))
+
+    data = {"train": flat(0), "test": flat(1)}
+    for make in (LogisticRegression, SVC):
+        outcome = training.evaluate_estimator(make, data)
+        assert outcome.levels["utterance"].score("UA") > 0.9
+        np.testing.assert_allclose(outcome.levels["window"].posteriors.sum(axis=1), 1.0)
+        assert outcome.training_seconds() >= 0

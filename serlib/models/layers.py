@@ -46,8 +46,15 @@ class DynamicRouting(nn.Module):
         self.coupling: torch.Tensor | None = None  # last c, (batch, in, out), for inspection
 
     def forward(self, p: torch.Tensor) -> torch.Tensor:
-        """``p``: (batch, in_capsules, in_dim) → (batch, out_capsules, out_dim)."""
-        predictions = torch.einsum("mnoi,bmi->bmno", self.weight, p)
+        """``p``: (batch, in_capsules, in_dim) → (batch, out_capsules, out_dim).
+
+        ``p`` may also be (batch, in_capsules, positions, in_dim): convolutional capsules, whose
+        positions share their type's ``W_mn`` and are routed as ``in_capsules × positions`` capsules.
+        """
+        if p.dim() == 4:
+            predictions = torch.einsum("mnoi,bmti->bmtno", self.weight, p).flatten(1, 2)
+        else:
+            predictions = torch.einsum("mnoi,bmi->bmno", self.weight, p)
         logits = torch.zeros(predictions.shape[:3], device=p.device, dtype=p.dtype)
         for iteration in range(self.iterations):
             coupling = torch.softmax(logits, dim=2)
