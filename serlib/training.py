@@ -1,6 +1,7 @@
 """The one training/evaluation loop every paper uses.
 
-Adam on cross-entropy (+ the model's own ``penalty()`` if it has one), mini-batches shuffled
+Adam on cross-entropy, or the model's own ``loss(scores, targets)`` where it has one (+ its
+``penalty()`` if it has one), mini-batches shuffled
 by a per-epoch seed, per-epoch checkpoints that a rerun resumes from, model selection on the
 last epoch or the best validation accuracy, and predictions at two levels: the model's input
 unit (window/segment) and the utterance (mean posterior over its windows).
@@ -130,7 +131,7 @@ def _epoch(model, optimizer, x, y, cfg: TrainConfig, epoch: int, device) -> floa
     model.train()
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch))
     torch.manual_seed(cfg.seed * 100_003 + epoch)  # dropout masks: reproducible after a resume
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = getattr(model, "loss", nn.CrossEntropyLoss())  # a model may bring its own loss (e.g. margin loss)
     total, count = 0.0, 0
     for start in range(0, len(x), cfg.batch_size):
         rows = order[start : start + cfg.batch_size].to(device)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from serlib import features
-from serlib.models.capsule import SYSTEMS, ConvCapsules, TemporalCapsuleNetwork, VectorCNN, capsule_activations
+from serlib.models.capsule import SYSTEMS, ConvCapsules, TemporalCapsuleNetwork, VectorCNN, capsule_activations, margin_loss
 from serlib.models.layers import DynamicRouting, squash
 
 
@@ -130,3 +130,17 @@ def test_capsule_activations_for_the_figures():
     assert conv.shape == (7, 4, 10, 5) and classes.shape == (7, 2, 16)
     with pytest.raises(ValueError, match="no capsule routing"):
         capsule_activations(TemporalCapsuleNetwork("blstm", 6, 2, units=8), np.zeros((1, 12, 6), np.float32))
+
+
+def test_margin_loss_matches_sabour_eq4():
+    lengths = torch.tensor([[0.95, 0.05], [0.5, 0.6]])
+    # row 1: target 0 above m+ and other below m-: 0; row 2: target 1: (0.9-0.6)² + 0.5 (0.5-0.1)² = 0.09 + 0.08
+    assert margin_loss(lengths, torch.tensor([0, 1])).item() == pytest.approx((0.0 + 0.17) / 2)
+
+
+def test_routing_systems_train_with_the_margin_loss_others_with_cross_entropy():
+    scores, targets = torch.log(torch.tensor([[0.5, 0.6]])), torch.tensor([1])
+    routed = TemporalCapsuleNetwork("proposed", 6, 2, units=8, filters=5)
+    assert routed.loss(scores, targets).item() == pytest.approx(margin_loss(scores.exp(), targets).item())
+    dense = TemporalCapsuleNetwork("blstm", 6, 2, units=8)
+    assert dense.loss(scores, targets).item() == pytest.approx(torch.nn.functional.cross_entropy(scores, targets).item())
