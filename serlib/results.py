@@ -139,6 +139,7 @@ def load_results(folder: str | Path | None = None) -> pd.DataFrame:
             rows[key] = record[key]
         trained = [v for k, v in record.get("notes", {}).items() if k.startswith("training_seconds") and v is not None]
         rows["training_seconds"] = sum(trained) if trained else None
+        rows["not_run"] = "; ".join(record.get("notes", {}).get("not_run", []))
         frames.append(rows)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 

@@ -31,7 +31,11 @@ def test_results_file_fields(tmp_path):
     assert "torch" in record["packages"]
     loaded = results.load_results(tmp_path)
     assert loaded[["paper", "profile", "value"]].values.tolist() == [["rnn", "smoke", 0.5]]
-    assert loaded["training_seconds"].isna().all()
+    assert loaded["training_seconds"].isna().all() and (loaded["not_run"] == "").all()
+    run.notes.update({"training_seconds Table 3": 12.5, "not_run": ["Table 3 BLSTM (8-class)", "Table 2 X (2-class)"]})
+    run.write(tmp_path)
+    again = results.load_results(tmp_path)
+    assert again.loc[0, "training_seconds"] == 12.5 and again.loc[0, "not_run"] == "Table 3 BLSTM (8-class); Table 2 X (2-class)"
     table = results.comparison_table(loaded)
     assert table.loc[0, "paper"] == "53.1" and table.loc[0, "ours"] == "50.0 ± 0.0"
 
