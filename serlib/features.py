@@ -59,13 +59,22 @@ class LogMel:
     n_fft: int = 512
     n_mels: int = 40
 
-    def __call__(self, signal: np.ndarray) -> np.ndarray:
+    @property
+    def hop_length(self) -> int:
+        return round(self.sample_rate * self.hop_ms / 1000)
+
+    def frames(self, signal: np.ndarray) -> np.ndarray:
+        """Hamming-windowed frames, (n_frames, frame length in samples)."""
         frame_length = round(self.sample_rate * self.window_ms / 1000)
-        hop_length = round(self.sample_rate * self.hop_ms / 1000)
-        frames = frame_signal(signal, frame_length, hop_length) * np.hamming(frame_length).astype(np.float32)
+        return frame_signal(signal, frame_length, self.hop_length) * np.hamming(frame_length).astype(np.float32)
+
+    def log_mel(self, frames: np.ndarray) -> np.ndarray:
         power = np.abs(np.fft.rfft(frames, n=self.n_fft, axis=1)) ** 2
         mel = power @ _mel_filters(self.sample_rate, self.n_fft, self.n_mels).T
         return np.log(np.maximum(mel, 1e-10)).astype(np.float32)
+
+    def __call__(self, signal: np.ndarray) -> np.ndarray:
+        return self.log_mel(self.frames(signal))
 
 
 @dataclass(frozen=True)
@@ -102,7 +111,7 @@ def pitch_semitones(signal: np.ndarray, sample_rate: int, centres: np.ndarray) -
 
 
 @dataclass(frozen=True)
-class PitchMFCCEnergy:
+class PitchMFCCEnergy(LogMel):
     """Feature* of the capsule paper (Jalal et al. 2019, §4.1): F0, 23 MFCCs and log-energy per
     frame, with Δ and ΔΔ (eq. 1 of Cournut & Buldu) = 75 values per frame.
 
@@ -111,22 +120,14 @@ class PitchMFCCEnergy:
     :func:`pitch_semitones`.
     """
 
-    sample_rate: int = 16000
-    window_ms: float = 25.0
-    hop_ms: float = 10.0
-    n_fft: int = 512
-    n_mels: int = 40
     n_mfcc: int = 23
     dynamics: int = 2
 
     def __call__(self, signal: np.ndarray) -> np.ndarray:
-        spectrum = LogMel(self.sample_rate, self.window_ms, self.hop_ms, self.n_fft, self.n_mels)
-        mfcc = dct(spectrum(signal), type=2, norm="ortho", axis=1)[:, 1 : self.n_mfcc + 1]
-        frame_length = round(self.sample_rate * self.window_ms / 1000)
-        hop_length = round(self.sample_rate * self.hop_ms / 1000)
-        frames = frame_signal(signal, frame_length, hop_length) * np.hamming(frame_length)
-        log_energy = np.log(np.maximum((frames**2).sum(axis=1), 1e-10))
-        centres = (np.arange(len(frames)) * hop_length + frame_length / 2) / self.sample_rate
+        frames = self.frames(signal)
+        mfcc = dct(self.log_mel(frames), type=2, norm="ortho", axis=1)[:, 1 : self.n_mfcc + 1]
+        log_energy = np.log(np.maximum((frames.astype(np.float64) ** 2).sum(axis=1), 1e-10))
+        centres = (np.arange(len(frames)) * self.hop_length + frames.shape[1] / 2) / self.sample_rate
         f0 = pitch_semitones(signal, self.sample_rate, centres)
         static = np.column_stack([f0, mfcc, log_energy]).astype(np.float32)
         return with_dynamics(static, self.dynamics)
@@ -146,7 +147,7 @@ class EGeMAPS:
 class Trimmed:
     """Any extractor applied after energy trimming of leading/trailing silence (:func:`trim_silence`)."""
 
-    extractor: LogMel | PitchMFCCEnergy
+    extractor: LogMel
     top_db: float = 30.0
 
     @property
