@@ -27,7 +27,8 @@ def test_book_builds_and_summary_shows_full_results(tmp_path):
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
     html = tmp_path / "_build" / "html" / "book"
     summary = (html / "summary.html").read_text()
-    assert (html / "papers" / "rnn.html").exists()
+    for paper in ("rnn", "capsule", "scalogram"):
+        assert (html / "papers" / f"{paper}.html").exists()
     for path in sorted((tmp_path / "results").glob("*/*-full.json")):
         record = json.loads(path.read_text())
         assert record["protocol"] in summary
