@@ -225,12 +225,14 @@ def evaluate_estimator(make_estimator: Callable[[], object], data: dict[str, Exa
     started = time.time()
     estimator = make_estimator().fit(data["train"].x, data["train"].y)
     seconds = time.time() - started
+    if not np.array_equal(estimator.classes_, np.arange(len(estimator.classes_))):
+        raise ValueError(f"training labels must be 0..C-1, each present; got classes {estimator.classes_.tolist()}")
     test = data["test"]
     if hasattr(estimator, "predict_proba"):
         posteriors = estimator.predict_proba(test.x)
     else:
         posteriors = (estimator.predict(test.x)[:, None] == estimator.classes_[None, :]).astype(float)
-    window = Predictions(test.y, estimator.classes_[posteriors.argmax(axis=1)], test.utterance, posteriors)
+    window = Predictions(test.y, posteriors.argmax(axis=1), test.utterance, posteriors)
     return Outcome({"window": window, "utterance": utterance_level(window)}, [{"epoch": 1, "seconds": seconds}])
 
 

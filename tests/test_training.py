@@ -68,8 +68,8 @@ def test_examples_must_align():
 
 def test_load_trained_rebuilds_the_selected_model(tmp_path):
     data = {"train": toy_data(), "val": toy_data(seed=2), "test": toy_data(seed=1)}
-    checkpoint = tmp_path / "run.ckpt"
     for select in ("last", "val"):
+        checkpoint = tmp_path / f"{select}.ckpt"
         config = training.TrainConfig(epochs=3, batch_size=16, select=select, progress=False)
         outcome = training.train_and_evaluate(make_model, data, config, checkpoint)
         model = training.load_trained(make_model, checkpoint, select)
@@ -91,3 +91,11 @@ def test_evaluate_estimator_with_and_without_probabilities():
         assert outcome.levels["utterance"].score("UA") > 0.9
         np.testing.assert_allclose(outcome.levels["window"].posteriors.sum(axis=1), 1.0)
         assert outcome.training_seconds() >= 0
+
+
+def test_evaluate_estimator_needs_every_class_in_training():
+    from sklearn.linear_model import LogisticRegression
+
+    train = training.Examples(np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0, 0, 2, 2]), np.arange(4))
+    with pytest.raises(ValueError, match=r"classes \[0, 2\]"):
+        training.evaluate_estimator(LogisticRegression, {"train": train, "test": train})

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from serlib.models.layers import DynamicRouting, squash
+from serlib.models.layers import DynamicRouting, margin_loss, squash
 
 System = Literal["proposed", "capsule", "blstm", "capsule_blstm", "blstm_cnn"]
 SYSTEMS: tuple[str, ...] = ("proposed", "capsule", "blstm", "capsule_blstm", "blstm_cnn")
@@ -107,7 +107,8 @@ class TemporalCapsuleNetwork(nn.Module):
         return torch.cat([h[:, -1, :half], h[:, 0, half:]], dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x``: (batch, frames, features) → class scores (batch, classes) for cross-entropy."""
+        """``x``: (batch, frames, features) → class scores (batch, classes): logits, or log capsule
+        lengths for the routing systems (trained by :meth:`loss`)."""
         h = self.blstm(x) if self.blstm is not None else x
         if self.system == "blstm":
             return self.dense(self._final_states(h))
@@ -132,13 +133,6 @@ class TemporalCapsuleNetwork(nn.Module):
         if self.routing is None:
             return nn.functional.cross_entropy(scores, targets)
         return margin_loss(scores.exp(), targets)
-
-
-def margin_loss(lengths: torch.Tensor, targets: torch.Tensor, upper: float = 0.9, lower: float = 0.1, down_weight: float = 0.5) -> torch.Tensor:
-    """Sabour et al. (2017) eq. (4): ``T_k max(0, m⁺ − ‖v_k‖)² + λ (1 − T_k) max(0, ‖v_k‖ − m⁻)²``, summed over classes, mean over the batch."""
-    present = nn.functional.one_hot(targets, lengths.shape[1]).to(lengths.dtype)
-    per_class = present * torch.relu(upper - lengths) ** 2 + down_weight * (1 - present) * torch.relu(lengths - lower) ** 2
-    return per_class.sum(dim=1).mean()
 
 
 class VectorCNN(nn.Module):

@@ -63,3 +63,10 @@ class DynamicRouting(nn.Module):
                 logits = logits + torch.einsum("bmno,bno->bmn", predictions, outputs)
         self.coupling = coupling.detach()
         return outputs
+
+
+def margin_loss(lengths: torch.Tensor, targets: torch.Tensor, upper: float = 0.9, lower: float = 0.1, down_weight: float = 0.5) -> torch.Tensor:
+    """Sabour et al. (2017) eq. (4): ``T_k max(0, m⁺ − ‖v_k‖)² + λ (1 − T_k) max(0, ‖v_k‖ − m⁻)²``, summed over classes, mean over the batch."""
+    present = nn.functional.one_hot(targets, lengths.shape[1]).to(lengths.dtype)
+    per_class = present * torch.relu(upper - lengths) ** 2 + down_weight * (1 - present) * torch.relu(lengths - lower) ** 2
+    return per_class.sum(dim=1).mean()
