@@ -83,6 +83,14 @@ class Outcome:
             return float("nan")
         return float(sum(h["seconds"] for h in self.history))
 
+    def validation_score(self) -> float:
+        """The best validation window accuracy over the epochs: the epoch ``select="val"`` keeps,
+        and the score by which hyperparameters (e.g. learning rates) are compared."""
+        scores = [h["val_WA"] for h in self.history if "val_WA" in h]
+        if not scores:
+            raise ValueError("no validation scores in the history: train with a validation set")
+        return max(scores)
+
 
 def resolve_device(name: str = "auto") -> torch.device:
     """``"auto"`` picks CUDA when present, else the CPU."""

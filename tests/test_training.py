@@ -46,6 +46,9 @@ def test_validation_selection_restores_the_best_epoch():
     outcome = training.train_and_evaluate(make_model, data, training.TrainConfig(epochs=5, batch_size=16, select="val", progress=False))
     best = max(h["val_WA"] for h in outcome.history)
     assert outcome.levels["window"].score("WA") == pytest.approx(best)
+    assert outcome.validation_score() == best
+    with pytest.raises(ValueError, match="no validation scores"):
+        training.Outcome(outcome.levels, [{"epoch": 1, "train_loss": 0.5}]).validation_score()
     with pytest.raises(ValueError, match="validation set"):
         training.train_and_evaluate(make_model, {"train": toy_data(), "test": toy_data()}, training.TrainConfig(epochs=1, batch_size=16, select="val", progress=False))
 
