@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from serlib import config
 from serlib.audio import load_audio
-from serlib.training import Examples, stack_examples
+from serlib.examples import Examples, stack_examples
 
 #: Bump when an extractor's output changes for the same configuration (invalidates the cache).
 CACHE_VERSION = 1
@@ -87,11 +87,14 @@ class MFCC(LogMel):
         return dct(super().__call__(signal), type=2, norm="ortho", axis=1)[:, : self.n_mfcc].astype(np.float32)
 
 
-@lru_cache(maxsize=2)
-def _smile(level: str):
+@lru_cache(maxsize=4)
+def _smile(feature_set: str, level: str):
     import opensmile
 
-    return opensmile.Smile(opensmile.FeatureSet.eGeMAPSv02, getattr(opensmile.FeatureLevel, level))
+    if not hasattr(opensmile.FeatureSet, feature_set):
+        known = [name for name in dir(opensmile.FeatureSet) if not name.startswith("_")]
+        raise ValueError(f"unknown openSMILE feature set {feature_set!r}; known: {known}")
+    return opensmile.Smile(getattr(opensmile.FeatureSet, feature_set), getattr(opensmile.FeatureLevel, level))
 
 
 def _frame_centres(index: pd.MultiIndex) -> np.ndarray:
@@ -104,7 +107,7 @@ def _frame_centres(index: pd.MultiIndex) -> np.ndarray:
 def pitch_semitones(signal: np.ndarray, sample_rate: int, centres: np.ndarray) -> np.ndarray:
     """F0 at the frame ``centres`` (s): openSMILE's eGeMAPS pitch (subharmonic summation, in
     semitones above 27.5 Hz, 0 where unvoiced), nearest openSMILE frame to each centre."""
-    lld = _smile("LowLevelDescriptors").process_signal(signal, sample_rate)
+    lld = _smile("eGeMAPSv02", "LowLevelDescriptors").process_signal(signal, sample_rate)
     f0 = lld["F0semitoneFrom27.5Hz_sma3nz"].to_numpy(np.float32)
     nearest = np.abs(centres[:, None] - _frame_centres(lld.index)[None, :]).argmin(axis=1)
     return f0[nearest]
@@ -134,13 +137,20 @@ class PitchMFCCEnergy(LogMel):
 
 
 @dataclass(frozen=True)
-class EGeMAPS:
-    """The 88 eGeMAPS v02 functionals of the whole utterance (Eyben et al. 2016), via openSMILE."""
+class OpenSmileFunctionals:
+    """openSMILE functionals of the whole utterance: ``eGeMAPSv02`` (88, Eyben et al. 2016) or
+    ``ComParE_2016`` (6373, the ComParE challenge set), any ``opensmile.FeatureSet`` name."""
 
     sample_rate: int = 16000
+    feature_set: str = "eGeMAPSv02"
 
     def __call__(self, signal: np.ndarray) -> np.ndarray:
-        return _smile("Functionals").process_signal(signal, self.sample_rate).to_numpy(np.float32)[0]
+        return _smile(self.feature_set, "Functionals").process_signal(signal, self.sample_rate).to_numpy(np.float32)[0]
+
+
+def EGeMAPS(sample_rate: int = 16000) -> OpenSmileFunctionals:  # noqa: N802 (reads like the class it was)
+    """The 88 eGeMAPS v02 functionals."""
+    return OpenSmileFunctionals(sample_rate, "eGeMAPSv02")
 
 
 @dataclass(frozen=True)
@@ -281,9 +291,7 @@ def context_windows(features: np.ndarray, context: int, shift: int) -> np.ndarra
     §4.1): (ceil(frames / shift), 2·context + 1, dims). Edges repeat the first/last frame."""
     if context < 0 or shift < 1:
         raise ValueError(f"context must be >= 0 and shift >= 1, got {context} and {shift}")
-    padded = np.pad(features, ((context, context), (0, 0)), mode="edge")
-    view = np.lib.stride_tricks.sliding_window_view(padded, 2 * context + 1, axis=0)[::shift]
-    return np.ascontiguousarray(view.transpose(0, 2, 1))
+    return sequence_windows(np.pad(features, ((context, context), (0, 0)), mode="edge"), 2 * context + 1, shift)
 
 
 class GMMSupervector:

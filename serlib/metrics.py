@@ -1,17 +1,17 @@
-"""Classification metrics: WA, UA, confusion matrices and bootstrap confidence intervals."""
+"""Classification metrics: WA, UA, confusion matrices (scikit-learn) and bootstrap confidence intervals."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from sklearn import metrics as sk
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
-    """Counts, rows = true class, columns = predicted class."""
-    matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(matrix, (np.asarray(y_true), np.asarray(y_pred)), 1)
-    return matrix
+    """Counts, rows = true class, columns = predicted class (classes 0..n_classes-1)."""
+    return sk.confusion_matrix(y_true, y_pred, labels=np.arange(n_classes))
 
 
 def row_normalised(matrix: np.ndarray) -> np.ndarray:
@@ -22,13 +22,14 @@ def row_normalised(matrix: np.ndarray) -> np.ndarray:
 
 def weighted_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """WA: the fraction of correct decisions (plain accuracy)."""
-    return float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))
+    return float(sk.accuracy_score(y_true, y_pred))
 
 
 def unweighted_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """UA (= UAR): mean per-class recall over the classes present in ``y_true``."""
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    return float(np.mean([np.mean(y_pred[y_true == c] == c) for c in np.unique(y_true)]))
+    """UA (= UAR, balanced accuracy): mean per-class recall over the classes present in ``y_true``."""
+    with warnings.catch_warnings():  # a predicted class absent from y_true is simply not averaged
+        warnings.simplefilter("ignore", UserWarning)
+        return float(sk.balanced_accuracy_score(y_true, y_pred))
 
 
 METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {

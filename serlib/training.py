@@ -1,19 +1,21 @@
 """The one training/evaluation loop every paper uses.
 
-Adam on cross-entropy, or the model's own ``loss(scores, targets)`` where it has one (+ its
-``penalty()`` if it has one), mini-batches shuffled
-by a per-epoch seed, per-epoch checkpoints that a rerun resumes from, model selection on the
-last epoch or the best validation accuracy, and predictions at two levels: the model's input
-unit (window/segment) and the utterance (mean posterior over its windows).
+The contract a model meets is :class:`Trainable`: ``forward(x)`` (or ``forward(x, lengths)`` for
+zero-padded variable-length inputs) returns class scores; an optional ``loss(scores, targets)``
+replaces cross-entropy and an optional ``penalty()`` is added to it. The loop: Adam (learning
+rate, weight decay, optional gradient-norm clipping from :class:`TrainConfig`), mini-batches
+shuffled by a per-epoch seed, per-epoch checkpoints that a rerun resumes from, model selection
+on the last epoch or the best validation score (WA or UA), and predictions at two levels: the
+model's input unit (window/segment) and the utterance (mean posterior over its windows).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -21,32 +23,56 @@ from torch import nn
 from tqdm import tqdm
 
 from serlib import metrics
+from serlib.examples import Examples, stack_examples
 from serlib.splits import Split
 
+__all__ = ["Examples", "stack_examples", "Trainable", "TrainConfig", "Predictions", "Outcome", "fit",
+           "train_and_evaluate", "load_trained", "evaluate", "evaluate_estimator", "train_seeds", "cross_validate"]
 
-@dataclass
-class Examples:
-    """Model inputs ``x`` with labels ``y`` and the utterance (row of the manifest) of each."""
 
-    x: np.ndarray
-    y: np.ndarray
-    utterance: np.ndarray
+@runtime_checkable
+class HasOwnLoss(Protocol):
+    """A model that brings its own training objective (e.g. the capsule margin loss)."""
 
-    def __post_init__(self) -> None:
-        if not len(self.x) == len(self.y) == len(self.utterance):
-            raise ValueError(f"x, y, utterance lengths differ: {len(self.x)}, {len(self.y)}, {len(self.utterance)}")
+    def loss(self, scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class HasPenalty(Protocol):
+    """A model whose loss gets an extra regularisation term (e.g. Keras-style L2 on one layer)."""
+
+    def penalty(self) -> torch.Tensor: ...
+
+
+class Trainable(Protocol):
+    """What the loop needs of a model: an ``nn.Module`` mapping inputs (batch, ...) to class scores
+    (batch, classes); with ``Examples.lengths`` it is called as ``model(x, lengths)``. It may also
+    be :class:`HasOwnLoss` (else cross-entropy on the scores) and :class:`HasPenalty`."""
+
+    def __call__(self, x: torch.Tensor, *lengths: torch.Tensor) -> torch.Tensor: ...
+    def parameters(self): ...
+    def train(self, mode: bool = True): ...
+    def eval(self): ...
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings; each paper's notebook fills these from its parameters."""
+    """Optimisation and selection settings; each paper's configuration fills these.
+
+    ``select``: keep the model after the ``"last"`` epoch or the epoch with the best validation
+    ``select_metric`` (``"val"``). ``weight_decay`` is Adam's L2 term; ``gradient_clip`` the maximal
+    global gradient norm (None: no clipping).
+    """
 
     epochs: int
     batch_size: int
     learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    gradient_clip: float | None = None
     seed: int = 0
     device: str = "auto"
     select: Literal["last", "val"] = "last"
+    select_metric: Literal["WA", "UA"] = "WA"
     eval_batch_size: int = 2048
     progress: bool = True
 
@@ -83,12 +109,12 @@ class Outcome:
             return float("nan")
         return float(sum(h["seconds"] for h in self.history))
 
-    def validation_score(self) -> float:
-        """The best validation window accuracy over the epochs: the epoch ``select="val"`` keeps,
-        and the score by which hyperparameters (e.g. learning rates) are compared."""
-        scores = [h["val_WA"] for h in self.history if "val_WA" in h]
+    def validation_score(self, metric: str = "WA") -> float:
+        """The best validation ``metric`` (window level) over the epochs: the epoch ``select="val"``
+        keeps, and the score by which hyperparameters (e.g. learning rates) are compared."""
+        scores = [h[f"val_{metric}"] for h in self.history if f"val_{metric}" in h]
         if not scores:
-            raise ValueError("no validation scores in the history: train with a validation set")
+            raise ValueError(f"no validation {metric} in the history: train with a validation set")
         return max(scores)
 
 
@@ -106,14 +132,22 @@ def seed_everything(seed: int, device: torch.device) -> None:
     torch.use_deterministic_algorithms(device.type == "cpu")
 
 
+def _forward(model: nn.Module, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+    return model(x) if lengths is None else model(x, lengths)
+
+
 @torch.no_grad()
-def predict_proba(model: nn.Module, x: np.ndarray, device: torch.device, batch_size: int) -> np.ndarray:
-    """Softmax posteriors for ``x`` in evaluation mode."""
+def predict_proba(
+    model: nn.Module, x: np.ndarray, device: torch.device, batch_size: int, lengths: np.ndarray | None = None
+) -> np.ndarray:
+    """Softmax posteriors for ``x`` (with its ``lengths`` where padded) in evaluation mode."""
     model.eval()
-    outputs = [
-        torch.softmax(model(torch.as_tensor(x[i : i + batch_size], device=device)), dim=1).cpu().numpy()
-        for i in range(0, len(x), batch_size)
-    ]
+    outputs = []
+    for i in range(0, len(x), batch_size):
+        rows = slice(i, i + batch_size)
+        batch_lengths = None if lengths is None else torch.as_tensor(lengths[rows], device=device)
+        scores = _forward(model, torch.as_tensor(x[rows], device=device), batch_lengths)
+        outputs.append(torch.softmax(scores, dim=1).cpu().numpy())
     return np.concatenate(outputs)
 
 
@@ -130,25 +164,27 @@ def utterance_level(window: Predictions) -> Predictions:
 
 def evaluate(model: nn.Module, data: Examples, device: torch.device, batch_size: int) -> dict[str, Predictions]:
     """Predictions at the window and the utterance level."""
-    posteriors = predict_proba(model, data.x, device, batch_size)
+    posteriors = predict_proba(model, data.x, device, batch_size, data.lengths)
     window = Predictions(data.y, posteriors.argmax(axis=1), data.utterance, posteriors)
     return {"window": window, "utterance": utterance_level(window)}
 
 
-def _epoch(model, optimizer, x, y, cfg: TrainConfig, epoch: int, device) -> float:
+def _epoch(model, optimizer, x, y, lengths, cfg: TrainConfig, epoch: int, device) -> float:
     model.train()
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch))
     torch.manual_seed(cfg.seed * 100_003 + epoch)  # dropout masks: reproducible after a resume
-    loss_fn = getattr(model, "loss", nn.CrossEntropyLoss())  # a model may bring its own loss (e.g. margin loss)
+    loss_fn = model.loss if isinstance(model, HasOwnLoss) else nn.CrossEntropyLoss()
     total, count = 0.0, 0
     for start in range(0, len(x), cfg.batch_size):
         rows = order[start : start + cfg.batch_size].to(device)
-        logits = model(x[rows])
-        loss = loss_fn(logits, y[rows])
-        if hasattr(model, "penalty"):
+        scores = _forward(model, x[rows], None if lengths is None else lengths[rows])
+        loss = loss_fn(scores, y[rows])
+        if isinstance(model, HasPenalty):
             loss = loss + model.penalty()
         optimizer.zero_grad()
         loss.backward()
+        if cfg.gradient_clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.gradient_clip)
         optimizer.step()
         total += loss.item() * len(rows)
         count += len(rows)
@@ -162,34 +198,36 @@ def fit(
     cfg: TrainConfig,
     checkpoint: Path | None = None,
 ) -> list[dict]:
-    """Train ``model`` in place; returns the per-epoch history (loss, validation accuracy, seconds).
+    """Train ``model`` in place; returns the per-epoch history (loss, validation WA and UA, seconds).
 
     With ``checkpoint``, state is saved after every epoch and an existing checkpoint is resumed
-    (a finished run reloads at once). ``cfg.select == "val"`` restores the epoch with the best
-    validation accuracy at the end.
+    (a finished run reloads at once). ``cfg.select == "val"`` restores, at the end, the epoch with
+    the best validation ``cfg.select_metric`` (ties: the earliest).
     """
     if cfg.select == "val" and val is None:
         raise ValueError("select='val' needs a validation set")
     device = next(model.parameters()).device
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     history: list[dict] = []
     best: dict = {"score": -1.0, "state": None}
     if checkpoint is not None and checkpoint.exists():
-        saved = torch.load(checkpoint, map_location=device, weights_only=False)
+        saved = torch.load(checkpoint, map_location=device, weights_only=True)
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         history, best = saved["history"], saved["best"]
     x = torch.as_tensor(train.x, device=device)
     y = torch.as_tensor(train.y, device=device, dtype=torch.long)
+    lengths = None if train.lengths is None else torch.as_tensor(train.lengths, device=device)
     epochs = range(len(history) + 1, cfg.epochs + 1)
     for epoch in tqdm(epochs, desc="epochs", disable=not cfg.progress, leave=False):
         started = time.time()
-        record = {"epoch": epoch, "train_loss": _epoch(model, optimizer, x, y, cfg, epoch, device)}
+        record = {"epoch": epoch, "train_loss": _epoch(model, optimizer, x, y, lengths, cfg, epoch, device)}
         record["seconds"] = time.time() - started
         if val is not None:
-            record["val_WA"] = evaluate(model, val, device, cfg.eval_batch_size)["window"].score("WA")
-            if record["val_WA"] > best["score"]:
-                best = {"score": record["val_WA"], "epoch": epoch,
+            window = evaluate(model, val, device, cfg.eval_batch_size)["window"]
+            record.update({f"val_{metric}": window.score(metric) for metric in ("WA", "UA")})
+            if record[f"val_{cfg.select_metric}"] > best["score"]:
+                best = {"score": record[f"val_{cfg.select_metric}"], "epoch": epoch,
                         "state": {k: v.detach().clone() for k, v in model.state_dict().items()}}
         history.append(record)
         if checkpoint is not None:
@@ -218,7 +256,7 @@ def train_and_evaluate(
 
 def load_trained(make_model: Callable[[], nn.Module], checkpoint: Path, select: Literal["last", "val"] = "last") -> nn.Module:
     """The model a finished :func:`fit` left behind, rebuilt from its checkpoint (on the CPU)."""
-    saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
     model = make_model()
     model.load_state_dict(saved["best"]["state"] if select == "val" else saved["model"])
     return model.eval()
@@ -259,20 +297,6 @@ def train_seeds(
         )
         for seed in seeds
     ]
-
-
-def stack_examples(
-    per_utterance: Sequence[np.ndarray] | Mapping[int, np.ndarray], labels: np.ndarray, rows: np.ndarray
-) -> Examples:
-    """Examples from the utterances at ``rows``, each contributing all its windows/segments
-    (``per_utterance[r]`` has shape (n_r, ...)) with its label."""
-    chosen = [per_utterance[r] for r in rows]
-    counts = [len(c) for c in chosen]
-    return Examples(
-        x=np.concatenate(chosen).astype(np.float32),
-        y=np.repeat(np.asarray(labels)[rows], counts),
-        utterance=np.repeat(rows, counts),
-    )
 
 
 def cross_validate(

@@ -63,6 +63,13 @@ def test_capsule_notebook_smoke(tmp_path, corpora_root):
     paper = {(r["row"], r["column"]): r["paper_value"] for r in table3}
     assert paper["Supervector+SVM", "2-class valence"] == paper["Supervector+SVM", "2-class intensity"] == pytest.approx(0.658)
     assert record["notes"]["not_run"] == []
+    # every Table 2 network tried both candidate learning rates and kept the better one on the validation actor
+    choices = record["notes"]["learning_rate_choices"]
+    assert {(c["system"], c["task"]) for c in choices} == table2
+    for choice in choices:
+        scores = {rate: choice[f"validation WA @ {rate:g}"] for rate in (1e-3, 3e-4)}
+        assert scores[choice["chosen"]] == max(scores.values())
+    assert set(record["notes"]["binary_reading_mean_gap"]) == {"2-class valence", "2-class intensity"}
     assert all(0.0 <= r["ci_low"] <= r["value"] <= r["ci_high"] <= 1.0 for r in record["rows"])
 
 

@@ -47,7 +47,7 @@ def test_validation_selection_restores_the_best_epoch():
     best = max(h["val_WA"] for h in outcome.history)
     assert outcome.levels["window"].score("WA") == pytest.approx(best)
     assert outcome.validation_score() == best
-    with pytest.raises(ValueError, match="no validation scores"):
+    with pytest.raises(ValueError, match="no validation WA"):
         training.Outcome(outcome.levels, [{"epoch": 1, "train_loss": 0.5}]).validation_score()
     with pytest.raises(ValueError, match="validation set"):
         training.train_and_evaluate(make_model, {"train": toy_data(), "test": toy_data()}, training.TrainConfig(epochs=1, batch_size=16, select="val", progress=False))
@@ -102,3 +102,44 @@ def test_evaluate_estimator_needs_every_class_in_training():
     train = training.Examples(np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0, 0, 2, 2]), np.arange(4))
     with pytest.raises(ValueError, match=r"classes \[0, 2\]"):
         training.evaluate_estimator(LogisticRegression, {"train": train, "test": train})
+
+
+def test_selection_on_validation_ua_keeps_the_epoch_with_the_best_ua():
+    data = {"train": toy_data(), "val": toy_data(seed=2), "test": toy_data(seed=2)}
+    config = training.TrainConfig(epochs=5, batch_size=16, select="val", select_metric="UA", progress=False)
+    outcome = training.train_and_evaluate(make_model, data, config)
+    assert outcome.levels["window"].score("UA") == pytest.approx(outcome.validation_score("UA"))
+    assert all({"val_WA", "val_UA"} <= set(h) for h in outcome.history)
+
+
+class MeanOverFrames(torch.nn.Module):
+    """Mean of the true (unpadded) frames, then a linear layer: padding must not change it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dense = torch.nn.Linear(3, 2)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        mask = (torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]).unsqueeze(-1)
+        return self.dense((x * mask).sum(dim=1) / lengths[:, None])
+
+
+def test_variable_length_batches_pass_lengths_to_the_model():
+    from serlib.examples import pad_sequences
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 40)
+    sequences = [rng.normal(size=(int(rng.integers(3, 12)), 3)).astype(np.float32) + 2 * y for y in labels]
+    padded = pad_sequences(sequences, labels, np.arange(40))
+    assert padded.x.shape == (40, max(len(s) for s in sequences), 3)
+    assert padded.lengths.tolist() == [len(s) for s in sequences]
+    config = training.TrainConfig(epochs=20, batch_size=8, learning_rate=1e-2, gradient_clip=1.0, weight_decay=1e-4, progress=False)
+    outcome = training.train_and_evaluate(MeanOverFrames, {"train": padded, "test": padded}, config)
+    assert outcome.levels["utterance"].score("WA") > 0.9
+    # the same utterances padded to a longer length give the same posteriors: padding is masked
+    longer = pad_sequences([np.concatenate([s, np.zeros((5, 3), np.float32)]) for s in sequences], labels, np.arange(40))
+    longer.lengths = padded.lengths
+    model = MeanOverFrames()
+    np.testing.assert_allclose(
+        training.predict_proba(model, padded.x, torch.device("cpu"), 16, padded.lengths),
+        training.predict_proba(model, longer.x, torch.device("cpu"), 16, longer.lengths), atol=1e-6)

@@ -11,7 +11,7 @@ routing), and a CNN over utterance vectors (GMM supervectors, eGeMAPS).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import torch
@@ -20,7 +20,7 @@ from torch import nn
 from serlib.models.layers import DynamicRouting, margin_loss, squash
 
 System = Literal["proposed", "capsule", "blstm", "capsule_blstm", "blstm_cnn"]
-SYSTEMS: tuple[str, ...] = ("proposed", "capsule", "blstm", "capsule_blstm", "blstm_cnn")
+SYSTEMS: tuple[str, ...] = get_args(System)
 
 #: §3: K conv capsules per task.
 CAPSULES_FOR_CLASSES = {2: 4, 8: 10}
