@@ -1,17 +1,19 @@
-"""Result files: ``results/<paper>/<corpus>-<profile>.json``, one per notebook run.
+"""Result files: ``results/<paper>/<corpus>-<profile>.json``, one per paper, corpus and profile.
 
 Each file records what produced its numbers (paper, corpus, protocol, profile, device, seeds,
-git commit, package versions, times) and ``rows``: one per table cell, with the paper's value
-beside ours and a bootstrap 95 % CI.
+git commit, package versions, times, training time per table, the paper's cells not run) and
+``rows``: one per table cell, with the paper's value beside ours, a 95 % CI and the row's own
+provenance. Runs of a subset of a table merge into the file by cell (:meth:`Run.write`).
 """
 
 from __future__ import annotations
 
 import json
 import platform
+import re
 import subprocess
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -44,9 +46,18 @@ def _versions() -> dict[str, str]:
     return versions
 
 
+#: The fields that name a cell: a new run's row replaces the stored row with the same values.
+CELL_FIELDS = ("table", "row", "column", "metric", "level", "variant")
+
+
 @dataclass
 class ResultRow:
-    """One table cell: the paper's number and ours (mean over seeds) with its CI."""
+    """One table cell: the paper's number and ours (mean over seeds) with its CI.
+
+    ``variant`` names a labelled sensitivity run (empty for the paper's protocol). The provenance
+    fields (``git_commit``, ``device``, ``profile``, ``recorded``) are filled by :meth:`Run.add`, so
+    that a results file merged from several runs says, per row, which run produced it.
+    """
 
     table: str
     row: str
@@ -59,6 +70,26 @@ class ResultRow:
     std: float = 0.0
     seeds: int = 1
     level: str = "window"
+    variant: str = ""
+    git_commit: str = ""
+    device: str = ""
+    profile: str = ""
+    recorded: str = ""
+
+    def cell(self) -> tuple:
+        return tuple(getattr(self, name) for name in CELL_FIELDS)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A table cell the paper prints that a run did not produce (listed as not run)."""
+
+    table: str
+    row: str
+    column: str
+
+    def __str__(self) -> str:
+        return f"{self.table} {self.row} ({self.column})"
 
 
 def summarise_seeds(
@@ -90,7 +121,13 @@ def summarise_runs(outcomes: list[Outcome], level: str, metric: str, n_boot: int
 
 @dataclass
 class Run:
-    """Collects rows during a notebook run and writes the results file at the end."""
+    """Collects rows during a run and writes them into ``results/<paper>/<corpus>-<profile>.json``.
+
+    Writing **merges by cell** (:data:`CELL_FIELDS`) into the file already there: a run of some
+    systems replaces their rows and keeps every other row with its own provenance.
+    ``training_seconds`` (per table) merge the same way; ``not_run`` lists the paper's cells that
+    no row of the merged file holds.
+    """
 
     paper: str
     corpus: str
@@ -100,28 +137,47 @@ class Run:
     seeds: list[int]
     notes: dict = field(default_factory=dict)
     rows: list[ResultRow] = field(default_factory=list)
+    training_seconds: dict[str, float | None] = field(default_factory=dict)
+    not_run: list[Cell] = field(default_factory=list)
     started: float = field(default_factory=time.time)
     git_commit: str = field(default_factory=_git_commit)  # the code that ran: read at the start
 
     def add(self, row: ResultRow) -> None:
-        self.rows.append(row)
+        """Add ``row``, stamped with this run's commit, device, profile and time."""
+        self.rows.append(replace(row, git_commit=self.git_commit, device=self.device, profile=self.profile,
+                                 recorded=_iso(time.time())))
 
     def table(self) -> pd.DataFrame:
         return pd.DataFrame([asdict(r) for r in self.rows])
 
+    def path(self, folder: str | Path | None = None) -> Path:
+        return config.results_dir(folder) / self.paper / f"{self.corpus}-{self.profile}.json"
+
     def write(self, folder: str | Path | None = None) -> Path:
+        """Merge this run into its results file (atomically) and return the file's path."""
         ended = time.time()
-        path = config.results_dir(folder) / self.paper / f"{self.corpus}-{self.profile}.json"
+        path = self.path(folder)
         path.parent.mkdir(parents=True, exist_ok=True)
+        stored = upgrade_record(json.loads(path.read_text())) if path.exists() else {}
+        mine = {r.cell() for r in self.rows}
+        rows = [r for r in stored.get("rows", []) if tuple(r.get(k, "") for k in CELL_FIELDS) not in mine]
+        rows += [asdict(r) for r in self.rows]
+        held = {(r["table"], r["row"], r["column"]) for r in rows}
+        not_run = {str(c): asdict(c) for c in [Cell(**c) for c in stored.get("not_run", [])] + self.not_run}
         record = {
             "paper": self.paper, "corpus": self.corpus, "protocol": self.protocol,
             "profile": self.profile, "device": self.device, "seeds": self.seeds,
             "git_commit": self.git_commit, "packages": _versions(),
             "started": _iso(self.started), "ended": _iso(ended),
-            "wall_seconds": round(ended - self.started, 1), "notes": self.notes,
-            "rows": [asdict(r) for r in self.rows],
+            "wall_seconds": round(ended - self.started, 1),
+            "training_seconds": {**stored.get("training_seconds", {}), **self.training_seconds},
+            "not_run": [c for c in not_run.values() if (c["table"], c["row"], c["column"]) not in held],
+            "notes": {**stored.get("notes", {}), **self.notes},
+            "rows": rows,
         }
-        path.write_text(json.dumps(record, indent=2) + "\n")
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(record, indent=2) + "\n")
+        temporary.replace(path)
         return path
 
 
@@ -129,17 +185,43 @@ def _iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat(timespec="seconds")
 
 
+_NOT_RUN_TEXT = re.compile(r"^(?P<table>Table \d+) (?P<row>.+) \((?P<column>[^()]+)\)$")
+
+
+def upgrade_record(record: dict) -> dict:
+    """A results file in the current format. Files written before rows carried provenance get
+    the file's commit, device, profile and end time on each row; their free-form
+    ``notes["training_seconds <table>"]`` and ``notes["not_run"]`` become the named fields."""
+    record = dict(record)
+    notes = dict(record.get("notes", {}))
+    training = dict(record.get("training_seconds", {}))
+    for key in [k for k in notes if k.startswith("training_seconds ")]:
+        training[key.removeprefix("training_seconds ")] = notes.pop(key)
+    not_run = list(record.get("not_run", []))
+    for text in notes.pop("not_run", []):
+        match = _NOT_RUN_TEXT.match(text)
+        if match is None:
+            raise ValueError(f"results file of {record.get('paper')}/{record.get('corpus')}: cannot read not_run entry {text!r}")
+        not_run.append(match.groupdict())
+    defaults = {"variant": "", "git_commit": record.get("git_commit", ""), "device": record.get("device", ""),
+                "profile": record.get("profile", ""), "recorded": record.get("ended", "")}
+    record["rows"] = [{**defaults, **row} for row in record.get("rows", [])]
+    record.update(notes=notes, training_seconds=training, not_run=not_run)
+    return record
+
+
 def load_results(folder: str | Path | None = None) -> pd.DataFrame:
-    """Every row of every results file under ``folder``, with the file's provenance columns."""
+    """Every row of every results file under ``folder``, with the file's paper, corpus, protocol
+    and wall time, its total training time and its not-run cells (as text)."""
     frames = []
     for path in sorted(config.results_dir(folder).glob("*/*.json")):
-        record = json.loads(path.read_text())
+        record = upgrade_record(json.loads(path.read_text()))
         rows = pd.DataFrame(record["rows"])
-        for key in ("paper", "corpus", "protocol", "profile", "device", "wall_seconds"):
+        for key in ("paper", "corpus", "protocol", "wall_seconds"):
             rows[key] = record[key]
-        trained = [v for k, v in record.get("notes", {}).items() if k.startswith("training_seconds") and v is not None]
+        trained = [v for v in record["training_seconds"].values() if v is not None]
         rows["training_seconds"] = sum(trained) if trained else None
-        rows["not_run"] = "; ".join(record.get("notes", {}).get("not_run", []))
+        rows["not_run"] = "; ".join(str(Cell(**c)) for c in record["not_run"])
         frames.append(rows)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 

@@ -32,7 +32,8 @@ def test_results_file_fields(tmp_path):
     loaded = results.load_results(tmp_path)
     assert loaded[["paper", "profile", "value"]].values.tolist() == [["rnn", "smoke", 0.5]]
     assert loaded["training_seconds"].isna().all() and (loaded["not_run"] == "").all()
-    run.notes.update({"training_seconds Table 3": 12.5, "not_run": ["Table 3 BLSTM (8-class)", "Table 2 X (2-class)"]})
+    run.training_seconds["Table 3"] = 12.5
+    run.not_run += [results.Cell("Table 3", "BLSTM", "8-class"), results.Cell("Table 2", "X", "2-class")]
     run.write(tmp_path)
     again = results.load_results(tmp_path)
     assert again.loc[0, "training_seconds"] == 12.5 and again.loc[0, "not_run"] == "Table 3 BLSTM (8-class); Table 2 X (2-class)"
@@ -49,3 +50,51 @@ def test_summarise_runs_t_interval_over_splits():
     assert summary["ci_high"] == 1.0
     single = results.summarise_runs(runs[:1], "window", "WA", n_boot=100)
     assert single["value"] == 1.0 and single["seeds"] == 1
+
+
+def row(table, name, column, value, variant=""):
+    return results.ResultRow(table, name, column, "UA", 0.5, value, value - 0.1, value + 0.1, variant=variant)
+
+
+def test_writing_merges_by_cell_and_keeps_each_rows_provenance(tmp_path):
+    first = results.Run(paper="p", corpus="c", protocol="p1", profile="full", device="cuda", seeds=[0])
+    first.add(row("Table 2", "A", "8-class", 0.6))
+    first.add(row("Table 2", "B", "8-class", 0.7))
+    first.training_seconds["Table 2"] = 100.0
+    first.not_run.append(results.Cell("Table 3", "A", "8-class"))
+    first.write(tmp_path)
+    second = results.Run(paper="p", corpus="c", protocol="p1", profile="full", device="cpu", seeds=[0])
+    second.git_commit = "abc1234"
+    second.add(row("Table 2", "B", "8-class", 0.75))  # replaces B
+    second.add(row("Table 2", "B", "8-class", 0.2, variant="class-balanced loss"))  # a variant is its own cell
+    second.add(row("Table 3", "A", "8-class", 0.65))  # was not run: now it is
+    second.training_seconds["Table 3"] = 50.0
+    path = second.write(tmp_path)
+    record = json.loads(path.read_text())
+    cells = {(r["table"], r["row"], r["variant"]): (r["value"], r["device"], r["git_commit"]) for r in record["rows"]}
+    assert cells[("Table 2", "A", "")][:2] == (0.6, "cuda")  # kept, with the first run's device
+    assert cells[("Table 2", "B", "")] == (0.75, "cpu", "abc1234")
+    assert cells[("Table 2", "B", "class-balanced loss")][0] == 0.2
+    assert len(record["rows"]) == 4
+    assert record["training_seconds"] == {"Table 2": 100.0, "Table 3": 50.0}
+    assert record["not_run"] == []
+    assert not list(tmp_path.glob("*/*.tmp"))
+
+
+def test_files_written_before_named_fields_are_read_the_same(tmp_path):
+    old = {"paper": "capsule", "corpus": "ravdess", "protocol": "p", "profile": "full", "device": "cpu", "seeds": [0],
+           "git_commit": "e11a3e9", "ended": "2026-11-22T00:00:00+00:00", "wall_seconds": 10.0,
+           "notes": {"training_seconds Table 2": 80.0, "training_seconds Table 3": None, "settings": {},
+                     "not_run": ["Table 3 (Feature*) + Capsule (2-class valence)"]},
+           "rows": [{"table": "Table 2", "row": "A", "column": "8-class", "metric": "UA", "paper_value": 0.5,
+                     "value": 0.4, "ci_low": 0.3, "ci_high": 0.5, "std": 0.0, "seeds": 1, "level": "utterance"}]}
+    upgraded = results.upgrade_record(old)
+    assert upgraded["training_seconds"] == {"Table 2": 80.0, "Table 3": None}
+    assert upgraded["not_run"] == [{"table": "Table 3", "row": "(Feature*) + Capsule", "column": "2-class valence"}]
+    assert upgraded["rows"][0]["git_commit"] == "e11a3e9" and upgraded["rows"][0]["variant"] == ""
+    assert "not_run" not in upgraded["notes"] and "settings" in upgraded["notes"]
+    (tmp_path / "capsule").mkdir()
+    (tmp_path / "capsule" / "ravdess-full.json").write_text(json.dumps(old))
+    loaded = results.load_results(tmp_path)
+    assert loaded.loc[0, "training_seconds"] == 80.0
+    assert loaded.loc[0, "not_run"] == "Table 3 (Feature*) + Capsule (2-class valence)"
