@@ -54,3 +54,15 @@ def fingerprint(settings: object) -> str:
     """Short stable hash of JSON-serialisable settings (cache and checkpoint keys)."""
     text = json.dumps(settings, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def shown(path: str | os.PathLike) -> str:
+    """``path`` as a page may print it: relative to the project when inside it, else as given
+    relative to the setting that placed it (no machine-specific prefix)."""
+    path = Path(path).resolve()
+    for base, name in ((PROJECT_ROOT, ""), (results_dir(), f"${RESULTS_ENV}/"), (cache_dir(), f"${CACHE_ENV}/")):
+        try:
+            return name + str(path.relative_to(base.resolve()))
+        except ValueError:
+            continue
+    return path.name

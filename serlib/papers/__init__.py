@@ -1,0 +1,61 @@
+"""The papers this book reproduces: one registry, and one module per paper.
+
+:data:`PAPERS` is the one list of papers: the book's table of contents and summary, the README,
+the tests and ``serlib reproduce`` all read it. A paper with a ``module`` has its configuration
+(profiles ``smoke`` and ``full``), its printed numbers and its protocol in
+``serlib.papers.<name>``, and a thin notebook ``notebooks/<name>.ipynb`` that calls it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+
+
+@dataclass(frozen=True)
+class Paper:
+    """One paper: its short name, citation, text file in ``shared/papers``, the corpora of its
+    tables, and (once reproduced) its notebook and protocol module."""
+
+    name: str
+    title: str
+    seed_file: str
+    corpora: tuple[str, ...]
+    notebook: str | None = None
+
+    @property
+    def reproduced(self) -> bool:
+        return self.notebook is not None
+
+    @property
+    def page(self) -> str | None:
+        """The executed full-profile notebook the book renders (``book/papers/<name>.ipynb``)."""
+        return f"book/papers/{self.name}.ipynb" if self.reproduced else None
+
+    def module(self) -> ModuleType:
+        if not self.reproduced:
+            raise ValueError(f"paper {self.name!r} is not reproduced yet (no notebook)")
+        return importlib.import_module(f"serlib.papers.{self.name}")
+
+
+PAPERS: tuple[Paper, ...] = (
+    Paper("rnn", "Cournut & Buldu: LSTM / BLSTM on MFCC and MSPEC (KTH report)",
+          "002_13b22884e0c272be.txt", ("emodb",), "notebooks/rnn.ipynb"),
+    Paper("capsule", "Jalal et al. 2019: BLSTM + 1D conv capsules + routing (Interspeech)",
+          "000_0bc443e7594b5991.txt", ("ravdess", "fau-aibo"), "notebooks/capsule.ipynb"),
+    Paper("scalogram", "Morlet scalograms + CNN + attention BLSTM (IJE 2020)",
+          "003_2cb3a0b9d57af834.txt", ("savee", "emodb", "ravdess"), "notebooks/scalogram.ipynb"),
+    Paper("etransformer", "Residual-BLSTM + E-transformer",
+          "001_286bb7ab87257ce7.txt", ("iemocap",)),
+    Paper("crnn", "Joint representation learning with CRNN and openSMILE functionals (Interspeech 2019)",
+          "004_33358a53b8837a94.txt", ("iemocap", "emotass")),
+)
+
+
+def get(name: str) -> Paper:
+    """The registered paper ``name`` (a clear error listing the known names otherwise)."""
+    for paper in PAPERS:
+        if paper.name == name:
+            return paper
+    raise ValueError(f"unknown paper {name!r}; known: {[p.name for p in PAPERS]}")

@@ -1,0 +1,216 @@
+"""What every paper's protocol shares: profiles with typed overrides, the corpus a paper runs on
+(registered name or CSV manifest, the paper's classes mapped onto it), and one training as a
+function of its key whose outcome is cached.
+
+A training is identified by a :class:`TrainingKey` (paper, table, system, task, split, seed) plus
+its *identity*: the model class, a fingerprint of the model's code, the configuration and the
+split's rows. Both name the folder ``<cache>/runs/<paper>/<key>-<hash>/`` that holds its
+per-epoch checkpoint and, once finished, its outcome (``outcome.npz``): a changed model, loss,
+configuration or split never reloads an old checkpoint, and adding a seed trains only that seed.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+
+from serlib import config, corpora
+from serlib.training import Outcome, Predictions
+
+S = TypeVar("S")
+
+# --------------------------------------------------------------------------- profiles and overrides
+
+
+def _coerce(value: Any, hint: Any, name: str) -> Any:
+    """``value`` (as a notebook or command line gives it: often a string) as the type ``hint``."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None or (isinstance(value, str) and value.lower() == "none"):
+            if type(None) in args:
+                return None
+        hint = next(a for a in args if a is not type(None))
+        return _coerce(value, hint, name)
+    if origin is tuple:
+        items = [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else list(value)
+        return tuple(_coerce(item, args[0], name) for item in items)
+    try:
+        if hint is bool:
+            if isinstance(value, str):
+                if value.lower() not in ("true", "false", "1", "0"):
+                    raise ValueError(value)
+                return value.lower() in ("true", "1")
+            return bool(value)
+        if hint is int and isinstance(value, float) and not value.is_integer():
+            raise ValueError(value)
+        return hint(value)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"parameter {name}: cannot read {value!r} as {getattr(hint, '__name__', hint)}") from err
+
+
+def resolve(profiles: Mapping[str, S], profile: str, overrides: Mapping[str, Any] | None = None) -> S:
+    """The settings of ``profile`` with ``overrides`` applied (``None`` keeps the profile's value).
+
+    Values are converted to each field's type (``"1e-3,3e-4"`` → ``(0.001, 0.0003)``). An unknown
+    profile or parameter is an error that lists the valid ones.
+    """
+    if profile not in profiles:
+        raise ValueError(f"unknown profile {profile!r}; valid profiles: {sorted(profiles)}")
+    base = profiles[profile]
+    hints = typing.get_type_hints(type(base))
+    names = [f.name for f in fields(base)]
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {unknown}; valid: {names}")
+    return replace(base, **{k: _coerce(v, hints[k], k) for k, v in given.items()})
+
+
+def banner(settings: Any, device: str, corpus: str) -> str:
+    """The line every paper page prints above its numbers: profile, device, corpus; a smoke
+    profile says that its numbers are not a reproduction."""
+    profile = settings.profile
+    line = f"**Profile `{profile}` · device `{device}` · corpus `{corpus}`**"
+    if profile != "full":
+        line = (f"**Profile `{profile}`: a quick check of the code on a subset. These numbers are not a "
+                f"reproduction.**\n\n{line}")
+    return line
+
+
+def describe_settings(settings: Any) -> pd.DataFrame:
+    """The settings as a one-column table for the page."""
+    return pd.DataFrame({"value": {k: str(v) for k, v in asdict(settings).items()}})
+
+
+# --------------------------------------------------------------------------- corpora
+
+
+def corpus_label(name: str) -> str:
+    """The name results files use: a registered corpus's name or a CSV manifest's stem."""
+    return Path(name).stem if name.endswith(".csv") else name
+
+
+def load_corpus(name: str, data_root: str | Path | None = None) -> pd.DataFrame:
+    """The manifest of a registered corpus under the data root, or of a CSV manifest path."""
+    if name.endswith(".csv"):
+        return corpora.load_manifest(name)
+    return corpora.load_manifest(name, corpora.corpus_root(name, data_root))
+
+
+@dataclass(frozen=True)
+class ClassMapping:
+    """The paper's classes as found in one corpus: those present (in the paper's order) and a
+    sentence for the page when some are missing."""
+
+    classes: tuple[str, ...]
+    missing: tuple[str, ...]
+
+    @property
+    def note(self) -> str:
+        if not self.missing:
+            return f"all {len(self.classes)} classes of the paper are present"
+        return (f"reduced task: {len(self.classes)} of the paper's {len(self.classes) + len(self.missing)} classes "
+                f"(missing in this corpus: {', '.join(self.missing)})")
+
+
+def map_classes(values: pd.Series, classes: Sequence[str], corpus: str) -> ClassMapping:
+    """Which of the paper's ``classes`` occur in ``values``; fewer than two is an error."""
+    present = set(values)
+    kept = tuple(c for c in classes if c in present)
+    if len(kept) < 2:
+        raise ValueError(f"corpus {corpus!r}: only {list(kept)} of the paper's classes {list(classes)} occur; "
+                         "a classification task needs at least two")
+    return ClassMapping(kept, tuple(c for c in classes if c not in present))
+
+
+def smoke_subset(manifest: pd.DataFrame, by: Sequence[str], per_group: int, speakers: Sequence[str] | None = None) -> pd.DataFrame:
+    """The first ``per_group`` utterances of every group of ``by`` (e.g. speaker × emotion),
+    optionally of some ``speakers`` only: every class of the kept speakers stays present."""
+    if speakers is not None:
+        manifest = manifest[manifest["speaker"].isin(list(speakers))]
+    return manifest.groupby(list(by), sort=False).head(per_group).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- one training = its key
+
+
+@dataclass(frozen=True)
+class TrainingKey:
+    """One training of a paper's grid: which table, system, task, split and seed."""
+
+    paper: str
+    table: str
+    system: str
+    task: str
+    split: str
+    seed: int
+
+    def slug(self) -> str:
+        text = "-".join([self.table, self.system, self.task, self.split, f"seed{self.seed}"])
+        return re.sub(r"[^A-Za-z0-9.+]+", "_", text).strip("_")[:120]
+
+
+def code_fingerprint(model_class: type) -> str:
+    """Hash of the source of the module defining ``model_class`` and of the shared layers: any
+    change to the model or its loss gives its trainings a new identity."""
+    from serlib.models import layers
+
+    sources = [inspect.getsource(inspect.getmodule(model_class)), inspect.getsource(layers)]
+    return config.fingerprint(sources)
+
+
+def split_identity(split: Any) -> dict[str, list[int]]:
+    """The rows of each part of a :class:`serlib.splits.Split`, for a training's identity."""
+    return {part: np.asarray(rows).tolist() for part, rows in split.parts().items()}
+
+
+def run_folder(key: TrainingKey, identity: Mapping[str, Any], cache: str | Path | None = None) -> Path:
+    """``<cache>/runs/<paper>/<key slug>-<hash of key and identity>``."""
+    digest = config.fingerprint({"key": asdict(key), **identity})
+    return config.cache_dir(cache) / "runs" / key.paper / f"{key.slug()}-{digest}"
+
+
+def save_outcome(outcome: Outcome, path: Path) -> None:
+    """An :class:`Outcome` as ``.npz`` (no pickle), written atomically."""
+    arrays = {f"{level}.{name}": getattr(p, name) for level, p in outcome.levels.items()
+              for name in ("y_true", "y_pred", "utterance", "posteriors")}
+    arrays["history"] = np.array(json.dumps(outcome.history))
+    temporary = path.with_name(path.name + ".tmp.npz")
+    np.savez(temporary, **arrays)
+    temporary.replace(path)
+
+
+def load_outcome(path: Path) -> Outcome:
+    with np.load(path, allow_pickle=False) as saved:
+        levels = sorted({name.split(".")[0] for name in saved.files if "." in name})
+        return Outcome(
+            {level: Predictions(*(saved[f"{level}.{name}"] for name in ("y_true", "y_pred", "utterance", "posteriors")))
+             for level in levels},
+            json.loads(str(saved["history"])),
+        )
+
+
+def run_training(
+    key: TrainingKey, identity: Mapping[str, Any], train: Callable[[Path], Outcome], cache: str | Path | None = None
+) -> Outcome:
+    """The outcome of training ``key``: read from its folder when a run finished before, else
+    ``train(checkpoint path)`` (which resumes from that checkpoint if a run was interrupted)."""
+    folder = run_folder(key, identity, cache)
+    stored = folder / "outcome.npz"
+    if stored.exists():
+        return load_outcome(stored)
+    folder.mkdir(parents=True, exist_ok=True)
+    outcome = train(folder / "checkpoint.ckpt")
+    save_outcome(outcome, stored)
+    (folder / "key.json").write_text(json.dumps({"key": asdict(key), **identity}, indent=1, default=str))
+    return outcome

@@ -1,0 +1,237 @@
+"""Cournut & Buldu, *Speech Emotion Recognition using Recurrent Neural Networks* (KTH report).
+
+Protocol: one speaker-disjoint train/validation/test split of Emo-DB (408/56/71 utterances,
+Table 1); MFCC or MSPEC frames with Δ and ΔΔ (Table 2, eq. 1) standardised with training
+statistics, cut into 25-frame sequences every 3 frames (§3.1.2); a 2-layer recurrent classifier
+(§2.3, §3.2) trained for 10 epochs with Adam (§2.4, §4.2); test accuracy of the model after the
+last epoch. Table 3 varies the feature type with LSTM cells, Table 4 the cell on MFCC+Δ+ΔΔ and
+MSPEC+Δ+ΔΔ (the two LSTM cells are shared with Table 3 and trained once).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from serlib import corpora, features, metrics, results, splits, training
+from serlib.examples import Examples
+from serlib.models.rnn import RecurrentClassifier
+from serlib.papers import common
+
+PAPER = "rnn"
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    """Every number the paper gives (section in the comment) and our choices where it gives none."""
+
+    sample_rate: int = 16000
+    window_ms: float = 25.0  # not given: the usual MFCC frame; 25 frames = 250 ms (§3.1.2) implies a 10 ms hop
+    hop_ms: float = 10.0
+    n_fft: int = 512
+    n_mels: int = 40  # Table 2: MSPEC size 40
+    n_mfcc: int = 13  # Table 2: MFCC size 13
+    sequence_length: int = 25  # §3.1.2: 25 frames (250 ms)
+    sequence_shift: int = 3  # §3.1.2: shift 3 (88 % overlap)
+    dropout: float = 0.2  # §3.2
+    l2: float = 1e-4  # §3.2, on the dense layer
+    batch_size: int = 128  # §2.4
+    learning_rate: float = 1e-3  # Adam, not given: Keras' default
+    epochs: int = 10  # §4.2
+
+
+HPARAMS = Hyperparameters()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a run may change (notebook parameters / ``serlib reproduce -p``)."""
+
+    profile: str
+    corpus: str = "emodb"  # a registered corpus or a CSV manifest
+    seeds: tuple[int, ...] = (0, 1, 2)
+    epochs: int = HPARAMS.epochs
+    train_per_class_and_speaker: int | None = None  # a subset of the training utterances (smoke)
+    train_sequence_shift: int = HPARAMS.sequence_shift  # a sparser shift for training windows (smoke)
+    n_boot: int = 1000  # bootstrap resamples of each CI
+
+
+PROFILES = {
+    # smoke: one training utterance per speaker and class, sparser windows, one epoch, one seed
+    "smoke": Settings("smoke", seeds=(0,), epochs=1, train_per_class_and_speaker=1, train_sequence_shift=12, n_boot=200),
+    "full": Settings("full"),
+}
+
+
+def settings(profile: str = "smoke", **overrides) -> Settings:
+    return common.resolve(PROFILES, profile, overrides)
+
+
+#: The paper's classes: Emo-DB's seven.
+CLASSES = ("anger", "boredom", "disgust", "fear", "happiness", "neutral", "sadness")
+FEATURE_TYPES = {"MFCC": ("MFCC", 0), "MFCC +Δ": ("MFCC", 1), "MFCC +Δ+ΔΔ": ("MFCC", 2),
+                 "MSPEC": ("MSPEC", 0), "MSPEC +Δ": ("MSPEC", 1), "MSPEC +Δ+ΔΔ": ("MSPEC", 2)}
+CELLS = {"Vanilla": "rnn", "LSTM": "lstm", "Bidirectional": "blstm"}
+
+#: Tables 3 and 4 as printed: test accuracy (the paper's 25-frame sequences, last epoch).
+PAPER_VALUES = {
+    ("Table 3", "MFCC", "LSTM"): 0.531, ("Table 3", "MFCC +Δ", "LSTM"): 0.531, ("Table 3", "MFCC +Δ+ΔΔ", "LSTM"): 0.540,
+    ("Table 3", "MSPEC", "LSTM"): 0.545, ("Table 3", "MSPEC +Δ", "LSTM"): 0.566, ("Table 3", "MSPEC +Δ+ΔΔ", "LSTM"): 0.578,
+    ("Table 4", "MFCC +Δ+ΔΔ", "Vanilla"): 0.484, ("Table 4", "MFCC +Δ+ΔΔ", "LSTM"): 0.540,
+    ("Table 4", "MFCC +Δ+ΔΔ", "Bidirectional"): 0.577, ("Table 4", "MSPEC +Δ+ΔΔ", "Vanilla"): 0.517,
+    ("Table 4", "MSPEC +Δ+ΔΔ", "LSTM"): 0.578, ("Table 4", "MSPEC +Δ+ΔΔ", "Bidirectional"): 0.577,
+}
+#: The best model of the paper (Fig. 3's confusion matrix).
+BEST = ("MSPEC +Δ+ΔΔ", "LSTM")
+
+
+def configurations() -> list[tuple[str, str]]:
+    """(feature type, cell) pairs of Tables 3 and 4, each trained once."""
+    return sorted({(feature_type, cell) for _, feature_type, cell in PAPER_VALUES})
+
+
+def extractors() -> dict[str, features.LogMel]:
+    """MFCC and MSPEC (§2.2.1) with the frame settings of :data:`HPARAMS`."""
+    frame = dict(sample_rate=HPARAMS.sample_rate, window_ms=HPARAMS.window_ms, hop_ms=HPARAMS.hop_ms,
+                 n_fft=HPARAMS.n_fft, n_mels=HPARAMS.n_mels)
+    return {"MFCC": features.MFCC(**frame, n_mfcc=HPARAMS.n_mfcc), "MSPEC": features.LogMel(**frame)}
+
+
+def choose_speakers(manifest: pd.DataFrame) -> tuple[str, str]:
+    """(test, validation) speaker. Rule: in sorted order, the last speaker tests and the one
+    before validates. On Emo-DB that is 16 (71 utterances) and 15 (56), leaving 408 to train:
+    the only assignment with the paper's sizes (Table 1)."""
+    speakers = sorted(manifest["speaker"].unique())
+    if len(speakers) < 3:
+        raise ValueError(f"the rnn protocol needs 3 speakers or more (train, validation, test); found {speakers}")
+    return speakers[-1], speakers[-2]
+
+
+@dataclass
+class Data:
+    """The corpus, its labels, the split and the cached frame features of one run."""
+
+    corpus: str
+    manifest: pd.DataFrame
+    classes: common.ClassMapping
+    labels: np.ndarray
+    split: splits.Split
+    frames: dict[str, list[np.ndarray]]
+
+    @property
+    def protocol(self) -> str:
+        test, val = (sorted(set(self.manifest["speaker"].iloc[self.split.parts()[p]])) for p in ("test", "val"))
+        sizes = "/".join(str(len(self.split.parts()[p])) for p in ("train", "val", "test"))
+        return (f"speaker-disjoint train/val/test = {sizes} utterances (test speaker {', '.join(test)}, "
+                f"val speaker {', '.join(val)}), {len(self.classes.classes)} classes")
+
+
+def load_data(settings: Settings, data_root: str | Path | None = None, cache: str | Path | None = None,
+              progress: bool = True) -> Data:
+    """The corpus mapped onto the paper's classes, the split (checked speaker-disjoint) and the
+    MFCC and MSPEC frames of every utterance (cached)."""
+    manifest = common.load_corpus(settings.corpus, data_root)
+    mapping = common.map_classes(manifest["emotion"], CLASSES, settings.corpus)
+    manifest = corpora.select_emotions(manifest, mapping.classes)
+    test, val = choose_speakers(manifest)
+    split = splits.fixed_speakers(manifest, test=[test], val=[val], name=f"{common.corpus_label(settings.corpus)} test={test} val={val}")
+    if settings.train_per_class_and_speaker:
+        train = manifest.iloc[split.train].assign(row=split.train)
+        kept = common.smoke_subset(train, ["speaker", "emotion"], settings.train_per_class_and_speaker)["row"]
+        split = splits.make_split(manifest, split.name + " (smoke subset)", kept, split.test, split.val)
+    splits.check_speaker_disjoint(manifest, split)
+    labels = manifest["emotion"].map({e: i for i, e in enumerate(mapping.classes)}).to_numpy()
+    frames = {name: features.extract(manifest, extractor, cache, progress) for name, extractor in extractors().items()}
+    return Data(common.corpus_label(settings.corpus), manifest, mapping, labels, split, frames)
+
+
+def inputs(data: Data, feature_type: str, settings: Settings) -> dict[str, Examples]:
+    """Standardised sequences (§3.1.2) of one feature type per split part. The z-score statistics
+    come from the training utterances only."""
+    kind, order = FEATURE_TYPES[feature_type]
+    dynamic = [features.with_dynamics(f, order) for f in data.frames[kind]]
+    scaled = features.Standardizer().fit([dynamic[r] for r in data.split.train]).transform(dynamic)
+    shifts = {"train": settings.train_sequence_shift, "val": HPARAMS.sequence_shift, "test": HPARAMS.sequence_shift}
+    return {part: features.windowed_examples(scaled, data.labels, rows, HPARAMS.sequence_length, shifts[part])
+            for part, rows in data.split.parts().items()}
+
+
+def train_config(settings: Settings, device: str) -> training.TrainConfig:
+    """Adam, batch 128, the model after the last epoch (§4.2: "the final accuracy")."""
+    return training.TrainConfig(epochs=settings.epochs, batch_size=HPARAMS.batch_size,
+                                learning_rate=HPARAMS.learning_rate, device=device, select="last", progress=False)
+
+
+def train_configuration(data: Data, feature_type: str, cell: str, settings: Settings, device: str = "auto",
+                        cache: str | Path | None = None) -> list[training.Outcome]:
+    """One (feature type, cell) configuration, once per seed; each seed is one cached training."""
+    examples = inputs(data, feature_type, settings)
+    n_features = examples["train"].x.shape[2]
+    make_model = lambda: RecurrentClassifier(n_features, len(data.classes.classes), CELLS[cell],  # noqa: E731
+                                             dropout=HPARAMS.dropout, l2=HPARAMS.l2)
+    kind = FEATURE_TYPES[feature_type][0]
+    identity = {"model": "RecurrentClassifier", "code": common.code_fingerprint(RecurrentClassifier),
+                "config": {"hparams": asdict(HPARAMS), "epochs": settings.epochs,
+                           "train_sequence_shift": settings.train_sequence_shift,
+                           "features": features.extractor_key(extractors()[kind]), "classes": data.classes.classes},
+                "split": common.split_identity(data.split)}
+    base = train_config(settings, device)
+    return [
+        common.run_training(
+            common.TrainingKey(PAPER, "Tables 3-4", f"{feature_type} {cell}", f"{len(data.classes.classes)}-class", data.split.name, seed),
+            identity, lambda checkpoint, seed=seed: training.train_and_evaluate(make_model, examples, replace(base, seed=seed), checkpoint),
+            cache)
+        for seed in settings.seeds
+    ]
+
+
+def run_tables(data: Data, settings: Settings, device: str = "auto", cache: str | Path | None = None,
+               log=print) -> dict[tuple[str, str], list[training.Outcome]]:
+    """Every configuration of Tables 3 and 4 (one outcome per seed)."""
+    outcomes = {}
+    for feature_type, cell in configurations():
+        outcomes[feature_type, cell] = train_configuration(data, feature_type, cell, settings, device, cache)
+        accuracy = np.mean([o.levels["window"].score("WA") for o in outcomes[feature_type, cell]])
+        log(f"[{settings.profile}, {data.corpus}] {feature_type:<13} {cell:<13} sequence accuracy {accuracy:.3f}")
+    return outcomes
+
+
+def results_run(data: Data, outcomes: dict[tuple[str, str], list[training.Outcome]], settings: Settings,
+                device: str) -> results.Run:
+    """Rows of Tables 3-4: sequence accuracy (the paper's unit) beside the paper's number, plus
+    utterance-level accuracy and UA at both levels. Paper values only for the paper's corpus."""
+    run = results.Run(paper=PAPER, corpus=data.corpus, profile=settings.profile, device=device, seeds=list(settings.seeds),
+                      protocol=data.protocol, notes={"settings": asdict(settings), "hparams": asdict(HPARAMS),
+                                                     "classes": data.classes.note})
+    on_paper_corpus = data.corpus == "emodb"
+    for (table, feature_type, cell), paper_value in PAPER_VALUES.items():
+        for level, metric in (("window", "WA"), ("utterance", "WA"), ("window", "UA"), ("utterance", "UA")):
+            headline = (level, metric) == ("window", "WA") and on_paper_corpus
+            run.add(results.ResultRow(
+                table=table, row=feature_type, column=cell, metric=metric, level=level,
+                paper_value=paper_value if headline else None,
+                **results.summarise_seeds(outcomes[feature_type, cell], level, metric, settings.n_boot)))
+    run.training_seconds["Tables 3-4"] = _training_seconds(outcomes)
+    return run
+
+
+def _training_seconds(outcomes: dict) -> float | None:
+    seconds = sum(o.training_seconds() for runs in outcomes.values() for o in runs)
+    return float(seconds) if np.isfinite(seconds) else None
+
+
+def every_level(run: results.Run) -> pd.DataFrame:
+    """Mean ± std over seeds of every metric and level, one line per configuration."""
+    rows = run.table().drop_duplicates(["row", "column", "metric", "level"])
+    rows["ours"] = [f"{100 * v:.1f} ± {100 * s:.1f}" for v, s in zip(rows["value"], rows["std"])]
+    return rows.pivot(index=["row", "column"], columns=["level", "metric"], values="ours")
+
+
+def best_confusion(data: Data, outcomes: dict) -> np.ndarray:
+    """Fig. 3: row-normalised confusion matrix of the best model, sequences of all seeds pooled."""
+    pooled = sum(metrics.confusion_matrix(o.levels["window"].y_true, o.levels["window"].y_pred, len(data.classes.classes))
+                 for o in outcomes[BEST])
+    return metrics.row_normalised(pooled)
