@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
@@ -24,10 +24,9 @@ from tqdm import tqdm
 
 from serlib import metrics
 from serlib.examples import Examples, stack_examples
-from serlib.splits import Split
 
 __all__ = ["Examples", "stack_examples", "Trainable", "TrainConfig", "Predictions", "Outcome", "fit",
-           "train_and_evaluate", "load_trained", "evaluate", "evaluate_estimator", "train_seeds", "cross_validate"]
+           "train_and_evaluate", "load_trained", "evaluate", "evaluate_estimator", "pool_folds"]
 
 
 @runtime_checkable
@@ -282,41 +281,10 @@ def evaluate_estimator(make_estimator: Callable[[], object], data: dict[str, Exa
     return Outcome({"window": window, "utterance": utterance_level(window)}, [{"epoch": 1, "seconds": seconds}])
 
 
-def train_seeds(
-    make_model: Callable[[], nn.Module],
-    data: dict[str, Examples],
-    cfg: TrainConfig,
-    seeds: list[int],
-    checkpoints: Path | None = None,
-) -> list[Outcome]:
-    """:func:`train_and_evaluate` once per seed; checkpoints at ``checkpoints/seed<k>.ckpt``."""
-    return [
-        train_and_evaluate(
-            make_model, data, replace(cfg, seed=seed),
-            checkpoints / f"seed{seed}.ckpt" if checkpoints is not None else None,
-        )
-        for seed in seeds
-    ]
-
-
-def cross_validate(
-    make_model: Callable[[], nn.Module],
-    folds: list[Split],
-    examples: Callable[[Split], dict[str, Examples]],
-    cfg: TrainConfig,
-    seeds: list[int],
-    checkpoints: Path | None = None,
-) -> list[Outcome]:
-    """Train one model per fold and seed; one :class:`Outcome` per seed, test predictions pooled over folds."""
-    per_seed: dict[int, list[Outcome]] = {seed: [] for seed in seeds}
-    for k, fold in enumerate(tqdm(folds, desc="folds", disable=not cfg.progress)):
-        folder = checkpoints / f"fold{k}" if checkpoints is not None else None
-        for seed, outcome in zip(seeds, train_seeds(make_model, examples(fold), cfg, seeds, folder)):
-            per_seed[seed].append(outcome)
-    return [
-        Outcome(
-            {level: Predictions.concat([o.levels[level] for o in outcomes]) for level in outcomes[0].levels},
-            [h for o in outcomes for h in o.history],
-        )
-        for outcomes in per_seed.values()
-    ]
+def pool_folds(outcomes: list[Outcome]) -> Outcome:
+    """One outcome from the folds of a cross-validation (one seed): test predictions pooled,
+    histories concatenated (so training time adds up over the folds)."""
+    return Outcome(
+        {level: Predictions.concat([o.levels[level] for o in outcomes]) for level in outcomes[0].levels},
+        [h for o in outcomes for h in o.history],
+    )
