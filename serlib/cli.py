@@ -1,4 +1,9 @@
-"""``serlib`` command line: ``serlib corpus NAME --root DIR [--json]``."""
+"""``serlib`` command line.
+
+``serlib corpus NAME --root DIR [--json]``: summarise a corpus.
+``serlib reproduce [PAPER ...] [--all] --profile {smoke,full} [--device D] [--data-root DIR]
+[-p NAME VALUE ...] [--no-book]``: run papers' notebooks (see :mod:`serlib.reproduce`).
+"""
 
 from __future__ import annotations
 
@@ -21,8 +26,18 @@ def _corpus(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reproduce(args: argparse.Namespace) -> int:
+    from serlib.reproduce import reproduce
+
+    extra = dict(args.parameter or [])
+    return reproduce(args.papers, args.all, args.profile, args.device, args.data_root, extra, book=not args.no_book,
+                     log=lambda line: print(line, flush=True))
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="serlib", description=__doc__)
+    from serlib.papers import PAPERS
+
+    parser = argparse.ArgumentParser(prog="serlib", description="Reproducible speech emotion recognition.")
     commands = parser.add_subparsers(dest="command", required=True)
     corpus = commands.add_parser("corpus", help="summarise a corpus (utterances, speakers, emotions, hours)")
     corpus.add_argument("name", help=f"one of {sorted(corpora.PARSERS)} or a CSV manifest path")
@@ -30,6 +45,21 @@ def main(argv: list[str] | None = None) -> int:
     corpus.add_argument("--json", action="store_true", help="print JSON")
     corpus.add_argument("--no-download", action="store_true", help="fail instead of downloading a missing corpus")
     corpus.set_defaults(run=_corpus)
+    reproduced = [p.name for p in PAPERS if p.reproduced]
+    repro = commands.add_parser(
+        "reproduce", help="run papers' notebooks (full profile: into book/papers/) and build the book",
+        description="Run each paper's notebook under papermill, one after another; a failing paper does not stop the "
+                    "others. Rerunning resumes from cached features, checkpoints and finished trainings.")
+    repro.add_argument("papers", nargs="*", metavar="PAPER", help=f"papers to run: {reproduced}")
+    repro.add_argument("--all", action="store_true", help="every reproduced paper")
+    repro.add_argument("--profile", required=True, choices=["smoke", "full"],
+                       help="full: the paper's protocol, written into book/papers/; smoke: a quick check, into _build/reproduce/")
+    repro.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1 ...")
+    repro.add_argument("--data-root", help="folder holding one sub-folder per corpus (default: $SERLIB_DATA)")
+    repro.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                       help="a notebook parameter, e.g. -p corpus my_corpus.csv or -p epochs 2 (repeatable)")
+    repro.add_argument("--no-book", action="store_true", help="do not build the book afterwards")
+    repro.set_defaults(run=_reproduce)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

@@ -1,76 +1,88 @@
-"""The paper notebooks executed for real in the smoke profile (nbval runs them a second time)."""
+"""Notebooks beyond nbval (which executes every notebook in smoke with its defaults):
+``serlib reproduce`` end to end, a CSV corpus through the rnn and scalogram notebooks, the
+capsule notebook on a FAU-Aibo fixture, and the executed pages matching their clean notebooks."""
 
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+import nbformat
 import papermill
 import pytest
 
+from serlib.papers import PAPERS
+from tests.conftest import write_tone
 from tests.test_corpora import write_aibo_fixture
 
 PROJECT = Path(__file__).resolve().parent.parent
-SMOKE_BUDGET_S = 180
+#: The issue's budget for one paper's smoke run on 2 cores.
+SMOKE_BUDGET_S = 90
+#: Executed pages that predate the notebook they are compared with, and why they have not been regenerated.
+AWAITING_RERUN = {
+    "capsule": "its full profile (twelve Table 2 networks, about 3 h on 2 CPU cores) has not been rerun since the "
+               "protocol moved into serlib.papers; the page shows the code of commit e11a3e9 that produced its numbers",
+}
 
 
-def run_smoke(name: str, tmp_path: Path, corpora_root: Path) -> Path:
-    """Execute ``notebooks/<name>.ipynb`` with its default (smoke) parameters; returns its results folder."""
-    started = time.time()
-    papermill.execute_notebook(
-        PROJECT / "notebooks" / f"{name}.ipynb", tmp_path / f"{name}.ipynb",
-        parameters={"data_root": str(corpora_root), "results_dir": str(tmp_path / "results")},
-        cwd=str(PROJECT / "notebooks"), kernel_name="python3", progress_bar=False,
-    )
-    elapsed = time.time() - started
-    assert elapsed < SMOKE_BUDGET_S, f"{name} smoke profile took {elapsed:.0f} s (budget {SMOKE_BUDGET_S} s)"
-    return tmp_path / "results" / name
+def reproduce(*args: str, results: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``serlib reproduce ARGS --no-book`` in a fresh process writing results into ``results``."""
+    environment = {**os.environ, "SERLIB_RESULTS": str(results), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "serlib.cli", "reproduce", *args, "--no-book"],
+                          capture_output=True, text=True, env=environment, cwd=PROJECT)
 
 
 @pytest.mark.slow
-def test_rnn_notebook_smoke(tmp_path, corpora_root):
-    record = json.loads((run_smoke("rnn", tmp_path, corpora_root) / "emodb-smoke.json").read_text())
+def test_reproduce_rnn_smoke_end_to_end(tmp_path, corpora_root):
+    started = time.time()
+    done = reproduce("rnn", "--profile", "smoke", "--data-root", str(corpora_root), results=tmp_path)
+    elapsed = time.time() - started
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert elapsed < SMOKE_BUDGET_S, f"rnn smoke took {elapsed:.0f} s (budget {SMOKE_BUDGET_S} s)"
+    assert "| rnn | ok |" in done.stdout and "rnn/emodb-smoke.json" in done.stdout
+    executed = PROJECT / "_build" / "reproduce" / "rnn-smoke.ipynb"
+    assert executed.is_file() and str(corpora_root) not in executed.read_text()  # no machine path in the page
+    record = json.loads((tmp_path / "rnn" / "emodb-smoke.json").read_text())
     assert record["profile"] == "smoke" and record["corpus"] == "emodb" and record["seeds"] == [0]
     compared = [r for r in record["rows"] if r["paper_value"] is not None]
-    assert len(compared) == 12
-    assert {(r["table"], r["row"], r["column"]) for r in compared} >= {("Table 3", "MSPEC +Δ+ΔΔ", "LSTM"), ("Table 4", "MFCC +Δ+ΔΔ", "Vanilla")}
+    assert len(compared) == 12 and all(r["level"] == "window" and r["metric"] == "WA" for r in compared)
+    assert record["training_seconds"]["Tables 3-4"] > 0
     assert all(0.0 <= r["ci_low"] <= r["value"] <= r["ci_high"] <= 1.0 for r in record["rows"])
 
 
-@pytest.mark.slow
-def test_scalogram_notebook_smoke(tmp_path, corpora_root):
-    folder = run_smoke("scalogram", tmp_path, corpora_root)
-    for corpus, table in (("savee", "Table 1"), ("emodb", "Table 2"), ("ravdess", "Table 3")):
-        record = json.loads((folder / f"{corpus}-smoke.json").read_text())
-        assert record["profile"] == "smoke" and record["paper"] == "scalogram"
-        uar = {(r["column"], r["level"]) for r in record["rows"] if r["table"] == "Table 4"}
-        assert uar == {(p, l) for p in ("speaker-dependent", "speaker-independent") for l in ("window", "utterance")}
-        confusion = [r for r in record["rows"] if r["table"] == table]
-        assert len(confusion) == 16
-        for true in {r["row"] for r in confusion}:
-            assert sum(r["value"] for r in confusion if r["row"] == true) == pytest.approx(1.0)
+def test_reproduce_refuses_unknown_papers_and_parameters(tmp_path):
+    done = reproduce("rnn", "--profile", "smoke", "-p", "epoch", "2", results=tmp_path)
+    assert done.returncode == 2 and "unknown parameter(s) ['epoch']" in done.stderr and "'epochs'" in done.stderr
+    done = reproduce("etransformer", "--profile", "smoke", results=tmp_path)
+    assert done.returncode == 2 and "not reproduced yet" in done.stderr
+
+
+def write_csv_corpus(folder: Path) -> Path:
+    """4 speakers × 3 emotions (no neutral: a reduced task) × 2 tones, as a bring-your-own CSV."""
+    rows = ["path,speaker,emotion"]
+    for s, speaker in enumerate(("s1", "s2", "s3", "s4")):
+        for e, emotion in enumerate(("anger", "happiness", "sadness")):
+            for take in range(2):
+                name = f"audio/{speaker}_{emotion}_{take}.wav"
+                write_tone(folder / name, seconds=1.2, freq=150.0 + 60 * e + 7 * s + 3 * take)
+                rows.append(f"{name},{speaker},{emotion}")
+    (folder / "my_corpus.csv").write_text("\n".join(rows) + "\n")
+    return folder / "my_corpus.csv"
 
 
 @pytest.mark.slow
-def test_capsule_notebook_smoke(tmp_path, corpora_root):
-    record = json.loads((run_smoke("capsule", tmp_path, corpora_root) / "ravdess-smoke.json").read_text())
-    assert record["profile"] == "smoke" and record["paper"] == "capsule" and record["corpus"] == "ravdess"
-    tasks = {"8-class", "2-class valence", "2-class intensity"}
-    table2 = {(r["row"], r["column"]) for r in record["rows"] if r["table"] == "Table 2" and r["level"] == "utterance"}
-    assert table2 == {(row, task) for row in ("(Feature*) + Proposed Framework", "(FB128) + Proposed Framework") for task in tasks}
-    table3 = [r for r in record["rows"] if r["table"] == "Table 3" and r["level"] == "utterance"]
-    assert len(table3) == 9 * 3 and all(r["paper_value"] is not None for r in table3)
-    # both readings of the binary task are set beside the paper's one binary number
-    paper = {(r["row"], r["column"]): r["paper_value"] for r in table3}
-    assert paper["Supervector+SVM", "2-class valence"] == paper["Supervector+SVM", "2-class intensity"] == pytest.approx(0.658)
-    assert record["notes"]["not_run"] == []
-    # every Table 2 network tried both candidate learning rates and kept the better one on the validation actor
-    choices = record["notes"]["learning_rate_choices"]
-    assert {(c["system"], c["task"]) for c in choices} == table2
-    for choice in choices:
-        scores = {rate: choice[f"validation WA @ {rate:g}"] for rate in (1e-3, 3e-4)}
-        assert scores[choice["chosen"]] == max(scores.values())
-    assert set(record["notes"]["binary_reading_mean_gap"]) == {"2-class valence", "2-class intensity"}
-    assert all(0.0 <= r["ci_low"] <= r["value"] <= r["ci_high"] <= 1.0 for r in record["rows"])
+def test_a_csv_corpus_runs_through_the_rnn_and_scalogram_notebooks(tmp_path):
+    manifest = write_csv_corpus(tmp_path / "corpus")
+    done = reproduce("rnn", "scalogram", "--profile", "smoke", "-p", "corpus", str(manifest), "-p", "corpora", str(manifest),
+                     results=tmp_path / "results")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    rnn = json.loads((tmp_path / "results" / "rnn" / "my_corpus-smoke.json").read_text())
+    assert "test speaker s4, val speaker s3" in rnn["protocol"] and "reduced task: 3 of the paper's 7" in rnn["notes"]["classes"]
+    assert all(r["paper_value"] is None for r in rnn["rows"])  # the paper's numbers belong to Emo-DB
+    scal = json.loads((tmp_path / "results" / "scalogram" / "my_corpus-smoke.json").read_text())
+    assert {r["table"] for r in scal["rows"]} == {"Table 4"} and "reduced task: 3 of the paper's 4" in scal["protocol"]
 
 
 @pytest.mark.slow
@@ -83,7 +95,8 @@ def test_capsule_notebook_runs_tables_1_and_4_on_a_fau_aibo_fixture(tmp_path, co
     papermill.execute_notebook(
         PROJECT / "notebooks" / "capsule.ipynb", tmp_path / "capsule.ipynb",
         parameters={"data_root": str(corpora_root), "results_dir": str(tmp_path / "results"), "fau_aibo_root": str(tmp_path / "fau"),
-                    "tasks": "2-class intensity", "table2_systems": "feature_proposed", "table3_systems": "supervector_svm"},
+                    "tasks": "2-class valence,2-class intensity", "table2_systems": "feature_proposed",
+                    "table3_systems": "supervector_svm", "table3_tasks": "2-class intensity"},
         cwd=str(PROJECT / "notebooks"), kernel_name="python3", progress_bar=False,
     )
     record = json.loads((tmp_path / "results" / "capsule" / "fau-aibo-smoke.json").read_text())
@@ -92,3 +105,37 @@ def test_capsule_notebook_runs_tables_1_and_4_on_a_fau_aibo_fixture(tmp_path, co
     table4 = [r for r in record["rows"] if r["table"] == "Table 4" and r["level"] == "utterance"]
     assert [(r["row"], r["column"]) for r in table4] == [("(Feature*) + Proposed Framework", "2-class")]
     assert table4[0]["paper_value"] == pytest.approx(0.776)
+    ravdess = json.loads((tmp_path / "results" / "capsule" / "ravdess-smoke.json").read_text())
+    # the paper's one binary number stands beside both readings; both candidate rates were tried on the validation actor
+    paper = {(r["row"], r["column"]): r["paper_value"] for r in ravdess["rows"] if r["level"] == "utterance"}
+    assert paper["(Feature*) + Proposed Framework", "2-class valence"] == paper["(Feature*) + Proposed Framework", "2-class intensity"] == pytest.approx(0.704)
+    assert paper["Supervector+SVM", "2-class intensity"] == pytest.approx(0.658)
+    for choice in ravdess["notes"]["learning_rate_choices"]:
+        scores = {rate: choice[f"validation WA @ {rate:g}"] for rate in (1e-3, 3e-4)}
+        assert scores[choice["chosen"]] == max(scores.values())
+    assert {"table": "Table 3", "row": "Supervector+SVM", "column": "2-class valence"} in ravdess["not_run"]
+    assert set(ravdess["notes"]["binary_reading_mean_gap"]) == {"2-class valence", "2-class intensity"}
+
+
+def code_cells(path: Path) -> list[str]:
+    """Code cells' sources, without papermill's injected-parameters cell."""
+    notebook = nbformat.read(path, as_version=4)
+    return [c.source for c in notebook.cells if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
+
+
+@pytest.mark.parametrize("paper", [p for p in PAPERS if p.reproduced], ids=lambda p: p.name)
+def test_executed_pages_show_the_code_of_their_clean_notebook(paper):
+    if paper.name in AWAITING_RERUN:
+        pytest.xfail(AWAITING_RERUN[paper.name])
+    assert code_cells(PROJECT / paper.page) == code_cells(PROJECT / paper.notebook)
+
+
+@pytest.mark.parametrize("paper", [p for p in PAPERS if p.reproduced], ids=lambda p: p.name)
+def test_paper_notebooks_stay_thin(paper):
+    notebook = nbformat.read(PROJECT / paper.notebook, as_version=4)
+    code = [c.source for c in notebook.cells if c.cell_type == "code"]
+    assert sum(len(source.splitlines()) for source in code) <= 150
+    for source in code:  # nothing that trains, splits or builds inputs lives in a notebook
+        for name in ("train_and_evaluate", "fixed_speakers", "random_stratified", "leave_one_speaker_out", "Standardizer",
+                     "stack_examples", "TrainConfig("):
+            assert name not in source, f"{paper.notebook}: {name}"

@@ -1,0 +1,153 @@
+"""``serlib reproduce``: run papers' notebooks under papermill, one after another, and build the book.
+
+With ``--profile full`` each executed notebook is written to ``book/papers/<paper>.ipynb`` (the
+page the book renders); other profiles go to ``_build/reproduce/<paper>-<profile>.ipynb`` and
+never over the book's pages. Results files go where the notebooks write them: the checkout's
+``results/`` or ``$SERLIB_RESULTS``. A paper that fails does not stop the others. Features,
+checkpoints and finished trainings are cached, so rerunning resumes.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from serlib import config
+from serlib.papers import PAPERS, Paper, get
+
+
+@dataclass
+class PaperRun:
+    """How one paper's notebook run ended."""
+
+    paper: str
+    status: str  # "ok" or "failed"
+    seconds: float
+    notebook: Path
+    results: list[Path] = field(default_factory=list)
+    error: str = ""
+
+
+def output_notebook(paper: Paper, profile: str) -> Path:
+    """``book/papers/<paper>.ipynb`` for the full profile, else ``_build/reproduce/<paper>-<profile>.ipynb``."""
+    if profile == "full":
+        return config.PROJECT_ROOT / paper.page
+    return config.PROJECT_ROOT / "_build" / "reproduce" / f"{paper.name}-{profile}.ipynb"
+
+
+def notebook_parameters(paper: Paper) -> list[str]:
+    """The names in the notebook's ``parameters`` cell."""
+    import papermill
+
+    return list(papermill.inspect_notebook(str(config.PROJECT_ROOT / paper.notebook)))
+
+
+def select_papers(names: Sequence[str], every: bool) -> list[Paper]:
+    """The papers named (or, with ``every``, every reproduced paper), in registry order."""
+    if every == bool(names):
+        raise ValueError("name one or more papers, or give --all")
+    chosen = [p for p in PAPERS if p.reproduced] if every else [get(name) for name in names]
+    unready = [p.name for p in chosen if not p.reproduced]
+    if unready:
+        raise ValueError(f"not reproduced yet (no notebook): {unready}; reproduced: {[p.name for p in PAPERS if p.reproduced]}")
+    return chosen
+
+
+def parameters_for(papers: Sequence[Paper], profile: str, device: str, extra: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """Each paper's papermill parameters. A ``-p`` name goes to the papers whose notebook has it;
+    a name no chosen paper has is an error listing the valid ones."""
+    known = {p.name: notebook_parameters(p) for p in papers}
+    unknown = sorted(name for name in extra if not any(name in names for names in known.values()))
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {unknown}; " + "; ".join(f"{p}: {names}" for p, names in known.items()))
+    common = {"profile": profile, "device": device}
+    return {p.name: {**common, **{k: v for k, v in extra.items() if k in known[p.name]}} for p in papers}
+
+
+def _results_state(paper: Paper) -> dict[Path, float]:
+    folder = config.results_dir() / paper.name
+    return {path: path.stat().st_mtime for path in folder.glob("*.json")} if folder.is_dir() else {}
+
+
+def run_paper(paper: Paper, profile: str, parameters: Mapping[str, str]) -> PaperRun:
+    """Execute one paper's notebook; never raises for a failing notebook."""
+    import papermill
+
+    target = output_notebook(paper, profile)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    before = _results_state(paper)
+    started = time.time()
+    try:
+        papermill.execute_notebook(
+            str(config.PROJECT_ROOT / paper.notebook), str(target), parameters=dict(parameters),
+            cwd=str(config.PROJECT_ROOT / "notebooks"), kernel_name="python3", progress_bar=False)
+        status, error = "ok", ""
+    except Exception as err:  # noqa: BLE001 - a failing paper is reported, the others still run
+        status, error = "failed", f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
+    if target.exists():
+        _project_relative_paths(target, paper)
+    written = sorted(p for p, mtime in _results_state(paper).items() if before.get(p) != mtime)
+    return PaperRun(paper.name, status, time.time() - started, target, written, error)
+
+
+def _project_relative_paths(notebook_path: Path, paper: Paper) -> None:
+    """papermill records the absolute input and output paths: keep them relative to the project."""
+    import nbformat
+
+    notebook = nbformat.read(notebook_path, as_version=4)
+    recorded = notebook.metadata.get("papermill", {})
+    recorded["input_path"] = paper.notebook
+    recorded["output_path"] = config.shown(notebook_path)
+    nbformat.write(notebook, notebook_path)
+
+
+def summary_table(runs: Sequence[PaperRun]) -> str:
+    """Paper, status, wall time and results files written, as a Markdown table."""
+    lines = ["| paper | status | wall time | results files written |", "|---|---|---|---|"]
+    for run in runs:
+        files = ", ".join(config.shown(p) for p in run.results) or "none"
+        status = run.status if not run.error else f"{run.status}: {run.error}"
+        lines.append(f"| {run.paper} | {status} | {run.seconds:.0f} s | {files} |")
+    return "\n".join(lines)
+
+
+def build_book(log: Callable[[str], None] = print) -> int:
+    """``jupyter-book build`` of the checkout (warnings are errors); its exit code."""
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    log("building the book ...")
+    return subprocess.run([str(jupyter_book), "build", str(config.PROJECT_ROOT), "--warningiserror", "--keep-going"],
+                          cwd=config.PROJECT_ROOT).returncode
+
+
+def reproduce(names: Sequence[str], every: bool, profile: str, device: str = "auto", data_root: str | None = None,
+              extra: Mapping[str, str] | None = None, book: bool = True, log: Callable[[str], None] = print) -> int:
+    """Run the chosen papers in turn, print the summary table, build the book; 0 if all succeeded."""
+    if profile not in ("smoke", "full"):
+        raise ValueError(f"unknown profile {profile!r}; valid profiles: ['full', 'smoke']")
+    papers = select_papers(names, every)
+    parameters = parameters_for(papers, profile, device, extra or {})
+    if data_root:  # through the environment, so that no machine path is written into the executed notebooks
+        folder = Path(data_root).expanduser().resolve()
+        if not folder.is_dir():
+            raise ValueError(f"--data-root {data_root}: no such folder")
+        os.environ[config.DATA_ENV] = str(folder)
+    runs = []
+    for i, paper in enumerate(papers, start=1):
+        log(f"[{i}/{len(papers)}] {paper.name} ({profile}) → {config.shown(output_notebook(paper, profile))} ...")
+        run = run_paper(paper, profile, parameters[paper.name])
+        log(f"[{i}/{len(papers)}] {paper.name}: {run.status} in {run.seconds:.0f} s" + (f" ({run.error})" if run.error else ""))
+        runs.append(run)
+    log(summary_table(runs))
+    failed = [r.paper for r in runs if r.status != "ok"]
+    if book and build_book(log) != 0:
+        log("the book build failed")
+        return 1
+    if failed:
+        log(f"failed: {', '.join(failed)}")
+        return 1
+    return 0

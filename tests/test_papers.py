@@ -1,0 +1,225 @@
+"""serlib.papers: the registry, profiles and overrides, per-split inputs, the learning-rate
+choice and the keys that name each training's checkpoint and cached outcome."""
+
+import importlib.util
+import os
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from serlib import splits, training
+from serlib.papers import PAPERS, capsule, common, rnn, scalogram
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def test_toc_lists_exactly_the_reproduced_papers():
+    toc = yaml.safe_load((PROJECT / "_toc.yml").read_text())
+    pages = [chapter["file"] for part in toc["parts"] for chapter in part["chapters"] if chapter["file"].startswith("book/papers/")]
+    assert pages == [p.page.removesuffix(".ipynb") for p in PAPERS if p.reproduced]
+
+
+def test_readme_and_intro_tables_name_every_paper():
+    readme = (PROJECT / "README.md").read_text()
+    listed = re.findall(r"^\| `notebooks/(\w+)\.ipynb` \|", readme, flags=re.M)
+    assert listed == [p.name for p in PAPERS if p.reproduced]
+    intro = (PROJECT / "book" / "intro.md").read_text()
+    for paper in PAPERS:
+        assert f"| {paper.name} |" in intro or f"[{paper.name}](papers/{paper.name}.ipynb)" in intro, paper.name
+
+
+def test_every_paper_has_its_text_notebook_and_module():
+    shared = PROJECT.parent / "shared" / "papers"
+    for paper in PAPERS:
+        if shared.is_dir():
+            assert (shared / paper.seed_file).is_file(), paper.seed_file
+        if paper.reproduced:
+            assert (PROJECT / paper.notebook).is_file()
+            assert paper.module().PAPER == paper.name
+    assert len({p.name for p in PAPERS}) == len(PAPERS)
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def test_profiles_resolve_with_typed_overrides():
+    chosen = capsule.settings("full", learning_rates="1e-3, 3e-4", epochs="2", table3_systems="feature_blstm", tasks=None)
+    assert chosen.learning_rates == (1e-3, 3e-4) and chosen.epochs == 2 and chosen.table3_systems == ("feature_blstm",)
+    assert chosen.tasks == capsule.TASKS  # None keeps the profile's value
+    assert rnn.settings("smoke", seeds="0,1").seeds == (0, 1)
+    assert scalogram.settings("full", time_extraction="false").time_extraction is False
+    assert rnn.settings("full", corpus="my.csv").corpus == "my.csv"
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: rnn.settings("fast"), r"unknown profile 'fast'; valid profiles: \['full', 'smoke'\]"),
+    (lambda: rnn.settings("full", epoch=3), r"unknown parameter\(s\) \['epoch'\]; valid: \['profile', 'corpus'"),
+    (lambda: rnn.settings("full", epochs="ten"), r"parameter epochs: cannot read 'ten' as int"),
+    (lambda: capsule.settings("full", table2_systems="feature_lstm"), r"unknown system\(s\) \['feature_lstm'\]"),
+    (lambda: capsule.settings("full", tasks="3-class"), r"unknown \['3-class'\]"),
+])
+def test_bad_profiles_and_parameters_are_clear_errors(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+# --------------------------------------------------------------------------- corpora and classes
+
+
+def test_missing_classes_give_a_stated_reduced_task_and_one_class_an_error():
+    mapping = common.map_classes(pd.Series(["anger", "sadness", "anger"]), scalogram.CLASSES, "mine")
+    assert mapping.classes == ("anger", "sadness") and mapping.missing == ("happiness", "neutral")
+    assert "reduced task: 2 of the paper's 4 classes" in mapping.note
+    with pytest.raises(ValueError, match="corpus 'mine': only \\['anger'\\]"):
+        common.map_classes(pd.Series(["anger"]), scalogram.CLASSES, "mine")
+
+
+def test_smoke_subsets_keep_every_class():
+    manifest = pd.DataFrame({"speaker": list("aaaabbbb"), "emotion": ["x", "x", "x", "y"] * 2})
+    subset = common.smoke_subset(manifest, ["speaker", "emotion"], 1)
+    assert sorted(map(tuple, subset[["speaker", "emotion"]].values)) == [("a", "x"), ("a", "y"), ("b", "x"), ("b", "y")]
+
+
+def test_speaker_rules_give_the_papers_splits(corpora_root):
+    emodb = common.load_corpus("emodb", corpora_root)
+    assert rnn.choose_speakers(emodb) == ("16", "15")
+    data = rnn.load_data(rnn.settings("full"), corpora_root, progress=False)
+    assert [len(data.split.parts()[p]) for p in ("train", "val", "test")] == [408, 56, 71]  # Table 1
+    ravdess = capsule.Corpus("ravdess", common.load_corpus("ravdess", corpora_root), {}, {})
+    split = capsule.table2_split(ravdess, capsule.settings("full"))
+    speakers = {part: sorted(set(ravdess.manifest["speaker"].iloc[rows])) for part, rows in split.parts().items()}
+    assert speakers["test"] == ["21", "22", "23", "24"] and speakers["val"] == ["20"] and len(speakers["train"]) == 19
+
+
+# --------------------------------------------------------------------------- per-split inputs: no test statistics
+
+
+def frames_with_shifted_test(shift: float, n: int = 12, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    frames = [rng.normal(size=(int(rng.integers(60, 120)), 5)).astype(np.float32) for _ in range(n)]
+    return [f + (shift if i >= 8 else 0.0) for i, f in enumerate(frames)]  # utterances 8.. are the test part
+
+
+def toy_split() -> splits.Split:
+    manifest = pd.DataFrame({"speaker": ["a"] * 6 + ["b"] * 2 + ["c"] * 4})
+    return splits.make_split(manifest, "toy", train=range(6), val=range(6, 8), test=range(8, 12))
+
+
+def test_rnn_inputs_standardise_with_training_statistics_only():
+    split = toy_split()
+    labels = np.arange(12) % 2
+    made = {}
+    for shift in (0.0, 100.0):
+        data = rnn.Data("toy", pd.DataFrame(), common.ClassMapping(("x", "y"), ()), labels, split,
+                        {"MFCC": frames_with_shifted_test(shift), "MSPEC": frames_with_shifted_test(shift)})
+        made[shift] = rnn.inputs(data, "MFCC +Δ", rnn.settings("full"))
+    train = made[0.0]["train"].x
+    np.testing.assert_array_equal(train, made[100.0]["train"].x)  # the test part's values never reach training inputs
+    assert abs(train[..., :5].mean()) < 0.1 and made[100.0]["test"].x[..., :5].mean() > 50  # test scaled by train stats
+    assert made[0.0]["train"].x.shape[1:] == (25, 10)
+
+
+def test_capsule_inputs_and_supervectors_use_the_training_part_only(tmp_path):
+    split = toy_split()
+    task = capsule.Task("2-class", ("x", "y"), np.arange(12) % 2)
+    settings = capsule.settings("smoke")
+    made = {}
+    for shift in (0.0, 100.0):
+        frames = frames_with_shifted_test(shift)
+        vectors = np.stack([f.mean(axis=0) for f in frames])
+        corpus = capsule.Corpus("toy", pd.DataFrame({"utterance_id": [f"u{i}" for i in range(12)]}), {"2-class": task},
+                                {"feature*": frames, "fb128": frames, "egemaps": vectors})
+        made[shift] = {kind: capsule.split_inputs(corpus, kind, task, split, 0, settings, tmp_path / str(shift))
+                       for kind in ("feature*", "supervector", "egemaps")}
+    for kind in ("feature*", "supervector", "egemaps"):
+        np.testing.assert_allclose(made[0.0][kind]["train"].x, made[100.0][kind]["train"].x, atol=1e-5, err_msg=kind)
+        assert not np.allclose(made[0.0][kind]["test"].x, made[100.0][kind]["test"].x), kind
+    windows = made[0.0]["feature*"]["train"]
+    assert windows.x.shape[1:] == (2 * capsule.HPARAMS.context + 1, 5) and set(windows.utterance) == set(range(6))
+    assert made[0.0]["supervector"]["train"].x.shape == (6, settings.gmm_components * 2)
+
+
+# --------------------------------------------------------------------------- learning-rate choice
+
+
+def outcome_with_validation(scores: list[float]) -> training.Outcome:
+    return training.Outcome({}, [{"epoch": i + 1, "val_WA": s} for i, s in enumerate(scores)])
+
+
+def test_learning_rate_is_chosen_on_the_best_validation_epoch_ties_keep_the_first():
+    assert capsule.choose_learning_rate({1e-3: outcome_with_validation([0.2, 0.5]), 3e-4: outcome_with_validation([0.6, 0.3])}) == 3e-4
+    assert capsule.choose_learning_rate({1e-3: outcome_with_validation([0.5]), 3e-4: outcome_with_validation([0.4, 0.5])}) == 1e-3
+
+
+# --------------------------------------------------------------------------- training keys and cached outcomes
+
+
+def key(seed: int = 0, **changes) -> common.TrainingKey:
+    fields = dict(paper="p", table="Table 2", system="proposed", task="8-class", split="s", seed=seed) | changes
+    return common.TrainingKey(**fields)
+
+
+def test_run_folders_differ_by_key_and_identity(tmp_path):
+    identity = {"model": "M", "code": "abc", "config": {"lr": 1e-3}, "split": {"train": [0, 1], "val": [], "test": [2]}}
+    folder = common.run_folder(key(), identity, tmp_path)
+    assert folder.parent == tmp_path / "runs" / "p"
+    assert common.run_folder(key(), dict(identity), tmp_path) == folder
+    for changed in ({"code": "abd"}, {"model": "N"}, {"config": {"lr": 3e-4}}, {"split": {"train": [0], "val": [], "test": [2]}}):
+        assert common.run_folder(key(), identity | changed, tmp_path) != folder
+    assert common.run_folder(key(seed=1), identity, tmp_path) != folder
+    assert common.run_folder(key(table="Table 3"), identity, tmp_path) != folder
+
+
+def test_code_fingerprint_changes_with_the_model_source(tmp_path):
+    def fingerprint_of(source: str) -> str:
+        path = tmp_path / f"model_{abs(hash(source))}.py"
+        path.write_text(source)
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[path.stem] = module
+        spec.loader.exec_module(module)
+        return common.code_fingerprint(module.Model)
+
+    first = fingerprint_of("class Model:\n    def loss(self):\n        return 1\n")
+    assert fingerprint_of("class Model:\n    def loss(self):\n        return 1\n") == first
+    assert fingerprint_of("class Model:\n    def loss(self):\n        return 2\n") != first
+
+
+def test_a_finished_training_is_read_back_and_a_new_seed_trains_alone(tmp_path):
+    calls = []
+
+    def train(checkpoint: Path) -> training.Outcome:
+        calls.append(checkpoint)
+        window = training.Predictions(np.array([0, 1]), np.array([0, 0]), np.array([5, 6]), np.array([[0.9, 0.1], [0.6, 0.4]]))
+        return training.Outcome({"window": window, "utterance": training.utterance_level(window)}, [{"epoch": 1, "seconds": 2.5}])
+
+    identity = {"model": "M", "code": "c", "config": {}, "split": {}}
+    first = common.run_training(key(seed=0), identity, train, tmp_path)
+    again = common.run_training(key(seed=0), identity, train, tmp_path)
+    assert len(calls) == 1 and calls[0].name == "checkpoint.ckpt"
+    np.testing.assert_array_equal(again.levels["window"].posteriors, first.levels["window"].posteriors)
+    assert again.history == first.history and again.training_seconds() == 2.5
+    common.run_training(key(seed=1), identity, train, tmp_path)
+    assert len(calls) == 2 and calls[1].parent != calls[0].parent
+    assert not list(tmp_path.rglob("*.tmp*"))
+
+
+def test_no_checkpoint_is_loaded_with_pickle():
+    for path in (PROJECT / "serlib").rglob("*.py"):
+        assert "weights_only=False" not in path.read_text(), path
+
+
+def test_features_module_does_not_import_torch():
+    import subprocess
+
+    code = "import sys, serlib.features, serlib.examples; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ}, check=True)
+    assert result.stdout.strip() == "False"
