@@ -407,13 +407,16 @@ def choose_learning_rate(candidates: Mapping[float, training.Outcome]) -> float:
 @dataclass
 class TableRun:
     """What running one table returns: outcomes per (system, task) (one per split), the learning
-    rates chosen on validation, and the training time of every candidate."""
+    rate each used, the choices made on validation (with every candidate's scores), and the
+    training time of every candidate."""
 
     outcomes: dict[tuple[str, str], list[training.Outcome]] = field(default_factory=dict)
+    rates: dict[tuple[str, str], float] = field(default_factory=dict)
     choices: dict[tuple[str, str], LearningRateChoice] = field(default_factory=dict)
     training_seconds: float = 0.0
 
     def chosen_rates(self) -> dict[tuple[str, str], float]:
+        """The rates chosen on a validation speaker, for tables without one to reuse."""
         return {key: choice.chosen for key, choice in self.choices.items()}
 
 
@@ -443,6 +446,7 @@ def run_table(corpus: Corpus, table: str, systems: Sequence[str], table_splits: 
                         system, task_name, chosen, {r: o.validation_score("WA") for r, o in candidates.items()},
                         {r: o.levels["utterance"].score("UA") for r, o in candidates.items()})
                 runs.append(candidates[chosen])
+                out.rates[system, task_name] = chosen
             out.outcomes[system, task_name] = runs
             uar = [o.levels["utterance"].score("UA") for o in runs]
             log(f"[{settings.profile}, {corpus.name}] {table} {task_name:<18} {SYSTEMS[system][0]:<34} {len(runs)} split(s): "
