@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+import time
 from pathlib import Path
 
 import numpy as np
@@ -178,6 +179,7 @@ class Corpus:
     tasks: dict[str, Task]
     features: dict[str, list[np.ndarray] | np.ndarray]
     dropped_tasks: dict[str, str] = field(default_factory=dict)
+    started: float = field(default_factory=time.time)  # when the run began: the results file's wall time counts from here
 
 
 def _task(name: str, values: pd.Series, classes: Sequence[str], corpus: str) -> Task:
@@ -487,6 +489,7 @@ def acted_run(corpus: Corpus, settings: Settings, device: str, table2: TableRun,
     """The results of Tables 2 and 3 (paper values only on RAVDESS, the paper's corpus)."""
     run = results.Run(
         paper=PAPER, corpus=corpus.name, profile=settings.profile, device=device, seeds=list(range(settings.table3_runs)),
+        started=corpus.started,
         protocol=f"{corpus.name} speech. Table 2: the last {settings.test_speakers} actors (sorted) test, the one before "
                  "validates, the others train. Table 3: emotion-stratified random 75/25 utterance splits "
                  "(speaker-dependent), one run per split. UA of utterances (mean window posterior).",
@@ -534,6 +537,7 @@ def fau_run(corpus: Corpus, settings: Settings, device: str, table1: dict[str, T
     """Tables 1 and 4 on FAU-Aibo beside the paper's values."""
     run = results.Run(
         paper=PAPER, corpus="fau-aibo", profile=settings.profile, device=device, seeds=list(range(settings.table3_runs)),
+        started=corpus.started,
         protocol="FAU-Aibo (IS2009 chunks). Table 1: one school trains, the other tests (speaker-disjoint). "
                  "Table 4: 2-class, random 75/25 utterance splits. UA of chunks.",
         notes={"settings": asdict(settings), "hparams": asdict(HPARAMS)})

@@ -10,7 +10,8 @@ MSPEC+Δ+ΔΔ (the two LSTM cells are shared with Table 3 and trained once).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+import time
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -120,6 +121,7 @@ class Data:
     labels: np.ndarray
     split: splits.Split
     frames: dict[str, list[np.ndarray]]
+    started: float = field(default_factory=time.time)  # when the run began: the results file's wall time counts from here
 
     @property
     def protocol(self) -> str:
@@ -133,6 +135,7 @@ def load_data(settings: Settings, data_root: str | Path | None = None, cache: st
               progress: bool = True) -> Data:
     """The corpus mapped onto the paper's classes, the split (checked speaker-disjoint) and the
     MFCC and MSPEC frames of every utterance (cached)."""
+    started = time.time()
     manifest = common.load_corpus(settings.corpus, data_root)
     mapping = common.map_classes(manifest["emotion"], CLASSES, settings.corpus)
     manifest = corpora.select_emotions(manifest, mapping.classes)
@@ -145,7 +148,7 @@ def load_data(settings: Settings, data_root: str | Path | None = None, cache: st
     splits.check_speaker_disjoint(manifest, split)
     labels = manifest["emotion"].map({e: i for i, e in enumerate(mapping.classes)}).to_numpy()
     frames = {name: features.extract(manifest, extractor, cache, progress) for name, extractor in extractors().items()}
-    return Data(common.corpus_label(settings.corpus), manifest, mapping, labels, split, frames)
+    return Data(common.corpus_label(settings.corpus), manifest, mapping, labels, split, frames, started)
 
 
 def inputs(data: Data, feature_type: str, settings: Settings) -> dict[str, Examples]:
@@ -204,7 +207,7 @@ def results_run(data: Data, outcomes: dict[tuple[str, str], list[training.Outcom
     """Rows of Tables 3-4: sequence accuracy (the paper's unit) beside the paper's number, plus
     utterance-level accuracy and UA at both levels. Paper values only for the paper's corpus."""
     run = results.Run(paper=PAPER, corpus=data.corpus, profile=settings.profile, device=device, seeds=list(settings.seeds),
-                      protocol=data.protocol, notes={"settings": asdict(settings), "hparams": asdict(HPARAMS),
+                      protocol=data.protocol, started=data.started, notes={"settings": asdict(settings), "hparams": asdict(HPARAMS),
                                                      "classes": data.classes.note})
     on_paper_corpus = data.corpus == "emodb"
     for (table, feature_type, cell), paper_value in PAPER_VALUES.items():

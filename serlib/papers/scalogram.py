@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +103,7 @@ class Corpus:
     classes: common.ClassMapping
     labels: np.ndarray
     scalograms: list[np.ndarray] | None = None
+    started: float = field(default_factory=time.time)  # when the run began: the results file's wall time counts from here
 
     @property
     def protocol(self) -> str:
@@ -209,7 +210,7 @@ def results_run(corpus: Corpus, outcomes: dict[str, list[training.Outcome]], set
     """Table 4 rows (segment and utterance UAR) and, for the paper's corpora, the cells of its
     confusion-matrix table beside the paper's."""
     run = results.Run(paper=PAPER, corpus=corpus.name, profile=settings.profile, device=device, seeds=list(settings.seeds),
-                      protocol=corpus.protocol, notes={"settings": asdict(settings), "hparams": asdict(HPARAMS),
+                      protocol=corpus.protocol, started=corpus.started, notes={"settings": asdict(settings), "hparams": asdict(HPARAMS),
                                                        "scalogram": asdict(SCALOGRAM), "timings_s": timings})
     for protocol in PROTOCOLS:
         for level in ("window", "utterance"):
