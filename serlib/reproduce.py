@@ -90,19 +90,49 @@ def run_paper(paper: Paper, profile: str, parameters: Mapping[str, str]) -> Pape
     except Exception as err:  # noqa: BLE001 - a failing paper is reported, the others still run
         status, error = "failed", f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
     if target.exists():
-        _project_relative_paths(target, paper)
+        project_relative_page(target, paper.notebook)
     written = sorted(p for p, mtime in _results_state(paper).items() if before.get(p) != mtime)
     return PaperRun(paper.name, status, time.time() - started, target, written, error)
 
 
-def _project_relative_paths(notebook_path: Path, paper: Paper) -> None:
-    """papermill records the absolute input and output paths: keep them relative to the project."""
+def _machine_prefixes() -> dict[str, str]:
+    """Absolute folders of this machine and what an executed page shows instead."""
+    prefixes = {str(config.PROJECT_ROOT) + "/": "", str(config.data_root()): f"${config.DATA_ENV}",
+                str(config.cache_dir()): f"${config.CACHE_ENV}"}
+    return dict(sorted(prefixes.items(), key=lambda item: -len(item[0])))  # longest first
+
+
+def scrub_machine_paths(text: str, prefixes: Mapping[str, str] | None = None) -> str:
+    """``text`` with the project, data and cache folders written relative to the project or as
+    the setting that names them (``$SERLIB_DATA``, ``$SERLIB_CACHE``)."""
+    for prefix, shown in (prefixes or _machine_prefixes()).items():
+        text = text.replace(prefix, shown)
+    return text
+
+
+def project_relative_page(notebook_path: Path, input_path: str | None = None) -> None:
+    """Keep machine paths out of an executed page: papermill's recorded input and output paths
+    and parameters, and every path printed in an output, become project-relative."""
     import nbformat
 
     notebook = nbformat.read(notebook_path, as_version=4)
+    prefixes = _machine_prefixes()
     recorded = notebook.metadata.get("papermill", {})
-    recorded["input_path"] = paper.notebook
+    if input_path is not None:
+        recorded["input_path"] = input_path
     recorded["output_path"] = config.shown(notebook_path)
+    for name, value in recorded.get("parameters", {}).items():
+        if isinstance(value, str):
+            recorded["parameters"][name] = scrub_machine_paths(value, prefixes)
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and "injected-parameters" in cell.metadata.get("tags", []):
+            cell.source = scrub_machine_paths(cell.source, prefixes)
+        for output in cell.get("outputs", []):
+            if "text" in output:
+                output["text"] = scrub_machine_paths(output["text"], prefixes)
+            for kind, value in output.get("data", {}).items():
+                if kind.startswith("text/") and isinstance(value, str):
+                    output["data"][kind] = scrub_machine_paths(value, prefixes)
     nbformat.write(notebook, notebook_path)
 
 

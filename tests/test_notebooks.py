@@ -139,3 +139,30 @@ def test_paper_notebooks_stay_thin(paper):
         for name in ("train_and_evaluate", "fixed_speakers", "random_stratified", "leave_one_speaker_out", "Standardizer",
                      "stack_examples", "TrainConfig("):
             assert name not in source, f"{paper.notebook}: {name}"
+
+
+@pytest.mark.parametrize("paper", [p for p in PAPERS if p.reproduced], ids=lambda p: p.name)
+def test_executed_pages_hold_no_machine_paths(paper):
+    text = (PROJECT / paper.page).read_text()
+    for prefix in (str(PROJECT), str(Path.home()), "/tmp/"):
+        assert prefix not in text, f"{paper.page} holds {prefix}"
+
+
+def test_machine_paths_in_an_executed_page_become_project_relative(tmp_path, monkeypatch):
+    from serlib import config
+    from serlib.reproduce import project_relative_page
+
+    monkeypatch.setenv("SERLIB_DATA", str(tmp_path / "corpora"))
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell(f'data_root = "{tmp_path}/corpora"', metadata={"tags": ["injected-parameters"]}),
+        nbformat.v4.new_code_cell("print(path)", outputs=[nbformat.v4.new_output(
+            "stream", name="stdout", text=f"wrote {config.PROJECT_ROOT}/results/rnn/emodb-full.json\n")]),
+    ], metadata={"papermill": {"parameters": {"data_root": f"{tmp_path}/corpora"}}})
+    page = tmp_path / "page.ipynb"
+    nbformat.write(notebook, page)
+    project_relative_page(page, "notebooks/rnn.ipynb")
+    cleaned = nbformat.read(page, as_version=4)
+    assert cleaned.cells[0].source == 'data_root = "$SERLIB_DATA"'
+    assert cleaned.cells[1].outputs[0]["text"] == "wrote results/rnn/emodb-full.json\n"
+    assert cleaned.metadata["papermill"]["parameters"]["data_root"] == "$SERLIB_DATA"
+    assert cleaned.metadata["papermill"]["input_path"] == "notebooks/rnn.ipynb"
