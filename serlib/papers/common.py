@@ -16,7 +16,7 @@ import json
 import re
 import types
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -142,6 +142,12 @@ def smoke_subset(manifest: pd.DataFrame, by: Sequence[str], per_group: int, spea
 
 
 # --------------------------------------------------------------------------- one training = its key
+
+
+def training_seconds(outcomes: Iterable[Outcome]) -> float | None:
+    """Training time recorded in the outcomes' histories; None when some epoch did not record it."""
+    seconds = sum(o.training_seconds() for o in outcomes)
+    return float(seconds) if np.isfinite(seconds) else None
 
 
 @dataclass(frozen=True)

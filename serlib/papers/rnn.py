@@ -217,13 +217,8 @@ def results_run(data: Data, outcomes: dict[tuple[str, str], list[training.Outcom
                 table=table, row=feature_type, column=cell, metric=metric, level=level,
                 paper_value=paper_value if headline else None,
                 **results.summarise_seeds(outcomes[feature_type, cell], level, metric, settings.n_boot)))
-    run.training_seconds["Tables 3-4"] = _training_seconds(outcomes)
+    run.training_seconds["Tables 3-4"] = common.training_seconds(o for runs in outcomes.values() for o in runs)
     return run
-
-
-def _training_seconds(outcomes: dict) -> float | None:
-    seconds = sum(o.training_seconds() for runs in outcomes.values() for o in runs)
-    return float(seconds) if np.isfinite(seconds) else None
 
 
 def every_level(run: results.Run) -> pd.DataFrame:

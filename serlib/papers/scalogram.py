@@ -217,8 +217,7 @@ def results_run(corpus: Corpus, outcomes: dict[str, list[training.Outcome]], set
             paper_value = PAPER_UAR.get((corpus.name, protocol)) if level == "window" else None
             run.add(results.ResultRow(table="Table 4", row=corpus.name, column=protocol, metric="UA", level=level,
                                       paper_value=paper_value, **results.summarise_seeds(outcomes[protocol], level, "UA", settings.n_boot)))
-        seconds = sum(o.training_seconds() for o in outcomes[protocol])
-        run.training_seconds[protocol] = float(seconds) if np.isfinite(seconds) else None
+        run.training_seconds[protocol] = common.training_seconds(outcomes[protocol])
     if corpus.name in PAPER_CONFUSION and not corpus.classes.missing:
         _add_confusion_rows(run, corpus, outcomes["speaker-independent"], settings)
     return run
