@@ -22,10 +22,11 @@ from serlib.audio import SUPPORTED_SUFFIXES, duration_seconds
 
 MANIFEST_COLUMNS = ["utterance_id", "path", "corpus", "speaker", "gender", "emotion", "text"]
 
-#: Canonical emotion names used across corpora (the last three are FAU-Aibo's 5-class labels).
+#: Canonical emotion names used across corpora (``emphatic``, ``positive``, ``rest``: FAU-Aibo's
+#: 5-class labels; ``excitement``, ``frustration``, ``other``, ``no agreement``: IEMOCAP's).
 EMOTIONS = (
     "anger", "boredom", "calm", "disgust", "fear", "happiness", "neutral", "sadness", "surprise",
-    "emphatic", "positive", "rest",
+    "emphatic", "positive", "rest", "excitement", "frustration", "other", "no agreement",
 )
 
 #: The 4-class subset most SER papers use (angry, happy, neutral, sad).
@@ -188,6 +189,162 @@ def parse_fau_aibo(root: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+NEMO_EMOTIONS = {
+    "neutral": "neutral", "happiness": "happiness", "anger": "anger", "sadness": "sadness",
+    "fear": "fear", "surprised": "surprise",
+}
+NEMO_GENDER = {"female": "f", "male": "m"}
+#: nEMO's 9 actors in 5 fixed speaker-disjoint folds, IEMOCAP-session-like: folds 1-4 pair a
+#: female with a male actor (alphabetical order within each gender), fold 5 holds the fifth male.
+#: MP0 (198 files) shares a fold so that no fold is tiny: 720/558/719/720/359 utterances.
+NEMO_FOLDS = {"EB0": 1, "KS0": 1, "IC0": 2, "MP0": 2, "KD0": 3, "SM0": 3, "MK0": 4, "TP0": 4, "WR0": 5}
+
+
+def parse_nemo(root: Path) -> pd.DataFrame:
+    """nEMO (Christop 2024): ``samples/EB0_neutral_13.flac`` labelled by ``data.tsv``.
+
+    ``data.tsv`` names ``.wav`` files; a copy may hold ``.flac``: files are matched on the stem.
+    ``speaker_id`` carries leading spaces (stripped). The column ``session`` is the actor's fold
+    in :data:`NEMO_FOLDS` (for leave-one-session-out like IEMOCAP's); an actor outside it is an error.
+    """
+    table_path = root / "data.tsv"
+    if not table_path.is_file():
+        raise CorpusError(f"{table_path}: nEMO label file not found")
+    table = pd.read_csv(table_path, sep="\t", dtype=str, keep_default_na=False)
+    missing = {"file_id", "emotion", "speaker_id", "gender"} - set(table.columns)
+    if missing:
+        raise CorpusError(f"{table_path}: missing column(s) {sorted(missing)}")
+    audio = {path.stem: path for path in _audio_files(root / "samples" if (root / "samples").is_dir() else root)}
+    rows = []
+    for line, record in enumerate(table.itertuples(index=False), start=2):
+        stem, speaker = Path(record.file_id.strip()).stem, record.speaker_id.strip()
+        emotion = NEMO_EMOTIONS.get(record.emotion.strip())
+        if emotion is None:
+            raise CorpusError(f"{table_path}, line {line}: unknown emotion {record.emotion!r}; known: {sorted(NEMO_EMOTIONS)}")
+        if speaker not in NEMO_FOLDS:
+            raise CorpusError(f"{table_path}, line {line}: actor {speaker!r} is not one of nEMO's {sorted(NEMO_FOLDS)}")
+        if stem not in audio:
+            raise CorpusError(f"{table_path}, line {line}: no audio file {stem}.flac or {stem}.wav in {root / 'samples'}")
+        rows.append({
+            "utterance_id": stem, "path": str(audio.pop(stem)), "corpus": "nemo", "speaker": speaker,
+            "gender": NEMO_GENDER.get(record.gender.strip(), ""), "emotion": emotion,
+            "text": getattr(record, "normalized_text", ""), "session": NEMO_FOLDS[speaker],
+        })
+    if audio:
+        raise CorpusError(f"{root / 'samples'}: audio file(s) not in {table_path}: {sorted(audio)[:5]}")
+    return pd.DataFrame(rows)
+
+
+IEMOCAP_EMOTIONS = {
+    "neu": "neutral", "ang": "anger", "sad": "sadness", "hap": "happiness", "exc": "excitement",
+    "fru": "frustration", "sur": "surprise", "fea": "fear", "dis": "disgust", "oth": "other", "xxx": "no agreement",
+}
+_IEMOCAP_TURN = re.compile(
+    r"^\[(?P<start>[\d.]+) - (?P<end>[\d.]+)\]\t(?P<turn>Ses0[1-5][FM]_\S+?_(?P<gender>[FM])\d{3})\t"
+    r"(?P<label>[a-z]{3})\t\[(?P<vad>[^\]]*)\]$"
+)
+
+
+def _iemocap_labels(path: Path) -> list[dict]:
+    """The summary lines of one ``EmoEvaluation/<dialog>.txt`` (evaluator lines are skipped)."""
+    rows = []
+    for line_number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+        if not line.startswith("["):
+            continue  # the header, blank lines and the evaluators' lines (C-E2:, A-E3: ...)
+        match = _IEMOCAP_TURN.match(line.rstrip())
+        if not match or match["label"] not in IEMOCAP_EMOTIONS:
+            raise CorpusError(f"{path}, line {line_number}: expected '[start - end]<TAB>Ses01F_impro01_F000<TAB>"
+                              f"<{'|'.join(IEMOCAP_EMOTIONS)}><TAB>[V, A, D]', got {line!r}")
+        valence, activation, dominance = (float(v) for v in match["vad"].split(","))
+        rows.append({"turn": match["turn"], "gender": match["gender"], "label": match["label"],
+                     "start": float(match["start"]), "end": float(match["end"]),
+                     "valence": valence, "activation": activation, "dominance": dominance})
+    return rows
+
+
+def parse_iemocap(root: Path) -> pd.DataFrame:
+    """IEMOCAP as distributed: ``Session1..5/sentences/wav/<dialog>/<turn>.wav`` labelled by the
+    summary lines of ``Session*/dialog/EmoEvaluation/<dialog>.txt``.
+
+    The speaker is the session and the gender letter just before the turn number
+    (``Ses01F_impro01_M003`` → ``Ses01M``); the letter after ``Ses01`` names who wears the
+    motion-capture markers in the dialog, not the speaker. ``emotion`` keeps IEMOCAP's labels
+    (``exc`` as ``excitement``: a paper merges it into happiness if it wants to); ``label`` is
+    the raw code, ``session`` 1-5, ``improvised`` whether the dialog is improvised.
+    """
+    sessions = sorted(p for p in root.glob("Session[1-5]") if p.is_dir())
+    if not sessions:
+        raise CorpusError(f"{root}: no Session1..Session5 folders (IEMOCAP's release layout)")
+    rows = []
+    for session in sessions:
+        label_files = sorted((session / "dialog" / "EmoEvaluation").glob("*.txt"))
+        if not label_files:
+            raise CorpusError(f"{session / 'dialog' / 'EmoEvaluation'}: no label files")
+        for label_file in label_files:
+            for turn in _iemocap_labels(label_file):
+                wav = session / "sentences" / "wav" / label_file.stem / f"{turn['turn']}.wav"
+                if not wav.is_file():
+                    raise CorpusError(f"{label_file}: turn {turn['turn']} has no audio file {wav}")
+                number = int(session.name[-1])
+                rows.append({
+                    "utterance_id": turn["turn"], "path": str(wav), "corpus": "iemocap",
+                    "speaker": f"Ses0{number}{turn['gender']}", "gender": turn["gender"].lower(),
+                    "emotion": IEMOCAP_EMOTIONS[turn["label"]], "text": label_file.stem, "label": turn["label"],
+                    "session": number, "improvised": "_impro" in label_file.stem,
+                    "valence": turn["valence"], "activation": turn["activation"], "dominance": turn["dominance"],
+                })
+    return pd.DataFrame(rows)
+
+
+EMOTASS_EMOTIONS = {"angry": "anger", "happy": "happiness", "sad": "sadness", "neutral": "neutral"}
+EMOTASS_LABELS = Path("lab") / "ComParE2018_AtypicalAffect.tsv"
+_EMOTASS_NAME = re.compile(r"^(?P<partition>train|devel|test)_\d{4}$")
+#: What the challenge's label file writes for the unlabelled test files.
+UNLABELLED = ("?", "")
+
+
+def parse_emotass(root: Path) -> pd.DataFrame:
+    """EmotAsS as released for the ComParE 2018 Atypical Affect sub-challenge.
+
+    ``wav/{train,devel,test}_NNNN.wav`` and ``lab/ComParE2018_AtypicalAffect.tsv`` (tab-separated
+    ``file_name`` and a label column named ``label`` or ``emotion`` depending on the release).
+    ``partition`` comes from the file-name prefix; test files are unlabelled (``emotion`` is
+    empty). The release gives no speaker ids; its partitions are speaker-disjoint by design, so
+    ``speaker`` names the partition's speakers as a group.
+    """
+    table_path = root / EMOTASS_LABELS
+    if not table_path.is_file():
+        raise CorpusError(f"{table_path}: EmotAsS label file not found")
+    table = pd.read_csv(table_path, sep="\t", dtype=str, keep_default_na=False)
+    column = next((c for c in ("label", "emotion") if c in table.columns), None)
+    if "file_name" not in table.columns or column is None:
+        raise CorpusError(f"{table_path}: expected columns 'file_name' and 'label' (or 'emotion'), got {list(table.columns)}")
+    labels = {}
+    for line, (name, label) in enumerate(zip(table["file_name"], table[column]), start=2):
+        stem, label = Path(name.strip()).stem, label.strip()
+        match = _EMOTASS_NAME.match(stem)
+        if not match:
+            raise CorpusError(f"{table_path}, line {line}: file name {name!r} is not train_/devel_/test_NNNN.wav")
+        if label not in EMOTASS_EMOTIONS and not (match["partition"] == "test" and label in UNLABELLED):
+            raise CorpusError(f"{table_path}, line {line}: unknown label {label!r}; known: {sorted(EMOTASS_EMOTIONS)}")
+        labels[stem] = EMOTASS_EMOTIONS.get(label, "")
+    rows = []
+    for path in _audio_files(root / "wav"):
+        match = _EMOTASS_NAME.match(path.stem)
+        if not match:
+            raise _unexpected(path, "EmotAsS", "train_0001.wav")
+        if path.stem not in labels:
+            raise CorpusError(f"{path}: not listed in {table_path}")
+        rows.append({
+            "utterance_id": path.stem, "path": str(path), "corpus": "emotass",
+            "speaker": f"{match['partition']} speakers", "gender": "", "emotion": labels.pop(path.stem), "text": "",
+            "partition": match["partition"],
+        })
+    if labels:
+        raise CorpusError(f"{root / 'wav'}: no audio for listed file(s) {sorted(labels)[:5]}")
+    return pd.DataFrame(rows)
+
+
 def parse_csv_manifest(csv_path: str | Path, corpus: str | None = None) -> pd.DataFrame:
     """Bring-your-own corpus: a CSV with at least ``path``, ``speaker``, ``emotion``.
 
@@ -221,6 +378,9 @@ CORPUS_EMOTIONS = {
     "ravdess": tuple(sorted(RAVDESS_EMOTIONS.values())),
     "savee": tuple(sorted(SAVEE_EMOTIONS.values())),
     "fau-aibo": tuple(sorted(AIBO_5CLASS.values())),
+    "nemo": ("anger", "fear", "happiness", "neutral", "sadness", "surprise"),
+    "iemocap": tuple(sorted(IEMOCAP_EMOTIONS.values())),
+    "emotass": tuple(sorted(EMOTASS_EMOTIONS.values())),
 }
 
 
@@ -294,6 +454,9 @@ PARSERS: dict[str, Callable[[Path], pd.DataFrame]] = {
     "ravdess": parse_ravdess,
     "savee": parse_savee,
     "fau-aibo": parse_fau_aibo,
+    "nemo": parse_nemo,
+    "iemocap": parse_iemocap,
+    "emotass": parse_emotass,
 }
 
 
@@ -343,6 +506,6 @@ def summary(manifest: pd.DataFrame) -> dict:
     return {
         "utterances": int(len(manifest)),
         "speakers": int(manifest["speaker"].nunique()),
-        "emotions": {k: int(v) for k, v in sorted(manifest["emotion"].value_counts().items())},
+        "emotions": {k or "(unlabelled)": int(v) for k, v in sorted(manifest["emotion"].value_counts().items())},
         "hours": round(seconds / 3600, 4),
     }

@@ -107,15 +107,28 @@ def speaker_kfold(manifest: pd.DataFrame, k: int, seed: int = 0) -> list[Split]:
     ]
 
 
-def session_folds(manifest: pd.DataFrame, column: str = "session") -> list[Split]:
-    """Leave-one-session-out (IEMOCAP: 5 sessions, each with its own two speakers)."""
+def session_folds(manifest: pd.DataFrame, column: str = "session", validate_on_next: bool = False) -> list[Split]:
+    """Leave-one-session-out (IEMOCAP: 5 sessions, each with its own two speakers).
+
+    With ``validate_on_next``, the first speaker (sorted) of the next session (cyclically) is
+    the validation set and leaves the training set: model choices never see the test session.
+    """
     if column not in manifest:
         raise ValueError(f"manifest has no {column!r} column for session-based folds")
+    sessions = sorted(manifest[column].unique())
+    if len(sessions) < (3 if validate_on_next else 2):
+        raise ValueError(f"leave-one-session-out needs {3 if validate_on_next else 2} sessions or more; found {sessions}")
     folds = []
-    for session in sorted(manifest[column].unique()):
-        test = np.flatnonzero((manifest[column] == session).to_numpy())
-        train = np.flatnonzero((manifest[column] != session).to_numpy())
-        folds.append(make_split(manifest, f"session {session} held out", train, test))
+    for i, session in enumerate(sessions):
+        test = manifest[column] == session
+        val = pd.Series(False, index=manifest.index)
+        if validate_on_next:
+            following = manifest[manifest[column] == sessions[(i + 1) % len(sessions)]]
+            val = manifest["speaker"] == sorted(following["speaker"].unique())[0]
+        train = ~test & ~val
+        name = f"session {session} held out" + (f", val={manifest['speaker'][val].iloc[0]}" if validate_on_next else "")
+        folds.append(make_split(manifest, name, np.flatnonzero(train.to_numpy()), np.flatnonzero(test.to_numpy()),
+                                np.flatnonzero(val.to_numpy())))
     return folds
 
 

@@ -156,3 +156,135 @@ def test_fau_aibo_errors_name_the_file(tmp_path):
     label_file.write_text(label_file.read_text().replace("Ohm_01_003_00 X 1.0\n", "Ohm_01_003_00 A 1.0\n"))
     with pytest.raises(corpora.CorpusError, match="no audio for labelled chunk"):
         corpora.load_manifest("fau-aibo", tmp_path)
+
+
+def test_nemo_real_corpus(corpora_root):
+    """nEMO's quirks: speaker ids with leading spaces, .wav names for .flac files; 5 fixed folds."""
+    manifest = corpora.load_manifest("nemo", corpora_root / "nemo", download=False)
+    assert (len(manifest), manifest["speaker"].nunique()) == (3076, 9)
+    assert manifest["emotion"].value_counts().to_dict() == {"neutral": 809, "sadness": 769, "anger": 749, "happiness": 749}
+    assert manifest.groupby("session").size().tolist() == [720, 558, 719, 720, 359]
+    assert all(manifest.groupby("session")["speaker"].nunique() == [2, 2, 2, 2, 1])
+    assert manifest.set_index("utterance_id").loc["MP0_sadness_79", ["speaker", "gender"]].tolist() == ["MP0", "m"]
+    assert all(path.endswith(".flac") for path in manifest["path"])
+
+
+def test_nemo_errors_name_the_file(tmp_path):
+    (tmp_path / "samples").mkdir()
+    write_tone(tmp_path / "samples" / "EB0_anger_1.flac", seconds=0.2)
+    header = "file_id\temotion\traw_text\tnormalized_text\tspeaker_id\tgender\tage\n"
+    (tmp_path / "data.tsv").write_text(header + "EB0_anger_1.wav\tanger\tA.\ta\t        EB0\tfemale\t27\n"
+                                       "EB0_anger_2.wav\tanger\tB.\tb\t        EB0\tfemale\t27\n")
+    with pytest.raises(corpora.CorpusError, match=r"data.tsv, line 3: no audio file EB0_anger_2"):
+        corpora.load_manifest("nemo", tmp_path)
+    (tmp_path / "data.tsv").write_text(header + "EB0_anger_1.wav\tbored\tA.\ta\t EB0\tfemale\t27\n")
+    with pytest.raises(corpora.CorpusError, match="line 2: unknown emotion 'bored'"):
+        corpora.load_manifest("nemo", tmp_path)
+
+
+IEMOCAP_HEADER = "% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]\n\n"
+
+
+def write_iemocap_fixture(root, turns_per_speaker: int = 2, labels=("neu", "ang", "sad", "hap", "exc", "fru"),
+                          seconds: float = 0.5) -> list[tuple[str, str]]:
+    """IEMOCAP's release layout: ``Session{1..5}/sentences/wav/<dialog>/<turn>.wav`` and
+    ``Session{n}/dialog/EmoEvaluation/<dialog>.txt`` with summary and evaluator lines. Each
+    session has an improvised and a scripted dialog whose name's gender letter differs from some
+    speakers' (``Ses01F_impro01_M000`` is Session 1's male). Returns (turn, label) pairs."""
+    written = []
+    for session in range(1, 6):
+        for dialog in (f"Ses0{session}F_impro01", f"Ses0{session}M_script01_1"):
+            lines, number = [IEMOCAP_HEADER], 0
+            for gender in "FM":
+                for repeat in range(turns_per_speaker):
+                    for label in labels:
+                        turn = f"{dialog}_{gender}{number:03d}"
+                        number += 1
+                        start = 2.0 * number
+                        lines.append(f"[{start:.4f} - {start + 1.5:.4f}]\t{turn}\t{label}\t[2.5000, 3.0000, 2.0000]\n"
+                                     f"C-E2:\tNeutral;\t()\nA-E3:\tval 3; act 2; dom  2;\t()\n\n")
+                        write_tone(root / f"Session{session}" / "sentences" / "wav" / dialog / f"{turn}.wav",
+                                   seconds=seconds, freq=220.0 * (1 + labels.index(label)) + 40 * session)
+                        written.append((turn, label))
+            label_file = root / f"Session{session}" / "dialog" / "EmoEvaluation" / f"{dialog}.txt"
+            label_file.parent.mkdir(parents=True, exist_ok=True)
+            label_file.write_text("".join(lines))
+    return written
+
+
+def test_iemocap_fixture(tmp_path):
+    written = write_iemocap_fixture(tmp_path)
+    manifest = corpora.load_manifest("iemocap", tmp_path)
+    assert len(manifest) == len(written) == 5 * 2 * 2 * 2 * 6
+    assert sorted(manifest["speaker"].unique()) == [f"Ses0{s}{g}" for s in range(1, 6) for g in "FM"]
+    row = manifest.set_index("utterance_id").loc["Ses01F_impro01_M012"]
+    assert (row["speaker"], row["gender"], row["session"], row["label"], row["emotion"]) == ("Ses01M", "m", 1, "neu", "neutral")
+    assert manifest["emotion"].value_counts()["excitement"] == 40
+    assert manifest.groupby("session")["speaker"].nunique().tolist() == [2] * 5
+    folds = splits.session_folds(manifest, validate_on_next=True)
+    assert [manifest["session"].iloc[f.test].unique().tolist() for f in folds] == [[s] for s in range(1, 6)]
+    assert [manifest["speaker"].iloc[f.val].unique().tolist() for f in folds] == [["Ses02F"], ["Ses03F"], ["Ses04F"], ["Ses05F"], ["Ses01F"]]
+    info = json.loads(_cli_json(["corpus", "iemocap", "--root", str(tmp_path), "--json"]))
+    assert (info["utterances"], info["speakers"]) == (240, 10)
+
+
+def test_iemocap_errors_name_the_file(tmp_path):
+    write_iemocap_fixture(tmp_path, turns_per_speaker=1)
+    label_file = tmp_path / "Session2" / "dialog" / "EmoEvaluation" / "Ses02F_impro01.txt"
+    label_file.write_text(label_file.read_text() + "[1.0 - 2.0]\tSes02F_impro01_F099\tjoy\t[1, 2, 3]\n")
+    with pytest.raises(corpora.CorpusError, match=r"Ses02F_impro01.txt, line \d+: expected"):
+        corpora.load_manifest("iemocap", tmp_path)
+    label_file.write_text(label_file.read_text().replace("joy", "neu").replace("[1, 2, 3]", "[1.0, 2.0, 3.0]"))
+    with pytest.raises(corpora.CorpusError, match="turn Ses02F_impro01_F099 has no audio file"):
+        corpora.load_manifest("iemocap", tmp_path)
+
+
+def write_emotass_fixture(root, per_partition_and_class: int = 2, label_column: str = "label", test_files: int = 3) -> None:
+    """The ComParE 2018 Atypical Affect layout: ``wav/{train,devel,test}_NNNN.wav`` and
+    ``lab/ComParE2018_AtypicalAffect.tsv`` (test labelled ``?``); neutral three times as frequent."""
+    lines = [f"file_name\t{label_column}\n"]
+    for partition in ("train", "devel"):
+        number = 1
+        for label in ("angry", "happy", "sad", "neutral"):
+            for _ in range(per_partition_and_class * (3 if label == "neutral" else 1)):
+                name = f"{partition}_{number:04d}.wav"
+                write_tone(root / "wav" / name, seconds=0.5, freq=200.0 * (1 + len(label)))
+                lines.append(f"{name}\t{label}\n")
+                number += 1
+    for number in range(1, test_files + 1):
+        write_tone(root / "wav" / f"test_{number:04d}.wav", seconds=0.5)
+        lines.append(f"test_{number:04d}.wav\t?\n")
+    (root / "lab").mkdir(parents=True, exist_ok=True)
+    (root / "lab" / "ComParE2018_AtypicalAffect.tsv").write_text("".join(lines))
+
+
+@pytest.mark.parametrize("label_column", ["label", "emotion"])
+def test_emotass_fixture(tmp_path, label_column):
+    write_emotass_fixture(tmp_path, label_column=label_column)
+    manifest = corpora.load_manifest("emotass", tmp_path)
+    assert manifest.groupby("partition").size().to_dict() == {"devel": 12, "test": 3, "train": 12}
+    labelled = manifest[manifest["partition"] != "test"]
+    assert labelled["emotion"].value_counts().to_dict() == {"neutral": 12, "anger": 4, "happiness": 4, "sadness": 4}
+    assert set(manifest.loc[manifest["partition"] == "test", "emotion"]) == {""}
+    assert corpora.summary(manifest)["emotions"]["(unlabelled)"] == 3
+
+
+def test_emotass_errors_name_the_file(tmp_path):
+    write_emotass_fixture(tmp_path)
+    table = tmp_path / "lab" / "ComParE2018_AtypicalAffect.tsv"
+    table.write_text(table.read_text().replace("train_0001.wav\tangry", "train_0001.wav\tfurious"))
+    with pytest.raises(corpora.CorpusError, match="AtypicalAffect.tsv, line 2: unknown label 'furious'"):
+        corpora.load_manifest("emotass", tmp_path)
+    table.write_text("file_name\tclass\n")
+    with pytest.raises(corpora.CorpusError, match="expected columns"):
+        corpora.load_manifest("emotass", tmp_path)
+
+
+def _cli_json(argv: list[str]) -> str:
+    import contextlib
+    import io
+
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        assert cli.main(argv) == 0
+    return output.getvalue()
