@@ -1,6 +1,7 @@
 """Model inputs as arrays, with no dependence on torch: what features hand to the training loop.
 
-:class:`Examples` holds inputs, labels and the utterance (manifest row) of each; variable-length
+:class:`Examples` holds inputs (one array or several named ones), labels and the utterance
+(manifest row) of each; variable-length
 inputs carry their true ``lengths`` (frames before zero padding) so that a model can mask the
 padding (:func:`pad_sequences`).
 """
@@ -9,8 +10,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+#: A model's input: one array, or several named arrays with one row per example (e.g. a
+#: spectrogram and the utterance's functionals, for a two-channel model).
+Inputs = np.ndarray | Mapping[str, np.ndarray]
+
+
+def count_rows(x: Any) -> int:
+    """Examples in ``x``: an array, or a mapping of arrays that must agree (arrays or tensors)."""
+    if isinstance(x, Mapping):
+        sizes = {name: len(value) for name, value in x.items()}
+        if len(set(sizes.values())) != 1:
+            raise ValueError(f"named inputs have different numbers of examples: {sizes}")
+        return next(iter(sizes.values()))
+    return len(x)
+
+
+def take_rows(x: Any, rows: Any) -> Any:
+    """The examples ``rows`` of ``x`` (an array or tensor, or a mapping of them)."""
+    return {name: value[rows] for name, value in x.items()} if isinstance(x, Mapping) else x[rows]
 
 
 @dataclass
@@ -18,16 +39,16 @@ class Examples:
     """Model inputs ``x`` with labels ``y``, the utterance (row of the manifest) of each and,
     for zero-padded sequences, each one's true length in frames."""
 
-    x: np.ndarray
+    x: Inputs
     y: np.ndarray
     utterance: np.ndarray
     lengths: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        if not len(self.x) == len(self.y) == len(self.utterance):
-            raise ValueError(f"x, y, utterance lengths differ: {len(self.x)}, {len(self.y)}, {len(self.utterance)}")
-        if self.lengths is not None and len(self.lengths) != len(self.x):
-            raise ValueError(f"lengths has {len(self.lengths)} entries for {len(self.x)} examples")
+        if not count_rows(self.x) == len(self.y) == len(self.utterance):
+            raise ValueError(f"x, y, utterance lengths differ: {count_rows(self.x)}, {len(self.y)}, {len(self.utterance)}")
+        if self.lengths is not None and len(self.lengths) != count_rows(self.x):
+            raise ValueError(f"lengths has {len(self.lengths)} entries for {count_rows(self.x)} examples")
 
 
 def stack_examples(

@@ -1,7 +1,8 @@
 """The one training/evaluation loop every paper uses.
 
 The contract a model meets is :class:`Trainable`: ``forward(x)`` (or ``forward(x, lengths)`` for
-zero-padded variable-length inputs) returns class scores; an optional ``loss(scores, targets)``
+zero-padded variable-length inputs) returns class scores, where ``x`` is a tensor or, for a model
+with several inputs, a dict of named tensors (:data:`serlib.examples.Inputs`); an optional ``loss(scores, targets)``
 replaces cross-entropy and an optional ``penalty()`` is added to it. The loop: Adam (learning
 rate, weight decay, optional gradient-norm clipping from :class:`TrainConfig`), mini-batches
 shuffled by a per-epoch seed, per-epoch checkpoints that a rerun resumes from, model selection
@@ -12,7 +13,7 @@ model's input unit (window/segment) and the utterance (mean posterior over its w
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
@@ -23,7 +24,7 @@ from torch import nn
 from tqdm import tqdm
 
 from serlib import metrics
-from serlib.examples import Examples, stack_examples
+from serlib.examples import Examples, Inputs, count_rows, stack_examples, take_rows
 
 __all__ = ["Examples", "stack_examples", "Trainable", "TrainConfig", "Predictions", "Outcome", "fit",
            "train_and_evaluate", "load_trained", "evaluate", "evaluate_estimator", "pool_folds"]
@@ -131,21 +132,28 @@ def seed_everything(seed: int, device: torch.device) -> None:
     torch.use_deterministic_algorithms(device.type == "cpu")
 
 
-def _forward(model: nn.Module, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+def _forward(model: nn.Module, x, lengths: torch.Tensor | None) -> torch.Tensor:
     return model(x) if lengths is None else model(x, lengths)
+
+
+def as_tensors(x: Inputs, device: torch.device):
+    """``x`` (an array or a mapping of named arrays) as tensor(s) on ``device``."""
+    if isinstance(x, Mapping):
+        return {name: torch.as_tensor(value, device=device) for name, value in x.items()}
+    return torch.as_tensor(x, device=device)
 
 
 @torch.no_grad()
 def predict_proba(
-    model: nn.Module, x: np.ndarray, device: torch.device, batch_size: int, lengths: np.ndarray | None = None
+    model: nn.Module, x: Inputs, device: torch.device, batch_size: int, lengths: np.ndarray | None = None
 ) -> np.ndarray:
     """Softmax posteriors for ``x`` (with its ``lengths`` where padded) in evaluation mode."""
     model.eval()
     outputs = []
-    for i in range(0, len(x), batch_size):
+    for i in range(0, count_rows(x), batch_size):
         rows = slice(i, i + batch_size)
         batch_lengths = None if lengths is None else torch.as_tensor(lengths[rows], device=device)
-        scores = _forward(model, torch.as_tensor(x[rows], device=device), batch_lengths)
+        scores = _forward(model, as_tensors(take_rows(x, rows), device), batch_lengths)
         outputs.append(torch.softmax(scores, dim=1).cpu().numpy())
     return np.concatenate(outputs)
 
@@ -170,13 +178,13 @@ def evaluate(model: nn.Module, data: Examples, device: torch.device, batch_size:
 
 def _epoch(model, optimizer, x, y, lengths, cfg: TrainConfig, epoch: int, device) -> float:
     model.train()
-    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch))
+    order = torch.randperm(count_rows(x), generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch))
     torch.manual_seed(cfg.seed * 100_003 + epoch)  # dropout masks: reproducible after a resume
     loss_fn = model.loss if isinstance(model, HasOwnLoss) else nn.CrossEntropyLoss()
     total, count = 0.0, 0
-    for start in range(0, len(x), cfg.batch_size):
+    for start in range(0, count_rows(x), cfg.batch_size):
         rows = order[start : start + cfg.batch_size].to(device)
-        scores = _forward(model, x[rows], None if lengths is None else lengths[rows])
+        scores = _forward(model, take_rows(x, rows), None if lengths is None else lengths[rows])
         loss = loss_fn(scores, y[rows])
         if isinstance(model, HasPenalty):
             loss = loss + model.penalty()
@@ -214,7 +222,7 @@ def fit(
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         history, best = saved["history"], saved["best"]
-    x = torch.as_tensor(train.x, device=device)
+    x = as_tensors(train.x, device)
     y = torch.as_tensor(train.y, device=device, dtype=torch.long)
     lengths = None if train.lengths is None else torch.as_tensor(train.lengths, device=device)
     epochs = range(len(history) + 1, cfg.epochs + 1)

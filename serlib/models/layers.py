@@ -70,3 +70,18 @@ def margin_loss(lengths: torch.Tensor, targets: torch.Tensor, upper: float = 0.9
     present = nn.functional.one_hot(targets, lengths.shape[1]).to(lengths.dtype)
     per_class = present * torch.relu(upper - lengths) ** 2 + down_weight * (1 - present) * torch.relu(lengths - lower) ** 2
     return per_class.sum(dim=1).mean()
+
+
+def length_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
+    """(batch, steps) boolean mask, true for the first ``lengths[b]`` steps of each sequence."""
+    return torch.arange(steps, device=lengths.device)[None, :] < lengths[:, None]
+
+
+def masked_mean_max_min(h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean, max and min over the valid time steps of ``h`` (batch, time, dim), concatenated to
+    (batch, 3·dim): the CRNN paper's eqs. (1)-(3) (Huang et al. 2019), padding never counted."""
+    valid = mask.unsqueeze(-1)
+    mean = (h * valid).sum(dim=1) / valid.sum(dim=1).clamp(min=1)
+    largest = h.masked_fill(~valid, float("-inf")).amax(dim=1)
+    smallest = h.masked_fill(~valid, float("inf")).amin(dim=1)
+    return torch.cat([mean, largest, smallest], dim=1)
