@@ -1,0 +1,443 @@
+"""Huang et al., *Speech emotion recognition using joint representation learning with CRNN*
+(Interspeech 2019).
+
+Three systems (§3): the plain CRNN, HSF-CRNN (with the 6373 openSMILE ComParE 2016 functionals)
+and multi-CRNN (30- and 50-frame segments), on 40 log-mel bands (§4.2). Table 1: WA and UA on
+IEMOCAP 4-class, four sessions train and one tests (§4.1). Table 2: UA on the development set of
+the ComParE 2018 Atypical Affect challenge (EmotAsS).
+
+Both corpora are licence-gated. The page runs Table 1's protocol on **nEMO** (Polish, 9 actors)
+as a stand-in, with its actors in 5 fixed speaker-disjoint folds (:data:`serlib.corpora.NEMO_FOLDS`)
+in the place of IEMOCAP's sessions. The same code runs IEMOCAP and EmotAsS from a user's copy.
+The paper gives no optimiser, learning rate, batch size, epochs or model selection: each test fold
+takes the first speaker of the next fold as its validation speaker (out of training), keeps the
+epoch with the best validation UA and picks the learning rate with the best validation UA.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from serlib import corpora, features, metrics, results, splits, training
+from serlib.examples import Examples, pad_sequences
+from serlib.models.crnn import HSFCRNN, MultiCRNN, PlainCRNN
+from serlib.papers import common
+
+PAPER = "crnn"
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    """Every number the paper gives (section in the comment) and our choices where it gives none."""
+
+    sample_rate: int = 16000
+    window_ms: float = 25.0  # §4.2: 25 ms frames
+    hop_ms: float = 10.0  # §4.2: every 10 ms
+    n_fft: int = 1024  # §4.2: 1024-point STFT of Hamming-windowed frames
+    n_mels: int = 40  # §4.2: 40 log-mel filter banks
+    segment: int = 30  # §4.2: plain CRNN segments of 30 frames ...
+    segment_overlap: int = 10  # ... overlapping by 10
+    long_segment: int = 50  # §4.2: multi-CRNN's second channel, 50 frames ...
+    long_segment_overlap: int = 25  # ... overlapping by 25
+    functionals: str = "ComParE_2016"  # §4.2: the ComParE 2016 HSFs, 6373 values
+    batch_size: int = 32  # not given: utterances per batch
+    max_epochs: int = 40  # not given: the epoch with the best validation UA is kept (a pilot at 1e-3 was still improving at 20)
+    select_metric: str = "UA"  # not given: IEMOCAP's UA is the paper's headline metric
+
+
+HPARAMS = Hyperparameters()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a run may change (notebook parameters / ``serlib reproduce -p``)."""
+
+    profile: str
+    corpus: str = "nemo"  # the stand-in (a registered corpus with a ``session`` column)
+    systems: tuple[str, ...] = ("Plain CRNN", "Multi-CRNN", "HSF-CRNN")
+    test_folds: tuple[int, ...] = (1, 2, 3, 4, 5)  # sessions (folds) that are test sets
+    learning_rates: tuple[float, ...] = (3e-3, 1e-3)  # Adam; chosen per fold on validation UA (3e-4 learnt too slowly in a pilot)
+    epochs: int = HPARAMS.max_epochs
+    seeds: tuple[int, ...] = (0,)
+    per_class_and_speaker: int | None = None  # a subset of every speaker's utterances (smoke)
+    n_boot: int = 1000  # bootstrap resamples of each CI
+
+
+PROFILES = {
+    # smoke: 2 utterances per speaker and class, one test fold, one learning rate, one epoch
+    "smoke": Settings("smoke", test_folds=(4,), learning_rates=(1e-3,), epochs=1, per_class_and_speaker=2, n_boot=200),
+    "full": Settings("full"),
+}
+
+
+def settings(profile: str = "smoke", **overrides) -> Settings:
+    return common.resolve(PROFILES, profile, overrides)
+
+
+@dataclass(frozen=True)
+class Task:
+    """How a corpus becomes the paper's 4-class task (nkululeko-style: data, not code)."""
+
+    corpus: str
+    merge: dict[str, str]  # label merges before selecting the classes
+    single_split_test: int  # the session that tests in the paper's single-split view
+    stand_in: bool  # not the paper's corpus: its numbers are not set beside the paper's
+    note: str
+
+
+CLASSES = corpora.FOUR_CLASS  # §4.1: angry, happy, neutral, sad
+TASKS = {
+    "nemo": Task("nemo", {}, 4, True,
+                 "nEMO stands in for IEMOCAP: Polish acted speech (9 actors) instead of English dyadic sessions (10 actors)."),
+    "iemocap": Task("iemocap", {"excitement": "happiness"}, 5, False,
+                    "IEMOCAP 4-class with excitement merged into happiness (5531 utterances; the paper counts 5498)."),
+}
+SYSTEMS = {"Plain CRNN": PlainCRNN, "Multi-CRNN": MultiCRNN, "HSF-CRNN": HSFCRNN}
+
+#: Table 1 (IEMOCAP, %) and Table 2 (Atypical Affect UA, %) as printed.
+PAPER_TABLE1 = {
+    ("Plain CRNN", "WA"): 0.5654, ("Plain CRNN", "UA"): 0.5642,
+    ("Multi-CRNN", "WA"): 0.5753, ("Multi-CRNN", "UA"): 0.5806,
+    ("HSF-CRNN", "WA"): 0.6035, ("HSF-CRNN", "UA"): 0.6398,
+}
+PAPER_TABLE2 = {
+    ("Plain CRNN", "Develop set"): 0.2937, ("Multi-CRNN", "Develop set"): 0.3065,
+    ("HSF-CRNN", "Develop set"): 0.3245, ("HSF-CRNN", "Test set"): 0.35795,
+    ("Baseline [20]", "Develop set"): 0.418, ("Baseline [20]", "Test set"): 0.280,
+}
+#: The paper's finding: HSF-CRNN > multi-CRNN > plain CRNN (Tables 1 and 2).
+PAPER_ORDER = ("HSF-CRNN", "Multi-CRNN", "Plain CRNN")
+
+
+def extractors() -> dict[str, features.Extractor]:
+    """40 log-mel bands (§4.2) and the ComParE 2016 functionals (§4.2)."""
+    return {
+        "spectrogram": features.LogMel(HPARAMS.sample_rate, HPARAMS.window_ms, HPARAMS.hop_ms, HPARAMS.n_fft, HPARAMS.n_mels),
+        "functionals": features.OpenSmileFunctionals(HPARAMS.sample_rate, HPARAMS.functionals),
+    }
+
+
+def make_model(system: str, n_classes: int, n_functionals: int):
+    """One of :data:`SYSTEMS` with the segment sizes of :data:`HPARAMS`."""
+    short = (HPARAMS.segment, HPARAMS.segment - HPARAMS.segment_overlap)
+    long = (HPARAMS.long_segment, HPARAMS.long_segment - HPARAMS.long_segment_overlap)
+    if system == "Plain CRNN":
+        return PlainCRNN(n_classes, HPARAMS.n_mels, *short)
+    if system == "Multi-CRNN":
+        return MultiCRNN(n_classes, HPARAMS.n_mels, short, long)
+    if system == "HSF-CRNN":
+        return HSFCRNN(n_functionals, n_classes, HPARAMS.n_mels, *short)
+    raise ValueError(f"unknown system {system!r}; known: {list(SYSTEMS)}")
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass
+class Data:
+    """The corpus as the paper's task, its speaker-disjoint folds and the cached features."""
+
+    corpus: str
+    manifest: pd.DataFrame
+    classes: tuple[str, ...]
+    labels: np.ndarray
+    folds: list[splits.Split]
+    spectrograms: list[np.ndarray]
+    functionals: np.ndarray
+    task: Task
+    started: float = field(default_factory=time.time)
+
+    def fold(self, session: int) -> splits.Split:
+        """The fold whose test set is ``session``."""
+        for fold in self.folds:
+            if set(self.manifest["session"].iloc[fold.test]) == {session}:
+                return fold
+        raise ValueError(f"no fold tests session {session}; sessions: {sorted(self.manifest['session'].unique())}")
+
+    @property
+    def protocol(self) -> str:
+        sessions = sorted(self.manifest["session"].unique())
+        return (f"leave-one-session-out over {len(sessions)} speaker-disjoint sessions ({len(self.manifest)} utterances, "
+                f"{self.manifest['speaker'].nunique()} speakers, {len(self.classes)} classes); validation speaker = the "
+                f"first speaker of the next session; single-split view: session {self.task.single_split_test} tests")
+
+
+def four_class_manifest(manifest: pd.DataFrame, task: Task) -> pd.DataFrame:
+    """The paper's 4 classes after ``task.merge`` (e.g. IEMOCAP's excitement into happiness)."""
+    merged = manifest.assign(emotion=manifest["emotion"].replace(task.merge))
+    return corpora.select_emotions(merged, CLASSES)
+
+
+def load_data(settings: Settings, corpus: str | None = None, root: str | Path | None = None,
+              data_root: str | Path | None = None, cache: str | Path | None = None, progress: bool = True) -> Data:
+    """A session corpus (nEMO or IEMOCAP) as the 4-class task, its leave-one-session-out folds
+    (each checked speaker-disjoint, validation speaker included) and both feature sets (cached)."""
+    started = time.time()
+    name = corpus or settings.corpus
+    if name not in TASKS:
+        raise ValueError(f"Table 1 runs on a corpus with sessions: {sorted(TASKS)}; got {name!r}")
+    task = TASKS[name]
+    manifest = corpora.load_manifest(name, root, download=False) if root else common.load_corpus(name, data_root)
+    manifest = four_class_manifest(manifest, task)
+    if settings.per_class_and_speaker:
+        manifest = common.smoke_subset(manifest, ["speaker", "emotion"], settings.per_class_and_speaker)
+        manifest = manifest.sort_values("utterance_id", ignore_index=True)
+    folds = splits.session_folds(manifest, validate_on_next=True)
+    for fold in folds:
+        splits.check_speaker_disjoint(manifest, fold)
+    labels = manifest["emotion"].map({e: i for i, e in enumerate(CLASSES)}).to_numpy()
+    found = extract(manifest, cache, progress)
+    return Data(name, manifest, CLASSES, labels, folds, found["spectrogram"], found["functionals"], task, started)
+
+
+def extract(manifest: pd.DataFrame, cache: str | Path | None, progress: bool) -> dict:
+    """Log-mel spectrograms (list of (frames, 40)) and functionals ((utterances, 6373)), cached."""
+    chosen = extractors()
+    return {"spectrogram": features.extract(manifest, chosen["spectrogram"], cache, progress),
+            "functionals": np.stack(features.extract(manifest, chosen["functionals"], cache, progress))}
+
+
+def inputs(spectrograms: list[np.ndarray], functionals: np.ndarray, labels: np.ndarray,
+           parts: dict[str, np.ndarray]) -> dict[str, Examples]:
+    """One example per utterance and part: its z-scored log-mel spectrogram (per band) zero-padded
+    with its length, and its z-scored functionals. Both sets of statistics come from the training
+    utterances only (the paper does not say how it normalises; z-scores are the usual choice for
+    the ComParE set, whose features span many orders of magnitude)."""
+    train = parts["train"]
+    spectrogram_scaler = features.Standardizer().fit([spectrograms[r] for r in train])
+    functional_scaler = features.Standardizer().fit([functionals[train]])
+    examples = {}
+    for part, rows in parts.items():
+        if len(rows) == 0:
+            continue
+        padded = pad_sequences(dict(zip(rows, spectrogram_scaler.transform([spectrograms[r] for r in rows]))), labels, rows)
+        x = {"spectrogram": padded.x, "functionals": functional_scaler.transform([functionals[rows]])[0]}
+        examples[part] = Examples(x, padded.y, padded.utterance, padded.lengths)
+    return examples
+
+
+# --------------------------------------------------------------------------- training
+
+
+def train_config(settings: Settings, learning_rate: float, seed: int, device: str, select: str = "val",
+                 epochs: int | None = None) -> training.TrainConfig:
+    """Adam, batch 32; keep the epoch with the best validation UA (``select="val"``)."""
+    return training.TrainConfig(epochs=epochs or settings.epochs, batch_size=HPARAMS.batch_size, learning_rate=learning_rate,
+                                seed=seed, device=device, select=select, select_metric=HPARAMS.select_metric,
+                                eval_batch_size=64, progress=False)
+
+
+def train_system(examples: dict[str, Examples], system: str, table: str, split_name: str, split_rows: dict,
+                 cfg: training.TrainConfig, corpus: str, cache: str | Path | None = None) -> training.Outcome:
+    """One cached training of ``system`` (key: table, system + learning rate, split, seed)."""
+    n_functionals = examples["train"].x["functionals"].shape[1]
+    model_class = SYSTEMS[system]
+    identity = {"model": model_class.__name__, "code": common.code_fingerprint(model_class),
+                "config": {"hparams": asdict(HPARAMS), "train": asdict(replace(cfg, device="", progress=False)),
+                           "features": {k: features.extractor_key(e) for k, e in extractors().items()}, "corpus": corpus},
+                "split": split_rows}
+    key = common.TrainingKey(PAPER, table, f"{system} lr={cfg.learning_rate:g}", f"{corpus} 4-class", split_name, cfg.seed)
+    build = lambda: make_model(system, len(CLASSES), n_functionals)  # noqa: E731
+    return common.run_training(key, identity, lambda checkpoint: training.train_and_evaluate(build, examples, cfg, checkpoint), cache)
+
+
+@dataclass
+class FoldRun:
+    """Table 1 on one corpus: per system, test fold and learning rate, one outcome per seed; the
+    learning rate each fold chose on its validation speaker."""
+
+    outcomes: dict[tuple[str, int, float], list[training.Outcome]]
+    chosen: dict[tuple[str, int], float]
+
+    def selected(self, system: str, session: int) -> list[training.Outcome]:
+        return self.outcomes[system, session, self.chosen[system, session]]
+
+    def pooled(self, system: str, sessions: list[int]) -> list[training.Outcome]:
+        """Per seed, the chosen models' test predictions pooled over ``sessions``."""
+        per_seed = zip(*(self.selected(system, s) for s in sessions))
+        return [training.pool_folds(list(folds)) for folds in per_seed]
+
+
+def run_table1(data: Data, settings: Settings, device: str = "auto", cache: str | Path | None = None, log=print) -> FoldRun:
+    """Every (system, test fold, learning rate, seed) training; each fold's learning rate is the
+    one with the best mean validation UA over seeds (its validation speaker, never its test fold)."""
+    outcomes, chosen = {}, {}
+    for session in settings.test_folds:
+        fold = data.fold(session)
+        examples = inputs(data.spectrograms, data.functionals, data.labels, fold.parts())
+        for system in settings.systems:
+            for rate in settings.learning_rates:
+                outcomes[system, session, rate] = [
+                    train_system(examples, system, "Table 1", fold.name, common.split_identity(fold),
+                                 train_config(settings, rate, seed, device), data.corpus, cache)
+                    for seed in settings.seeds]
+            validation = {rate: np.mean([o.validation_score(HPARAMS.select_metric) for o in outcomes[system, session, rate]])
+                          for rate in settings.learning_rates}
+            chosen[system, session] = max(validation, key=validation.get)
+            test = np.mean([o.levels["utterance"].score("UA") for o in outcomes[system, session, chosen[system, session]]])
+            log(f"[{settings.profile}, {data.corpus}] session {session} {system:<10} lr {chosen[system, session]:g} "
+                f"(val UA {validation[chosen[system, session]]:.3f}) test UA {test:.3f}")
+    return FoldRun(outcomes, chosen)
+
+
+def choices(data: Data, run: FoldRun, settings: Settings) -> pd.DataFrame:
+    """Per system and fold: validation speaker, validation UA of each learning rate, the chosen
+    rate and its best epoch (seed 0)."""
+    rows = []
+    for (system, session), rate in run.chosen.items():
+        fold = data.fold(session)
+        row = {"system": system, "test session": session,
+               "validation speaker": ", ".join(sorted(data.manifest["speaker"].iloc[fold.val].unique()))}
+        for candidate in settings.learning_rates:
+            row[f"val UA, lr {candidate:g}"] = round(np.mean([o.validation_score("UA") for o in run.outcomes[system, session, candidate]]), 3)
+        best = run.selected(system, session)[0]
+        row["chosen lr"] = rate
+        row["best epoch"] = max(best.history, key=lambda h: h["val_UA"])["epoch"]
+        rows.append(row)
+    return pd.DataFrame(rows).set_index(["system", "test session"])
+
+
+def ranking(scores: dict[str, float]) -> tuple[str, ...]:
+    """Systems from the best to the worst score."""
+    return tuple(sorted(scores, key=scores.get, reverse=True))
+
+
+def results_run(data: Data, run: FoldRun, settings: Settings, device: str) -> results.Run:
+    """Table 1 rows: WA and UA of each system over all test folds pooled, and on the paper's
+    single split. Paper values only on the paper's corpus, and only for the single split."""
+    record = results.Run(paper=PAPER, corpus=data.corpus, profile=settings.profile, device=device,
+                         seeds=list(settings.seeds), protocol=data.protocol, started=data.started,
+                         notes={"settings": asdict(settings), "hparams": asdict(HPARAMS), "task": data.task.note,
+                                "chosen_learning_rates": {f"{s} / session {f}": r for (s, f), r in run.chosen.items()}})
+    sessions = list(settings.test_folds)
+    views = {f"{len(sessions)}-fold leave-one-session-out": sessions}
+    if data.task.single_split_test in sessions:
+        views[f"single split (session {data.task.single_split_test} tests)"] = [data.task.single_split_test]
+    for system in settings.systems:
+        for column, chosen_sessions in views.items():
+            pooled = run.pooled(system, chosen_sessions)
+            for metric in ("WA", "UA"):
+                paper_value = None
+                if not data.task.stand_in and column.startswith("single split"):
+                    paper_value = PAPER_TABLE1[system, metric]
+                record.add(results.ResultRow(table="Table 1", row=system, column=column, metric=metric, level="utterance",
+                                             paper_value=paper_value,
+                                             **results.summarise_seeds(pooled, "utterance", metric, settings.n_boot)))
+    record.training_seconds["Table 1"] = common.training_seconds(o for runs in run.outcomes.values() for o in runs)
+    return record
+
+
+def table1(record: results.Run) -> pd.DataFrame:
+    """Ours (with 95 % CI) per system, view and metric; the paper's column only where comparable."""
+    rows = record.table()
+    rows["ours"] = [f"{100 * v:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]" for v, lo, hi in zip(rows["value"], rows["ci_low"], rows["ci_high"])]
+    table = rows.pivot(index="row", columns=["column", "metric"], values="ours")
+    return table.reindex([s for s in PAPER_ORDER[::-1] if s in table.index])
+
+
+def per_fold(data: Data, run: FoldRun, settings: Settings) -> pd.DataFrame:
+    """UA of each system's chosen model on each test fold (mean over seeds)."""
+    return pd.DataFrame({
+        system: {f"session {s} ({', '.join(sorted(data.manifest['speaker'].iloc[data.fold(s).test].unique()))})":
+                 round(100 * np.mean([o.levels["utterance"].score("UA") for o in run.selected(system, s)]), 1)
+                 for s in settings.test_folds}
+        for system in settings.systems})
+
+
+def confusion(run: FoldRun, system: str, sessions: list[int]) -> np.ndarray:
+    """Row-normalised confusion matrix of ``system``'s pooled test predictions (seeds summed)."""
+    pooled = sum(metrics.confusion_matrix(o.levels["utterance"].y_true, o.levels["utterance"].y_pred, len(CLASSES))
+                 for o in run.pooled(system, sessions))
+    return metrics.row_normalised(pooled)
+
+
+# --------------------------------------------------------------------------- Table 2: EmotAsS
+
+
+def transferred_choices(data: Data, run: FoldRun, system: str) -> tuple[float, int]:
+    """Learning rate (the most often chosen) and epochs (median best epoch) of ``system`` on
+    Table 1's validation speakers: EmotAsS gives no speaker ids to validate on, and its devel set
+    is what Table 2 reports, so nothing is chosen on it."""
+    rates = Counter(rate for (s, _), rate in run.chosen.items() if s == system)
+    epochs = [max(o.history, key=lambda h: h["val_UA"])["epoch"]
+              for (s, session), rate in run.chosen.items() if s == system for o in run.selected(s, session)]
+    return rates.most_common(1)[0][0], int(np.median(epochs))
+
+
+def run_table2(emotass_root: str | Path, table1_data: Data, table1_run: FoldRun, settings: Settings, device: str = "auto",
+               cache: str | Path | None = None, progress: bool = True) -> results.Run:
+    """Table 2: each system trained on the challenge's train partition with the learning rate and
+    epochs chosen on Table 1's validation speakers, scored (UA) on the devel partition."""
+    manifest = corpora.load_manifest("emotass", emotass_root, download=False)
+    labelled = corpora.select_emotions(manifest, CLASSES)
+    if settings.per_class_and_speaker:
+        labelled = common.smoke_subset(labelled, ["partition", "emotion"], 4 * settings.per_class_and_speaker)
+    labelled = labelled.sort_values("utterance_id", ignore_index=True)
+    split = splits.make_split(labelled, "EmotAsS train / devel", np.flatnonzero(labelled["partition"] == "train"),
+                              np.flatnonzero(labelled["partition"] == "devel"))
+    labels = labelled["emotion"].map({e: i for i, e in enumerate(CLASSES)}).to_numpy()
+    found = extract(labelled, cache, progress)
+    examples = inputs(found["spectrogram"], found["functionals"], labels, {"train": split.train, "test": split.test})
+    record = results.Run(paper=PAPER, corpus="emotass", profile=settings.profile, device=device, seeds=list(settings.seeds),
+                         protocol=f"train partition ({len(split.train)}) → devel partition ({len(split.test)}), 4 classes; "
+                                  "learning rate and epochs from the Table 1 run's validation speakers")
+    outcomes = []
+    for system in settings.systems:
+        rate, epochs = transferred_choices(table1_data, table1_run, system)
+        runs = [train_system(examples, system, "Table 2", split.name, common.split_identity(split),
+                             train_config(settings, rate, seed, device, select="last", epochs=epochs), "emotass", cache)
+                for seed in settings.seeds]
+        outcomes += runs
+        record.add(results.ResultRow(table="Table 2", row=system, column="Develop set", metric="UA", level="utterance",
+                                     paper_value=PAPER_TABLE2[system, "Develop set"],
+                                     **results.summarise_seeds(runs, "utterance", "UA", settings.n_boot)))
+    record.training_seconds["Table 2"] = common.training_seconds(outcomes)
+    return record
+
+
+# --------------------------------------------------------------------------- tables for the page
+
+
+def describe_folds(data: Data) -> pd.DataFrame:
+    """Per session: its speakers, utterances per class, and the validation speaker of its fold."""
+    rows = {}
+    for fold in data.folds:
+        test = data.manifest.iloc[fold.test]
+        session = int(test["session"].iloc[0])
+        rows[f"session {session}"] = {
+            "speakers": ", ".join(sorted(test["speaker"].unique())), "utterances": len(test),
+            **test["emotion"].value_counts().reindex(CLASSES, fill_value=0).to_dict(),
+            "validation speaker when it tests": ", ".join(sorted(data.manifest["speaker"].iloc[fold.val].unique())),
+            "training utterances": len(fold.train),
+        }
+    return pd.DataFrame(rows).T
+
+
+def paper_table(values: dict[tuple[str, str], float]) -> pd.DataFrame:
+    """One of the paper's tables as printed (percent)."""
+    table = pd.Series({k: 100 * v for k, v in values.items()}).unstack()
+    return table.reindex([s for s in (*PAPER_ORDER[::-1], "Baseline [20]") if s in table.index]).round(2).fillna("–")
+
+
+def ordering(record: results.Run, column: str) -> pd.DataFrame:
+    """The systems ranked by our WA and UA in ``column``, beside the paper's ranking (Table 1),
+    with whether the CIs of neighbouring systems overlap (an order inside overlapping CIs is not
+    a finding)."""
+    rows = record.table()
+    rows = rows[rows["column"] == column].set_index(["row", "metric"])
+    out = {}
+    for metric in ("WA", "UA"):
+        scores = {s: rows.loc[(s, metric), "value"] for s in rows.index.get_level_values(0).unique()}
+        ours = ranking(scores)
+        paper = ranking({s: PAPER_TABLE1[s, metric] for s in ours})
+        separated = [rows.loc[(a, metric), "ci_low"] > rows.loc[(b, metric), "ci_high"] for a, b in zip(ours, ours[1:])]
+        out[metric] = {"paper (IEMOCAP)": " > ".join(paper), "ours": " > ".join(ours),
+                       "same order": ours == paper,
+                       "neighbours' CIs separate": ", ".join("yes" if s else "no" for s in separated)}
+    return pd.DataFrame(out).T

@@ -1,0 +1,134 @@
+"""The CRNN paper's models and protocol: segmenting inside the model, masking of padded
+segments, the three systems' sizes, and the protocol's folds, inputs and choices."""
+
+import numpy as np
+import pytest
+import torch
+
+from serlib import corpora, splits, training
+from serlib.examples import Examples
+from serlib.models.crnn import CRNN, HSFCRNN, MultiCRNN, PlainCRNN, segment_counts
+from serlib.models.layers import length_mask, masked_mean_max_min
+from serlib.papers import crnn
+from tests.test_corpora import write_emotass_fixture, write_iemocap_fixture
+
+
+def test_segment_counts_follow_the_paper_sizes():
+    lengths = torch.tensor([10, 30, 49, 50, 70, 245])
+    assert segment_counts(lengths, 30, 20).tolist() == [1, 1, 1, 2, 3, 11]  # 30 frames overlapping by 10
+    assert segment_counts(lengths, 50, 25).tolist() == [1, 1, 1, 1, 1, 8]  # 50 frames overlapping by 25
+
+
+def test_masked_pooling_ignores_padding():
+    h = torch.randn(2, 5, 3)
+    lengths = torch.tensor([5, 2])
+    pooled = masked_mean_max_min(h, length_mask(lengths, 5))
+    short = h[1, :2]
+    assert torch.allclose(pooled[1], torch.cat([short.mean(0), short.amax(0), short.amin(0)]))
+    h[1, 2:] = 1e6  # what lies in the padding never matters
+    assert torch.allclose(masked_mean_max_min(h, length_mask(lengths, 5))[1], pooled[1])
+
+
+@pytest.mark.parametrize("model", [PlainCRNN(), MultiCRNN(), HSFCRNN(n_functionals=20)], ids=lambda m: type(m).__name__)
+def test_an_utterance_scores_the_same_alone_or_padded_in_a_batch(model):
+    """No clipping or padding of an utterance (§3.1): batching with a longer one changes nothing."""
+    torch.manual_seed(0)
+    model.eval()
+    long, short = torch.randn(230, 40), torch.randn(97, 40)
+    functionals = torch.randn(2, 20)
+    batch = torch.zeros(2, 230, 40)
+    batch[0], batch[1, :97] = long, short
+    together = model({"spectrogram": batch, "functionals": functionals}, torch.tensor([230, 97]))
+    alone = model({"spectrogram": short[None], "functionals": functionals[1:]}, torch.tensor([97]))
+    assert together.shape == (2, 4)
+    assert torch.allclose(together[1], alone[0], atol=1e-5)
+
+
+def test_the_systems_have_the_papers_layer_sizes():
+    base = CRNN()
+    assert base.output_size == 384 and base.lstm.hidden_size == 128
+    conv1, conv2 = base.convolutions[0], base.convolutions[3]
+    assert (conv1.out_channels, conv1.kernel_size, conv2.out_channels, conv2.kernel_size) == (30, (40, 5), 30, (1, 3))
+    assert base.lstm.input_size == 30 * 4  # 30 frames → conv 26 → pool 12 → conv 10 → pool 4
+    assert CRNN(segment=50, hop=25).lstm.input_size == 30 * 9
+    hsf = HSFCRNN()
+    assert [m.out_features for m in hsf.functionals if isinstance(m, torch.nn.Linear)] == [1024, 520, 128]
+    assert hsf.functionals[0].in_features == 6373 and hsf.joint[0].out_features == 32
+    multi = MultiCRNN()
+    assert [m.out_features for m in multi.short_projection if isinstance(m, torch.nn.Linear)] == [128, 128]
+    assert multi.joint[0].in_features == 128 + 384
+    plain = PlainCRNN()
+    assert [m.out_features for m in plain.head.modules() if isinstance(m, torch.nn.Linear)] == [128, 32, 4]
+    assert all(isinstance(m, torch.nn.Sigmoid) for m in plain.head[0] if not isinstance(m, torch.nn.Linear))
+
+
+def test_named_inputs_train_through_the_shared_loop():
+    rng = np.random.default_rng(0)
+    x = {"spectrogram": rng.normal(size=(12, 80, 40)).astype(np.float32), "functionals": rng.normal(size=(12, 20)).astype(np.float32)}
+    data = Examples(x, np.arange(12) % 4, np.arange(12), np.full(12, 80))
+    outcome = training.train_and_evaluate(lambda: HSFCRNN(n_functionals=20), {"train": data, "val": data, "test": data},
+                                          training.TrainConfig(epochs=2, batch_size=4, select="val", select_metric="UA", progress=False))
+    assert len(outcome.history) == 2 and outcome.levels["utterance"].posteriors.shape == (12, 4)
+    with pytest.raises(ValueError, match="different numbers of examples"):
+        Examples({"a": np.zeros((3, 2)), "b": np.zeros((4, 2))}, np.zeros(3), np.arange(3))
+
+
+def test_inputs_standardise_with_the_training_speakers_only():
+    rng = np.random.default_rng(1)
+    spectrograms = [rng.normal(size=(40 + i, 40)).astype(np.float32) for i in range(6)]
+    functionals = rng.normal(size=(6, 5)).astype(np.float32)
+    parts = {"train": np.array([0, 1, 2]), "val": np.array([3]), "test": np.array([4, 5])}
+    before = crnn.inputs(spectrograms, functionals, np.zeros(6, int), parts)
+    spectrograms[4] = spectrograms[4] * 100 + 7
+    functionals[5] = 1e4
+    after = crnn.inputs(spectrograms, functionals, np.zeros(6, int), parts)
+    for name in ("spectrogram", "functionals"):
+        np.testing.assert_array_equal(before["train"].x[name], after["train"].x[name])
+    frames = np.concatenate([before["train"].x["spectrogram"][i, :n] for i, n in enumerate(before["train"].lengths)])
+    np.testing.assert_allclose(frames.mean(axis=0), 0, atol=1e-5)
+    assert before["test"].lengths.tolist() == [44, 45] and before["test"].x["spectrogram"].shape == (2, 45, 40)
+
+
+def test_nemo_folds_hold_out_each_session_with_a_validation_speaker_from_the_next(corpora_root):
+    manifest = corpora.load_manifest("nemo", corpora_root / "nemo", download=False)
+    folds = splits.session_folds(manifest, validate_on_next=True)
+    assert [manifest["speaker"].iloc[f.val].unique().tolist() for f in folds] == [["IC0"], ["KD0"], ["MK0"], ["WR0"], ["EB0"]]
+    assert sorted(np.concatenate([f.test for f in folds]).tolist()) == list(range(3076))
+    for fold in folds:
+        assert len(fold.train) + len(fold.val) + len(fold.test) == 3076
+    leaky = splits.Split("leaky", folds[0].train, folds[1].test, folds[0].test)
+    with pytest.raises(splits.SpeakerLeakError):
+        splits.check_speaker_disjoint(manifest, leaky)
+
+
+def test_iemocap_merges_excitement_and_the_single_split_carries_the_papers_numbers(tmp_path):
+    write_iemocap_fixture(tmp_path / "iemocap", turns_per_speaker=1, labels=("neu", "ang", "sad", "hap", "exc", "fru"))
+    settings = crnn.settings("full", test_folds="4,5", learning_rates="1e-3,3e-3", epochs=2, n_boot=100)
+    data = crnn.load_data(settings, corpus="iemocap", root=tmp_path / "iemocap", cache=tmp_path / "cache", progress=False)
+    assert "frustration" not in set(data.manifest["emotion"])
+    assert data.manifest["emotion"].value_counts()["happiness"] == 2 * data.manifest["emotion"].value_counts()["anger"]
+    run = crnn.run_table1(data, settings, "cpu", tmp_path / "cache", log=lambda line: None)
+    for (system, session), rate in run.chosen.items():  # each fold's rate is its best on validation
+        scores = {r: np.mean([o.validation_score("UA") for o in run.outcomes[system, session, r]]) for r in settings.learning_rates}
+        assert scores[rate] == max(scores.values())
+    record = crnn.results_run(data, run, settings, "cpu")
+    rows = record.table()
+    compared = rows[rows["paper_value"].notna()]
+    assert set(compared["column"]) == {"single split (session 5 tests)"} and len(compared) == 6
+    assert compared.set_index(["row", "metric"]).loc[("HSF-CRNN", "UA"), "paper_value"] == pytest.approx(0.6398)
+    assert set(rows["column"]) == {"2-fold leave-one-session-out", "single split (session 5 tests)"}
+    table2 = crnn.run_table2(write_emotass(tmp_path / "emotass"), data, run, settings, "cpu", tmp_path / "cache", progress=False)
+    assert {(r.row, r.column) for r in table2.rows} == {(s, "Develop set") for s in crnn.SYSTEMS}
+    assert all(r.paper_value == crnn.PAPER_TABLE2[r.row, "Develop set"] for r in table2.rows)
+
+
+def write_emotass(root):
+    write_emotass_fixture(root)
+    return root
+
+
+def test_the_stand_in_is_never_compared_with_the_papers_numbers():
+    assert crnn.TASKS["nemo"].stand_in and not crnn.TASKS["iemocap"].stand_in
+    scores = {"Plain CRNN": 0.5, "Multi-CRNN": 0.6, "HSF-CRNN": 0.55}
+    assert crnn.ranking(scores) == ("Multi-CRNN", "HSF-CRNN", "Plain CRNN")
+    assert crnn.paper_table(crnn.PAPER_TABLE1).loc["HSF-CRNN", "UA"] == 63.98
