@@ -2,6 +2,7 @@
 segments, the three systems' sizes, and the protocol's folds, inputs and choices."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -132,3 +133,35 @@ def test_the_stand_in_is_never_compared_with_the_papers_numbers():
     scores = {"Plain CRNN": 0.5, "Multi-CRNN": 0.6, "HSF-CRNN": 0.55}
     assert crnn.ranking(scores) == ("Multi-CRNN", "HSF-CRNN", "Plain CRNN")
     assert crnn.paper_table(crnn.PAPER_TABLE1).loc["HSF-CRNN", "UA"] == 63.98
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"systems": "Plain CRNN,CRNN-X"}, r"unknown system\(s\) \['CRNN-X'\]"),
+    ({"corpus": "emodb"}, "needs a corpus with sessions"),
+    ({"learning_rates": "0"}, "positive rates"),
+    ({"test_fold": "1"}, r"unknown parameter\(s\) \['test_fold'\]"),
+])
+def test_bad_parameters_are_clear_errors(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        crnn.settings("full", **overrides)
+
+
+def _table1_rows(ua: dict[str, tuple[float, float, float]]) -> pd.DataFrame:
+    """Table 1 rows of the pooled view with given (value, CI low, CI high) UA and WA."""
+    return pd.DataFrame([
+        {"table": "Table 1", "row": system, "column": "5-fold leave-one-session-out", "metric": metric,
+         "value": value, "ci_low": low, "ci_high": high}
+        for system, (value, low, high) in ua.items() for metric in ("WA", "UA")])
+
+
+def test_the_verdict_says_whether_the_papers_ordering_holds_and_whether_cis_separate():
+    held = _table1_rows({"Plain CRNN": (0.45, 0.42, 0.48), "Multi-CRNN": (0.50, 0.47, 0.53), "HSF-CRNN": (0.60, 0.57, 0.63)})
+    text = crnn.verdict(held, "nemo", "full")
+    assert "HSF-CRNN > Multi-CRNN > Plain CRNN holds" in text
+    assert "HSF-CRNN − plain CRNN: +15.0 UA points (paper, IEMOCAP: +7.6); the 95 % CIs do not overlap" in text
+    assert "Multi-CRNN − plain CRNN: +5.0 UA points (paper, IEMOCAP: +1.6); the 95 % CIs overlap" in text
+    assert crnn.ordering_summary(held) == "UA: HSF-CRNN > Multi-CRNN > Plain CRNN (the paper's order)"
+    broken = _table1_rows({"Plain CRNN": (0.55, 0.52, 0.58), "Multi-CRNN": (0.50, 0.47, 0.53), "HSF-CRNN": (0.60, 0.57, 0.63)})
+    assert "does not hold: ours is HSF-CRNN > Plain CRNN > Multi-CRNN" in crnn.verdict(broken, "nemo", "full")
+    table = crnn.ordering(broken, "5-fold leave-one-session-out")
+    assert not table.loc["UA", "same order"] and table.loc["UA", "neighbours' CIs separate"] == "no, no"

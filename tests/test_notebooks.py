@@ -1,6 +1,7 @@
 """Notebooks beyond nbval (which executes every notebook in smoke with its defaults):
 ``serlib reproduce`` end to end, a CSV corpus through the rnn and scalogram notebooks, the
-capsule notebook on a FAU-Aibo fixture, and the executed pages matching their clean notebooks."""
+capsule notebook on a FAU-Aibo fixture, the crnn notebook from an empty cache and on IEMOCAP and
+EmotAsS fixtures, and the executed pages matching their clean notebooks."""
 
 import json
 import os
@@ -15,7 +16,7 @@ import pytest
 
 from serlib.papers import PAPERS
 from tests.conftest import write_tone
-from tests.test_corpora import write_aibo_fixture
+from tests.test_corpora import write_aibo_fixture, write_emotass_fixture, write_iemocap_fixture
 
 PROJECT = Path(__file__).resolve().parent.parent
 #: The issue's budget for one paper's smoke run on 2 cores.
@@ -115,6 +116,40 @@ def test_capsule_notebook_runs_tables_1_and_4_on_a_fau_aibo_fixture(tmp_path, co
         assert scores[choice["chosen"]] == max(scores.values())
     assert {"table": "Table 3", "row": "Supervector+SVM", "column": "2-class valence"} in ravdess["not_run"]
     assert set(ravdess["notes"]["binary_reading_mean_gap"]) == {"2-class valence", "2-class intensity"}
+
+
+@pytest.mark.slow
+def test_crnn_smoke_from_an_empty_cache_keeps_the_stand_in_apart_from_the_paper(tmp_path, corpora_root):
+    started = time.time()
+    done = reproduce("crnn", "--profile", "smoke", "--data-root", str(corpora_root), results=tmp_path,
+                     env={"SERLIB_CACHE": str(tmp_path / "cache")})
+    elapsed = time.time() - started
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert elapsed < SMOKE_BUDGET_S, f"crnn smoke took {elapsed:.0f} s from an empty cache (budget {SMOKE_BUDGET_S} s)"
+    record = json.loads((tmp_path / "crnn" / "nemo-smoke.json").read_text())
+    assert {r["row"] for r in record["rows"]} == {"Plain CRNN", "Multi-CRNN", "HSF-CRNN"}
+    assert all(r["paper_value"] is None for r in record["rows"])  # a stand-in: never beside IEMOCAP's numbers
+    assert "leave-one-session-out over 5 speaker-disjoint sessions" in record["protocol"]
+
+
+@pytest.mark.slow
+def test_crnn_notebook_runs_iemocap_and_emotass_from_their_release_layouts(tmp_path, corpora_root):
+    """Both corpora are licence-gated: their path parameters are exercised on fixtures."""
+    write_iemocap_fixture(tmp_path / "iemocap", turns_per_speaker=1, labels=("neu", "ang", "sad", "hap", "exc"))
+    write_emotass_fixture(tmp_path / "emotass")
+    papermill.execute_notebook(
+        PROJECT / "notebooks" / "crnn.ipynb", tmp_path / "crnn.ipynb",
+        parameters={"data_root": str(corpora_root), "results_dir": str(tmp_path / "results"), "cache": str(tmp_path / "cache"),
+                    "iemocap_root": str(tmp_path / "iemocap"), "emotass_root": str(tmp_path / "emotass"), "test_folds": "5"},
+        cwd=str(PROJECT / "notebooks"), kernel_name="python3", progress_bar=False,
+    )
+    iemocap = json.loads((tmp_path / "results" / "crnn" / "iemocap-smoke.json").read_text())
+    compared = {(r["row"], r["metric"]): r["paper_value"] for r in iemocap["rows"] if r["paper_value"] is not None}
+    assert compared[("HSF-CRNN", "UA")] == pytest.approx(0.6398) and len(compared) == 6
+    assert "excitement merged into happiness" in iemocap["notes"]["task"]
+    emotass = json.loads((tmp_path / "results" / "crnn" / "emotass-smoke.json").read_text())
+    assert {(r["table"], r["column"], r["metric"]) for r in emotass["rows"]} == {("Table 2", "Develop set", "UA")}
+    assert {r["row"] for r in emotass["rows"]} == {"Plain CRNN", "Multi-CRNN", "HSF-CRNN"}
 
 
 def code_cells(path: Path) -> list[str]:

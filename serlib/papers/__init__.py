@@ -16,13 +16,15 @@ from types import ModuleType
 @dataclass(frozen=True)
 class Paper:
     """One paper: its short name, citation, text file in ``shared/papers``, the corpora of its
-    tables, and (once reproduced) its notebook and protocol module."""
+    tables, (once reproduced) its notebook and protocol module, and the public corpus its
+    protocol runs on where the paper's corpora are licence-gated (``stand_in``)."""
 
     name: str
     title: str
     seed_file: str
     corpora: tuple[str, ...]
     notebook: str | None = None
+    stand_in: str | None = None
 
     @property
     def reproduced(self) -> bool:
@@ -48,8 +50,8 @@ PAPERS: tuple[Paper, ...] = (
           "003_2cb3a0b9d57af834.txt", ("savee", "emodb", "ravdess"), "notebooks/scalogram.ipynb"),
     Paper("etransformer", "Residual-BLSTM + E-transformer",
           "001_286bb7ab87257ce7.txt", ("iemocap",)),
-    Paper("crnn", "Joint representation learning with CRNN and openSMILE functionals (Interspeech 2019)",
-          "004_33358a53b8837a94.txt", ("iemocap", "emotass")),
+    Paper("crnn", "Huang et al. 2019: plain CRNN, multi-CRNN and HSF-CRNN (ComParE functionals) (Interspeech)",
+          "004_33358a53b8837a94.txt", ("iemocap", "emotass"), "notebooks/crnn.ipynb", stand_in="nemo"),
 )
 
 

@@ -60,7 +60,7 @@ class Settings:
 
     profile: str
     corpus: str = "nemo"  # the stand-in (a registered corpus with a ``session`` column)
-    systems: tuple[str, ...] = ("Plain CRNN", "Multi-CRNN", "HSF-CRNN")
+    systems: tuple[str, ...] = ("Plain CRNN", "Multi-CRNN", "HSF-CRNN")  # any of SYSTEMS
     test_folds: tuple[int, ...] = (1, 2, 3, 4, 5)  # sessions (folds) that are test sets
     learning_rates: tuple[float, ...] = (3e-3, 1e-3)  # Adam; chosen per fold on validation UA (3e-4 learnt too slowly in a pilot)
     epochs: int = HPARAMS.max_epochs
@@ -77,7 +77,16 @@ PROFILES = {
 
 
 def settings(profile: str = "smoke", **overrides) -> Settings:
-    return common.resolve(PROFILES, profile, overrides)
+    """The profile's settings with overrides; unknown systems, corpora or learning rates are errors."""
+    chosen = common.resolve(PROFILES, profile, overrides)
+    unknown = sorted(set(chosen.systems) - set(SYSTEMS))
+    if unknown:
+        raise ValueError(f"parameter systems: unknown system(s) {unknown}; known: {list(SYSTEMS)}")
+    if chosen.corpus not in TASKS:
+        raise ValueError(f"parameter corpus: Table 1 needs a corpus with sessions, one of {sorted(TASKS)}; got {chosen.corpus!r}")
+    if not chosen.learning_rates or min(chosen.learning_rates) <= 0:
+        raise ValueError(f"parameter learning_rates: need one or more positive rates, got {chosen.learning_rates}")
+    return chosen
 
 
 @dataclass(frozen=True)
@@ -425,11 +434,10 @@ def paper_table(values: dict[tuple[str, str], float]) -> pd.DataFrame:
     return table.reindex([s for s in (*PAPER_ORDER[::-1], "Baseline [20]") if s in table.index]).round(2).fillna("–")
 
 
-def ordering(record: results.Run, column: str) -> pd.DataFrame:
-    """The systems ranked by our WA and UA in ``column``, beside the paper's ranking (Table 1),
-    with whether the CIs of neighbouring systems overlap (an order inside overlapping CIs is not
-    a finding)."""
-    rows = record.table()
+def ordering(rows: pd.DataFrame, column: str) -> pd.DataFrame:
+    """The systems ranked by our WA and UA in ``column`` of results ``rows``, beside the paper's
+    ranking (Table 1), with whether the CIs of neighbouring systems separate (an order inside
+    overlapping CIs is not established by the run)."""
     rows = rows[rows["column"] == column].set_index(["row", "metric"])
     out = {}
     for metric in ("WA", "UA"):
@@ -441,3 +449,36 @@ def ordering(record: results.Run, column: str) -> pd.DataFrame:
                        "same order": ours == paper,
                        "neighbours' CIs separate": ", ".join("yes" if s else "no" for s in separated)}
     return pd.DataFrame(out).T
+
+
+def pooled_column(rows: pd.DataFrame) -> str:
+    """The leave-one-session-out column of Table 1 rows."""
+    return next(c for c in rows["column"].unique() if "leave-one-session-out" in c)
+
+
+def ordering_summary(rows: pd.DataFrame) -> str:
+    """One line for the summary's scoreboard: our UA ordering on the pooled folds vs the paper's."""
+    table = ordering(rows[rows["table"] == "Table 1"], pooled_column(rows[rows["table"] == "Table 1"])).loc["UA"]
+    agreement = "the paper's order" if table["same order"] else f"paper: {table['paper (IEMOCAP)']}"
+    return f"UA: {table['ours']} ({agreement})"
+
+
+def verdict(rows: pd.DataFrame, corpus: str, profile: str) -> str:
+    """One paragraph for the page: does the paper's ordering hold on this run's pooled folds, and
+    by how much does each joint system differ from the plain CRNN (UA; do the CIs separate)."""
+    column = pooled_column(rows)
+    rows = rows[(rows["column"] == column) & (rows["metric"] == "UA")].set_index("row")
+    ours = ranking(rows["value"].to_dict())
+    paper = tuple(s for s in PAPER_ORDER if s in ours)
+    held = "holds" if ours == paper else "does not hold"
+    lines = [f"**On {corpus} ({profile} profile, {column}), the paper's UA ordering "
+             f"{' > '.join(paper)} {held}: ours is {' > '.join(ours)}.**"]
+    if "Plain CRNN" in rows.index:
+        base = rows.loc["Plain CRNN"]
+        for system in (s for s in ("Multi-CRNN", "HSF-CRNN") if s in rows.index):
+            joint = rows.loc[system]
+            apart = joint["ci_low"] > base["ci_high"] or joint["ci_high"] < base["ci_low"]
+            lines.append(f"{system} − plain CRNN: {100 * (joint['value'] - base['value']):+.1f} UA points "
+                         f"(paper, IEMOCAP: {100 * (PAPER_TABLE1[system, 'UA'] - PAPER_TABLE1['Plain CRNN', 'UA']):+.1f}); "
+                         f"the 95 % CIs {'do not overlap' if apart else 'overlap'}.")
+    return " ".join(lines)
