@@ -479,7 +479,15 @@ def load_manifest(name: str, root: str | Path | None = None, download: bool = Tr
     if not folder.exists():
         if not download or name not in DOWNLOADS:
             raise CorpusError(f"{folder}: corpus {name!r} not found (set ${config.DATA_ENV} or pass its path)")
-        download_corpus(name, folder)
+        try:
+            download_corpus(name, folder)
+        except CorpusError:
+            raise
+        except Exception as err:  # requests' ConnectionError, HTTP errors, a full disk ...
+            raise CorpusError(
+                f"{folder}: corpus {name!r} not found there, and downloading it failed ({type(err).__name__}: {err}). "
+                f"Offline? Point the data root at a local copy: set ${config.DATA_ENV}, or pass data_root / --data-root."
+            ) from err
     return _validated(PARSERS[name](folder), str(folder))
 
 

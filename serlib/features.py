@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import warnings
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -371,8 +372,9 @@ def extract(
     paths = manifest["path"].tolist()
     for path in tqdm(paths, desc=f"{type(extractor).__name__} features", disable=not progress, unit="file"):
         target = folder / f"{_file_sha256(path)}.npy"
-        if target.exists():
-            results.append(np.load(target))
+        cached = read_cached(target)
+        if cached is not None:
+            results.append(cached)
             continue
         values = extractor(load_audio(path, extractor.sample_rate))
         temporary = target.with_suffix(".tmp.npy")
@@ -380,6 +382,20 @@ def extract(
         temporary.replace(target)
         results.append(values)
     return results
+
+
+def read_cached(path: Path) -> np.ndarray | None:
+    """The array cached at ``path``; None when there is none. An unreadable entry (empty or cut
+    by a killed run or a full disk) is reported in one warning naming the file, removed, and
+    recomputed by the caller."""
+    if not path.exists():
+        return None
+    try:
+        return np.load(path, allow_pickle=False)
+    except (EOFError, ValueError, OSError) as err:
+        warnings.warn(f"feature cache: {path} is unreadable ({type(err).__name__}: {err}); recomputing it", stacklevel=3)
+        path.unlink(missing_ok=True)
+        return None
 
 
 def windowed_examples(

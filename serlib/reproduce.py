@@ -61,6 +61,10 @@ def select_papers(names: Sequence[str], every: bool) -> list[Paper]:
 def parameters_for(papers: Sequence[Paper], profile: str, device: str, extra: Mapping[str, str]) -> dict[str, dict[str, str]]:
     """Each paper's papermill parameters. A ``-p`` name goes to the papers whose notebook has it;
     a name no chosen paper has is an error listing the valid ones."""
+    reserved = sorted({"profile", "device"} & set(extra))
+    if reserved:
+        raise ValueError(f"set {', '.join(reserved)} with --{' / --'.join(reserved)}, not with -p "
+                         "(valid profiles: smoke, full)")
     known = {p.name: notebook_parameters(p) for p in papers}
     unknown = sorted(name for name in extra if not any(name in names for names in known.values()))
     if unknown:

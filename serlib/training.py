@@ -12,7 +12,10 @@ model's input unit (window/segment) and the utterance (mean posterior over its w
 
 from __future__ import annotations
 
+import pickle
 import time
+import warnings
+import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -198,6 +201,20 @@ def _epoch(model, optimizer, x, y, lengths, cfg: TrainConfig, epoch: int, device
     return total / count
 
 
+def read_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict | None:
+    """The training state saved at ``path``; None when there is none. An unreadable checkpoint
+    (cut by a killed run or a full disk) is reported in one warning naming the file and moved
+    aside (``.corrupt``): the training starts again from scratch instead of crashing."""
+    if not path.exists():
+        return None
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except (EOFError, RuntimeError, OSError, pickle.UnpicklingError, zipfile.BadZipFile) as err:
+        warnings.warn(f"checkpoint {path} is unreadable ({type(err).__name__}: {err}); training from scratch", stacklevel=3)
+        path.replace(path.with_name(path.name + ".corrupt"))
+        return None
+
+
 def fit(
     model: nn.Module,
     train: Examples,
@@ -217,8 +234,8 @@ def fit(
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     history: list[dict] = []
     best: dict = {"score": -1.0, "state": None}
-    if checkpoint is not None and checkpoint.exists():
-        saved = torch.load(checkpoint, map_location=device, weights_only=True)
+    saved = read_checkpoint(checkpoint, device) if checkpoint is not None else None
+    if saved is not None:
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         history, best = saved["history"], saved["best"]

@@ -16,6 +16,8 @@ import json
 import re
 import types
 import typing
+import warnings
+import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -214,7 +216,12 @@ def run_training(
     folder = run_folder(key, identity, cache)
     stored = folder / "outcome.npz"
     if stored.exists():
-        return load_outcome(stored)
+        try:
+            return load_outcome(stored)
+        except (EOFError, ValueError, OSError, KeyError, zipfile.BadZipFile) as err:
+            warnings.warn(f"cached outcome {stored} is unreadable ({type(err).__name__}: {err}); evaluating again "
+                          "(from the checkpoint where it is intact)", stacklevel=2)
+            stored.unlink()
     folder.mkdir(parents=True, exist_ok=True)
     outcome = train(folder / "checkpoint.ckpt")
     save_outcome(outcome, stored)
