@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import seaborn as sns
 
 
@@ -40,4 +41,26 @@ def tsne_scatter(
         ax.scatter(*embedded[chosen].T, s=4, alpha=0.6, color=palette[group], label=name)
     ax.set(title=title, xticks=[], yticks=[])
     ax.legend(markerscale=3, fontsize="small", loc="best")
+    return ax
+
+
+def paper_vs_ours(cells: pd.DataFrame, band: float = 3.0, ax: plt.Axes | None = None) -> plt.Axes:
+    """Every headline cell: the paper's value (x) against ours (y) in percent, with our 95 % CI
+    as a vertical bar, the diagonal and a ±``band``-point band; one colour per paper."""
+    ax = ax or plt.subplots(figsize=(6, 6))[1]
+    papers = sorted(cells["paper"].unique())
+    palette = dict(zip(papers, sns.color_palette("tab10", len(papers))))
+    low = 100 * min(cells["paper_value"].min(), cells["ci_low"].min()) - 5
+    high = 100 * max(cells["paper_value"].max(), cells["ci_high"].max()) + 5
+    line = np.array([low, high])
+    ax.fill_between(line, line - band, line + band, color="0.9", label=f"±{band:g} points")
+    ax.plot(line, line, color="0.4", lw=1, label="ours = paper")
+    for paper in papers:
+        chosen = cells[cells["paper"] == paper]
+        x, y = 100 * chosen["paper_value"], 100 * chosen["value"]
+        ax.errorbar(x, y, yerr=[y - 100 * chosen["ci_low"], 100 * chosen["ci_high"] - y], fmt="o", ms=5,
+                    color=palette[paper], ecolor=palette[paper], alpha=0.8, capsize=2, label=paper)
+    ax.set(xlim=(low, high), ylim=(low, high), xlabel="paper (%)", ylabel="ours (%, 95 % CI)", aspect="equal",
+           title="Headline cells: paper vs ours")
+    ax.legend(loc="upper left", fontsize="small")
     return ax

@@ -227,16 +227,62 @@ def load_results(folder: str | Path | None = None) -> pd.DataFrame:
 
 
 def comparison_table(rows: pd.DataFrame, table: str | None = None) -> pd.DataFrame:
-    """Paper vs ours, one line per cell, values in percent: ``ours`` is mean ± std over seeds."""
+    """Paper vs ours, one line per cell, values in percent. ``ours`` is the mean ± std over seeds
+    (the value alone for a single run, whose spread the CI gives); ``gap`` is ours − paper in
+    points; ``paper in CI`` whether the paper's value lies inside our 95 % CI."""
     if table is not None:
         rows = rows[rows["table"] == table]
+
     def pct(x: float | None) -> str:
         return "–" if x is None or pd.isna(x) else f"{100 * x:.1f}"
+
+    has_paper = rows["paper_value"].notna()
     return pd.DataFrame({
         "table": rows["table"], "row": rows["row"], "column": rows["column"],
         "metric": rows["metric"], "level": rows["level"],
         "paper": [pct(v) for v in rows["paper_value"]],
-        "ours": [f"{pct(v)} ± {pct(s)}" for v, s in zip(rows["value"], rows["std"])],
+        "ours": [pct(v) if n == 1 else f"{pct(v)} ± {pct(s)}" for v, s, n in zip(rows["value"], rows["std"], rows["seeds"])],
         "95% CI": [f"[{pct(lo)}, {pct(hi)}]" for lo, hi in zip(rows["ci_low"], rows["ci_high"])],
+        "gap": [f"{100 * (v - p):+.1f}" if has else "–" for v, p, has in zip(rows["value"], rows["paper_value"], has_paper)],
+        "paper in CI": ["yes" if has and lo <= p <= hi else ("no" if has else "–")
+                        for p, lo, hi, has in zip(rows["paper_value"], rows["ci_low"], rows["ci_high"], has_paper)],
         "seeds": rows["seeds"],
     }).reset_index(drop=True)
+
+
+#: A headline cell lies "close" to the paper within this many points (percent).
+CLOSE_POINTS = 3.0
+
+
+def headline_cells(rows: pd.DataFrame, stand_ins: dict[str, str] | None = None) -> pd.DataFrame:
+    """The rows that measure the paper's own claims: a paper value, not a confusion-matrix cell,
+    not a labelled variant, not a stand-in corpus (``stand_ins``: paper → its stand-in corpus)."""
+    if not len(rows):
+        return rows
+    stand_ins = stand_ins or {}
+    on_stand_in = [stand_ins.get(paper) == corpus for paper, corpus in zip(rows["paper"], rows["corpus"])]
+    keep = rows["paper_value"].notna() & (rows["metric"] != "confusion") & (rows["variant"].fillna("") == "") & ~pd.Series(on_stand_in, index=rows.index)
+    cells = rows[keep].copy()
+    cells["gap"] = 100 * (cells["value"] - cells["paper_value"])
+    cells["close"] = cells["gap"].abs() <= CLOSE_POINTS
+    cells["paper_in_ci"] = (cells["ci_low"] <= cells["paper_value"]) & (cells["paper_value"] <= cells["ci_high"])
+    return cells
+
+
+def scoreboard(rows: pd.DataFrame, stand_ins: dict[str, str] | None = None) -> pd.DataFrame:
+    """Per paper and corpus: headline cells, how many lie within :data:`CLOSE_POINTS` of the paper,
+    how many hold the paper's value inside our CI (the two counts overlap), how many are neither,
+    and how many of the paper's cells were not run."""
+    cells = headline_cells(rows, stand_ins)
+    board = []
+    for (paper, corpus), group in rows.groupby(["paper", "corpus"], sort=False):
+        chosen = cells[(cells["paper"] == paper) & (cells["corpus"] == corpus)]
+        not_run = group["not_run"].iloc[0] if "not_run" in group else ""
+        board.append({
+            "paper": paper, "corpus": corpus, "headline cells": len(chosen),
+            f"within {CLOSE_POINTS:g} points": int(chosen["close"].sum()),
+            "paper inside our CI": int(chosen["paper_in_ci"].sum()),
+            "outside both": int((~chosen["close"] & ~chosen["paper_in_ci"]).sum()),
+            "not run": len([c for c in str(not_run).split("; ") if c]),
+        })
+    return pd.DataFrame(board)

@@ -38,7 +38,7 @@ def test_results_file_fields(tmp_path):
     again = results.load_results(tmp_path)
     assert again.loc[0, "training_seconds"] == 12.5 and again.loc[0, "not_run"] == "Table 3 BLSTM (8-class); Table 2 X (2-class)"
     table = results.comparison_table(loaded)
-    assert table.loc[0, "paper"] == "53.1" and table.loc[0, "ours"] == "50.0 ± 0.0"
+    assert table.loc[0, ["paper", "ours", "gap", "paper in CI"]].tolist() == ["53.1", "50.0", "-3.1", "yes"]  # one seed: no "± 0.0"
 
 
 def test_summarise_runs_t_interval_over_splits():
@@ -98,3 +98,26 @@ def test_files_written_before_named_fields_are_read_the_same(tmp_path):
     loaded = results.load_results(tmp_path)
     assert loaded.loc[0, "training_seconds"] == 80.0
     assert loaded.loc[0, "not_run"] == "Table 3 (Feature*) + Capsule (2-class valence)"
+
+
+def test_the_scoreboard_counts_headline_cells_only():
+    import pandas as pd
+
+    def cell(paper, corpus, metric, paper_value, value, low, high, variant="", not_run=""):
+        return {"paper": paper, "corpus": corpus, "metric": metric, "paper_value": paper_value, "value": value,
+                "ci_low": low, "ci_high": high, "variant": variant, "not_run": not_run}
+
+    rows = pd.DataFrame([
+        cell("a", "x", "UA", 0.60, 0.61, 0.55, 0.67, not_run="Table 3 BLSTM (8-class); Table 3 CNN (8-class)"),  # close and in CI
+        cell("a", "x", "UA", 0.60, 0.50, 0.45, 0.58, not_run="Table 3 BLSTM (8-class); Table 3 CNN (8-class)"),  # neither
+        cell("a", "x", "UA", 0.60, 0.55, 0.50, 0.62, not_run="Table 3 BLSTM (8-class); Table 3 CNN (8-class)"),  # in CI only
+        cell("a", "x", "confusion", 0.60, 0.10, 0.05, 0.15, not_run="Table 3 BLSTM (8-class); Table 3 CNN (8-class)"),
+        cell("a", "x", "UA", 0.60, 0.10, 0.05, 0.15, variant="log scalogram", not_run="Table 3 BLSTM (8-class); Table 3 CNN (8-class)"),
+        cell("b", "stand-in", "UA", 0.60, 0.10, 0.05, 0.15),
+        cell("b", "stand-in", "UA", None, 0.50, 0.45, 0.55),
+    ])
+    board = results.scoreboard(rows, {"b": "stand-in"}).set_index(["paper", "corpus"])
+    assert board.loc[("a", "x")].tolist() == [3, 1, 2, 1, 2]
+    assert board.loc[("b", "stand-in")].tolist() == [0, 0, 0, 0, 0]
+    cells = results.headline_cells(rows, {"b": "stand-in"})
+    assert cells["gap"].round(1).tolist() == [1.0, -10.0, -5.0]
