@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from serlib.papers import PAPERS
+
 PROJECT = Path(__file__).resolve().parent.parent
 
 
@@ -27,12 +29,21 @@ def test_book_builds_and_summary_shows_full_results(tmp_path):
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
     html = tmp_path / "_build" / "html" / "book"
     summary = (html / "summary.html").read_text()
-    for paper in ("rnn", "capsule", "scalogram"):
-        assert (html / "papers" / f"{paper}.html").exists()
+    for paper in PAPERS:
+        if paper.reproduced:
+            assert (html / "papers" / f"{paper.name}.html").exists()
+    assert (html / "rerun.html").exists()
+    assert "headline cells" in summary and "within 3 points" in summary and "<img" in summary  # scoreboard and figure
+    stand_ins = {p.name: p.stand_in for p in PAPERS if p.stand_in}
     for path in sorted((tmp_path / "results").glob("*/*-full.json")):
         record = json.loads(path.read_text())
         assert record["protocol"] in summary
+        shown_all = stand_ins.get(record["paper"]) == record["corpus"] or all(r["paper_value"] is None for r in record["rows"])
         for row in record["rows"]:
+            if row["paper_value"] is not None or shown_all:
+                ours = f"{100 * row['value']:.1f}" if row["seeds"] == 1 else f"{100 * row['value']:.1f} ± {100 * row['std']:.1f}"
+                assert f">{ours}</td>" in summary, (path.name, row)
             if row["paper_value"] is not None:
                 assert f"{100 * row['paper_value']:.1f}" in summary
-                assert f"{100 * row['value']:.1f} ± {100 * row['std']:.1f}" in summary
+    crnn = json.loads((tmp_path / "results" / "crnn" / "nemo-full.json").read_text())
+    assert "stands in for the paper" in summary and crnn["rows"][0]["paper_value"] is None
