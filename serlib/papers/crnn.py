@@ -431,7 +431,9 @@ def describe_folds(data: Data) -> pd.DataFrame:
 def paper_table(values: dict[tuple[str, str], float]) -> pd.DataFrame:
     """One of the paper's tables as printed (percent)."""
     table = pd.Series({k: 100 * v for k, v in values.items()}).unstack()
-    return table.reindex([s for s in (*PAPER_ORDER[::-1], "Baseline [20]") if s in table.index]).round(2).fillna("–")
+    columns = list(dict.fromkeys(column for _, column in values))  # as printed: WA before UA, develop before test
+    rows = [s for s in (*PAPER_ORDER[::-1], "Baseline [20]") if s in table.index]
+    return table.reindex(index=rows, columns=columns).round(3).fillna("–")
 
 
 def ordering(rows: pd.DataFrame, column: str) -> pd.DataFrame:
