@@ -130,3 +130,17 @@ def test_the_same_smoke_configuration_twice_gives_identical_rows(tmp_path):
         table = crnn.results_run(data, run, settings, "cpu").table()
         rows.append(table[["row", "column", "metric", "value", "ci_low", "ci_high"]])
     pd.testing.assert_frame_equal(rows[0], rows[1])
+
+
+@pytest.mark.parametrize("paper, overrides, message", [
+    ("rnn", {"corpus": "emodbx"}, r"parameter corpus: unknown corpus 'emodbx'; known: \[.*'emodb'"),
+    ("scalogram", {"corpora": "savee,emodbx"}, r"parameter corpora: unknown corpus 'emodbx'"),
+    ("capsule", {"tasks": "8-klass"}, r"tasks: unknown \['8-klass'\]"),
+    ("capsule", {"table2_systems": "feature_proposd"}, r"unknown system\(s\) \['feature_proposd'\]"),
+    ("crnn", {"systems": "HSF CRNN"}, r"unknown system\(s\) \['HSF CRNN'\]"),
+])
+def test_unknown_names_in_parameters_are_clear_errors_before_any_work(paper, overrides, message):
+    from serlib.papers import get
+
+    with pytest.raises(ValueError, match=message):
+        get(paper).module().settings("full", **overrides)

@@ -102,6 +102,13 @@ def corpus_label(name: str) -> str:
     return Path(name).stem if name.endswith(".csv") else name
 
 
+def check_corpus_name(name: str, parameter: str = "corpus") -> None:
+    """A registered corpus or a CSV manifest path; anything else is an error naming the valid
+    ones, raised when the settings are read (before any work is done)."""
+    if not name.endswith(".csv") and name not in corpora.PARSERS:
+        raise ValueError(f"parameter {parameter}: unknown corpus {name!r}; known: {sorted(corpora.PARSERS)} or a .csv manifest")
+
+
 def load_corpus(name: str, data_root: str | Path | None = None) -> pd.DataFrame:
     """The manifest of a registered corpus under the data root, or of a CSV manifest path."""
     if name.endswith(".csv"):

@@ -68,7 +68,10 @@ PROFILES = {
 
 
 def settings(profile: str = "smoke", **overrides) -> Settings:
-    return common.resolve(PROFILES, profile, overrides)
+    """The profile's settings with overrides; an unknown corpus is an error naming the valid ones."""
+    chosen = common.resolve(PROFILES, profile, overrides)
+    common.check_corpus_name(chosen.corpus)
+    return chosen
 
 
 #: The paper's classes: Emo-DB's seven.

@@ -66,7 +66,11 @@ PROFILES = {
 
 
 def settings(profile: str = "smoke", **overrides) -> Settings:
-    return common.resolve(PROFILES, profile, overrides)
+    """The profile's settings with overrides; an unknown corpus is an error naming the valid ones."""
+    chosen = common.resolve(PROFILES, profile, overrides)
+    for name in chosen.corpora:
+        common.check_corpus_name(name, "corpora")
+    return chosen
 
 
 #: The paper's classes, in its tables' order.
