@@ -165,3 +165,12 @@ def test_the_verdict_says_whether_the_papers_ordering_holds_and_whether_cis_sepa
     assert "does not hold: ours is HSF-CRNN > Plain CRNN > Multi-CRNN" in crnn.verdict(broken, "nemo", "full")
     table = crnn.ordering(broken, "5-fold leave-one-session-out")
     assert not table.loc["UA", "same order"] and table.loc["UA", "neighbours' CIs separate"] == "no, no"
+
+
+def test_the_verdict_box_names_what_ran_and_what_needs_a_licence():
+    rows = _table1_rows({"Plain CRNN": (0.45, 0.42, 0.48), "Multi-CRNN": (0.50, 0.47, 0.53), "HSF-CRNN": (0.60, 0.57, 0.63)})
+    box = crnn.verdict_box(rows, "nemo", "full", {"nemo"})
+    assert "Table 1's protocol on **nemo**" in box and "ordering HSF-CRNN > Multi-CRNN > Plain CRNN holds" in box
+    assert "Not reproduced here:** Table 1 on IEMOCAP and Table 2 on EmotAsS: licence-gated" in box
+    with_iemocap = crnn.verdict_box(rows, "nemo", "full", {"nemo", "iemocap"})
+    assert "Table 1 on IEMOCAP:** run from a licensed copy" in with_iemocap and "Not reproduced here:** Table 2 on EmotAsS" in with_iemocap
