@@ -197,9 +197,7 @@ def load_data(settings: Settings, corpus: str | None = None, root: str | Path | 
     if settings.per_class_and_speaker:
         manifest = common.smoke_subset(manifest, ["speaker", "emotion"], settings.per_class_and_speaker)
         manifest = manifest.sort_values("utterance_id", ignore_index=True)
-    folds = splits.session_folds(manifest, validate_on_next=True)
-    for fold in folds:
-        splits.check_speaker_disjoint(manifest, fold)
+    folds = splits.session_folds(manifest, validate_on_next=True)  # each checked speaker-disjoint by make_split
     labels = manifest["emotion"].map({e: i for i, e in enumerate(CLASSES)}).to_numpy()
     found = extract(manifest, cache, progress)
     return Data(name, manifest, CLASSES, labels, folds, found["spectrogram"], found["functionals"], task, started)
@@ -267,6 +265,10 @@ class FoldRun:
     def selected(self, system: str, session: int) -> list[training.Outcome]:
         return self.outcomes[system, session, self.chosen[system, session]]
 
+    def validation_ua(self, system: str, session: int, rate: float) -> float:
+        """Mean over seeds of the best validation UA at learning rate ``rate``: what the choice compares."""
+        return float(np.mean([o.validation_score(HPARAMS.select_metric) for o in self.outcomes[system, session, rate]]))
+
     def pooled(self, system: str, sessions: list[int]) -> list[training.Outcome]:
         """Per seed, the chosen models' test predictions pooled over ``sessions``."""
         per_seed = zip(*(self.selected(system, s) for s in sessions))
@@ -276,23 +278,26 @@ class FoldRun:
 def run_table1(data: Data, settings: Settings, device: str = "auto", cache: str | Path | None = None, log=print) -> FoldRun:
     """Every (system, test fold, learning rate, seed) training; each fold's learning rate is the
     one with the best mean validation UA over seeds (its validation speaker, never its test fold)."""
-    outcomes, chosen = {}, {}
+    run = FoldRun({}, {})
     for session in settings.test_folds:
         fold = data.fold(session)
         examples = inputs(data.spectrograms, data.functionals, data.labels, fold.parts())
         for system in settings.systems:
             for rate in settings.learning_rates:
-                outcomes[system, session, rate] = [
+                run.outcomes[system, session, rate] = [
                     train_system(examples, system, "Table 1", fold.name, common.split_identity(fold),
                                  train_config(settings, rate, seed, device), data.corpus, cache)
                     for seed in settings.seeds]
-            validation = {rate: np.mean([o.validation_score(HPARAMS.select_metric) for o in outcomes[system, session, rate]])
-                          for rate in settings.learning_rates}
-            chosen[system, session] = max(validation, key=validation.get)
-            test = np.mean([o.levels["utterance"].score("UA") for o in outcomes[system, session, chosen[system, session]]])
-            log(f"[{settings.profile}, {data.corpus}] session {session} {system:<10} lr {chosen[system, session]:g} "
-                f"(val UA {validation[chosen[system, session]]:.3f}) test UA {test:.3f}")
-    return FoldRun(outcomes, chosen)
+            rate = run.chosen[system, session] = max(settings.learning_rates, key=lambda r: run.validation_ua(system, session, r))
+            test = np.mean([o.levels["utterance"].score("UA") for o in run.selected(system, session)])
+            log(f"[{settings.profile}, {data.corpus}] session {session} {system:<10} lr {rate:g} "
+                f"(val UA {run.validation_ua(system, session, rate):.3f}) test UA {test:.3f}")
+    return run
+
+
+def best_epoch(outcome: training.Outcome) -> int:
+    """The epoch ``select="val"`` kept: the first with the best validation UA."""
+    return max(outcome.history, key=lambda h: h[f"val_{HPARAMS.select_metric}"])["epoch"]
 
 
 def choices(data: Data, run: FoldRun, settings: Settings) -> pd.DataFrame:
@@ -304,10 +309,9 @@ def choices(data: Data, run: FoldRun, settings: Settings) -> pd.DataFrame:
         row = {"system": system, "test session": session,
                "validation speaker": ", ".join(sorted(data.manifest["speaker"].iloc[fold.val].unique()))}
         for candidate in settings.learning_rates:
-            row[f"val UA, lr {candidate:g}"] = round(np.mean([o.validation_score("UA") for o in run.outcomes[system, session, candidate]]), 3)
-        best = run.selected(system, session)[0]
+            row[f"val UA, lr {candidate:g}"] = round(run.validation_ua(system, session, candidate), 3)
         row["chosen lr"] = rate
-        row["best epoch"] = max(best.history, key=lambda h: h["val_UA"])["epoch"]
+        row["best epoch"] = best_epoch(run.selected(system, session)[0])
         rows.append(row)
     return pd.DataFrame(rows).set_index(["system", "test session"])
 
@@ -374,8 +378,7 @@ def transferred_choices(data: Data, run: FoldRun, system: str) -> tuple[float, i
     Table 1's validation speakers: EmotAsS gives no speaker ids to validate on, and its devel set
     is what Table 2 reports, so nothing is chosen on it."""
     rates = Counter(rate for (s, _), rate in run.chosen.items() if s == system)
-    epochs = [max(o.history, key=lambda h: h["val_UA"])["epoch"]
-              for (s, session), rate in run.chosen.items() if s == system for o in run.selected(s, session)]
+    epochs = [best_epoch(o) for (s, session) in run.chosen if s == system for o in run.selected(s, session)]
     return rates.most_common(1)[0][0], int(np.median(epochs))
 
 
