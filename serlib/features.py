@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import math
+import os
+import uuid
 import warnings
+from collections.abc import Sequence
+from concurrent.futures import Executor, as_completed, wait
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +25,9 @@ from serlib.examples import Examples, stack_examples
 
 #: Bump when an extractor's output changes for the same configuration (invalidates the cache).
 CACHE_VERSION = 1
+
+#: Environment variable for the number of feature-extraction workers (default: every core).
+JOBS_ENV = "SERLIB_JOBS"
 
 
 class Extractor(Protocol):
@@ -355,33 +363,116 @@ def _file_sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def worker_count(jobs: int | None = None) -> int:
+    """Worker processes for :func:`extract`: ``jobs``, else ``$SERLIB_JOBS``, else every core
+    this process may use."""
+    if jobs is None and os.environ.get(JOBS_ENV):
+        try:
+            jobs = int(os.environ[JOBS_ENV])
+        except ValueError:
+            raise ValueError(f"${JOBS_ENV} must be a whole number of workers, got {os.environ[JOBS_ENV]!r}") from None
+    if jobs is None:
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
+    return jobs
+
+
+def write_atomically(path: Path, values: np.ndarray) -> None:
+    """Save ``values`` to ``path`` through a temporary file of this writer's own, so that a
+    reader never sees a partial file and two runs writing one entry never collide."""
+    temporary = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(temporary, "wb") as handle:
+            np.save(handle, values)
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def extract_files(extractor: Extractor, files: Sequence[tuple[str, Path]]) -> list[np.ndarray]:
+    """Features of each (audio path, cache entry) pair, each written to its entry as soon as it is
+    computed (so an error in a later file keeps the earlier ones). Runs in the worker processes."""
+    computed = []
+    for audio, entry in files:
+        values = extractor(load_audio(audio, extractor.sample_rate))
+        write_atomically(entry, values)
+        computed.append(values)
+    return computed
+
+
+#: Set in every worker before it imports anything: one thread per worker for BLAS, OpenMP (torch)
+#: and numba, so that N workers use N cores rather than N × cores threads.
+ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")}
+
+
+def _worker_pool(workers: int) -> Executor:
+    """loky's reusable pool of ``workers`` processes: started once per session (about a second)
+    and kept while in use, closed after a minute idle. Its workers never re-run the caller's
+    ``__main__`` (scripts need no ``if __name__ == "__main__"`` guard) and receive extractors
+    defined in a notebook by value (cloudpickle)."""
+    import loky
+
+    return loky.get_reusable_executor(max_workers=workers, timeout=60, env=ONE_THREAD)
+
+
+def _chunks(items: list, workers: int) -> list[list]:
+    """About eight chunks per worker (balance) of at most 32 files (a bar that moves)."""
+    size = max(1, min(32, math.ceil(len(items) / (8 * workers))))
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
 def extract(
     manifest: pd.DataFrame,
     extractor: Extractor,
     cache: str | Path | None = None,
     progress: bool = True,
+    jobs: int | None = None,
 ) -> list[np.ndarray]:
     """Features for every utterance of ``manifest``, in order, cached on disk.
 
     The cache key is the SHA-256 of the audio file's bytes and :func:`extractor_key`, so a rerun
-    (or a copy of the corpus elsewhere) loads instead of recomputing.
+    (or a copy of the corpus elsewhere) loads instead of recomputing. Files not in the cache are
+    extracted by ``jobs`` worker processes (:func:`worker_count`: every core by default). A file
+    that cannot be used raises :class:`~serlib.audio.AudioError` naming it; no new file is started
+    after it, and the features finished before it stay cached.
     """
     folder = config.cache_dir(cache) / "features" / extractor_key(extractor)
     folder.mkdir(parents=True, exist_ok=True)
-    results = []
-    paths = manifest["path"].tolist()
-    for path in tqdm(paths, desc=f"{type(extractor).__name__} features", disable=not progress, unit="file"):
-        target = folder / f"{_file_sha256(path)}.npy"
-        cached = read_cached(target)
-        if cached is not None:
-            results.append(cached)
-            continue
-        values = extractor(load_audio(path, extractor.sample_rate))
-        temporary = target.with_suffix(".tmp.npy")
-        np.save(temporary, values)
-        temporary.replace(target)
-        results.append(values)
-    return results
+    paths = [str(path) for path in manifest["path"]]
+    entries = [folder / f"{_file_sha256(path)}.npy" for path in paths]
+    results: list[np.ndarray | None] = [read_cached(entry) for entry in entries]
+    rows_of: dict[Path, list[int]] = {}  # one extraction per distinct audio content
+    for row, entry in enumerate(entries):
+        if results[row] is None:
+            rows_of.setdefault(entry, []).append(row)
+    missing = [(paths[rows[0]], entry) for entry, rows in rows_of.items()]
+    bar = tqdm(total=len(paths), initial=len(paths) - sum(map(len, rows_of.values())), unit="file",
+               desc=f"{type(extractor).__name__} features", disable=not progress)
+
+    def store(files: Sequence[tuple[str, Path]], computed: list[np.ndarray]) -> None:
+        for (_, entry), values in zip(files, computed):
+            for row in rows_of[entry]:
+                results[row] = values
+            bar.update(len(rows_of[entry]))
+
+    workers = min(worker_count(jobs), len(missing))
+    with bar:
+        if workers <= 1:
+            for file in missing:
+                store([file], extract_files(extractor, [file]))
+        else:
+            pool = _worker_pool(workers)
+            pending = {pool.submit(extract_files, extractor, chunk): chunk for chunk in _chunks(missing, workers)}
+            try:
+                for done in as_completed(pending):
+                    store(pending[done], done.result())
+            except BaseException:
+                for future in pending:  # start nothing new; the running chunks finish and are cached
+                    future.cancel()
+                wait(pending)
+                raise
+    return results  # type: ignore[return-value]
 
 
 def read_cached(path: Path) -> np.ndarray | None:

@@ -1,8 +1,13 @@
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from serlib import features
+from serlib.audio import AudioError
 from tests.conftest import write_tone
 
 
@@ -70,3 +75,79 @@ def test_cache_loads_instead_of_recomputing(tmp_path, monkeypatch):
 def test_cache_key_depends_on_the_configuration():
     assert features.extractor_key(features.MFCC()) != features.extractor_key(features.MFCC(n_mfcc=20))
     assert features.extractor_key(features.MFCC()) == features.extractor_key(features.MFCC())
+
+
+# --------------------------------------------------------------------------- parallel extraction
+
+class ThreadsSeen(features.MFCC):
+    """An extractor that reports the threads its worker's native pools run (BLAS, OpenMP)."""
+
+    def __call__(self, signal: np.ndarray) -> np.ndarray:
+        from threadpoolctl import threadpool_info
+
+        return np.array([pool["num_threads"] for pool in threadpool_info()] + [os.getpid()], dtype=np.int64)
+
+
+def _tones(folder, count: int = 6) -> pd.DataFrame:
+    paths = [write_tone(folder / f"{i}.wav", seconds=0.5 + 0.1 * i, freq=200 + 100 * i) for i in range(count)]
+    return pd.DataFrame({"path": [str(p) for p in paths]})
+
+
+def test_parallel_and_serial_extraction_give_identical_arrays_in_manifest_order(tmp_path):
+    manifest = _tones(tmp_path)
+    serial = features.extract(manifest, features.MFCC(), tmp_path / "serial", progress=False, jobs=1)
+    parallel = features.extract(manifest, features.MFCC(), tmp_path / "parallel", progress=False, jobs=2)
+    assert [len(a) for a in serial] == [len(a) for a in parallel] == sorted({len(a) for a in serial})
+    for a, b in zip(serial, parallel):
+        np.testing.assert_array_equal(a, b)
+    entries = {path.name for path in (tmp_path / "parallel").rglob("*.npy")}
+    assert entries == {path.name for path in (tmp_path / "serial").rglob("*.npy")} and len(entries) == 6
+
+
+def test_workers_run_one_native_thread_each(tmp_path):
+    seen = features.extract(_tones(tmp_path), ThreadsSeen(), tmp_path / "cache", progress=False, jobs=2)
+    assert len({int(row[-1]) for row in seen} - {os.getpid()}) >= 1  # computed in worker processes
+    assert all(threads == 1 for row in seen for threads in row[:-1])
+
+
+def test_a_bad_file_in_a_parallel_run_is_named_and_the_good_files_stay_cached(tmp_path, monkeypatch):
+    good = _tones(tmp_path)
+    bad = tmp_path / "cut.wav"
+    bad.write_bytes(b"RIFF\x00\x00")
+    manifest = pd.concat([good, pd.DataFrame({"path": [str(bad)]})], ignore_index=True)
+    with pytest.raises(AudioError, match="cut.wav"):
+        features.extract(manifest, features.MFCC(), tmp_path / "cache", progress=False, jobs=2)
+    monkeypatch.setattr(features.MFCC, "__call__", lambda self, s: pytest.fail("recomputed a cached feature"))
+    assert len(features.extract(good, features.MFCC(), tmp_path / "cache", progress=False, jobs=1)) == 6
+
+
+def test_two_concurrent_extractions_into_one_cache_both_succeed(tmp_path, monkeypatch):
+    manifest = _tones(tmp_path)
+    reference = features.extract(manifest, features.MFCC(), tmp_path / "reference", progress=False, jobs=1)
+    runs = 3
+    lockstep = threading.Barrier(runs)  # every run has written its temporary file before any moves it into place
+    save = np.save
+
+    def save_in_lockstep(*args, **kwargs):
+        save(*args, **kwargs)
+        lockstep.wait(timeout=10)
+
+    monkeypatch.setattr(np, "save", save_in_lockstep)
+    with ThreadPoolExecutor(runs) as pool:
+        started = [pool.submit(features.extract, manifest, features.MFCC(), tmp_path / "shared", False, 1)
+                   for _ in range(runs)]
+        every = [run.result() for run in started]
+    for arrays in every:
+        for a, b in zip(arrays, reference):
+            np.testing.assert_array_equal(a, b)
+    assert not [path for path in (tmp_path / "shared").rglob("*") if path.is_file() and path.suffix != ".npy"]
+
+
+def test_worker_count_reads_the_setting_and_rejects_nonsense(monkeypatch):
+    monkeypatch.setenv(features.JOBS_ENV, "3")
+    assert features.worker_count() == 3 and features.worker_count(1) == 1
+    monkeypatch.setenv(features.JOBS_ENV, "all")
+    with pytest.raises(ValueError, match="SERLIB_JOBS"):
+        features.worker_count()
+    with pytest.raises(ValueError, match="at least 1"):
+        features.worker_count(0)
