@@ -459,8 +459,11 @@ def extract(
     workers = min(worker_count(jobs), len(missing))
     with bar:
         if workers <= 1:
-            for file in missing:
-                store([file], extract_files(extractor, [file]))
+            from threadpoolctl import threadpool_limits
+
+            with threadpool_limits(1):  # as in a worker: BLAS threads only spin on one file's small products
+                for file in missing:
+                    store([file], extract_files(extractor, [file]))
         else:
             pool = _worker_pool(workers)
             pending = {pool.submit(extract_files, extractor, chunk): chunk for chunk in _chunks(missing, workers)}

@@ -18,7 +18,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 def test_book_builds_and_summary_shows_full_results(tmp_path):
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(PROJECT / name, tmp_path / name)
-    for folder in ("book", "results"):
+    for folder in ("book", "results", "benchmarks"):
         shutil.copytree(PROJECT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("*-smoke.json", ".ipynb_checkpoints"))
     env = {**os.environ, "SERLIB_RESULTS": str(tmp_path / "results")}
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
