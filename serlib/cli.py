@@ -2,7 +2,8 @@
 
 ``serlib corpus NAME --root DIR [--json]``: summarise a corpus.
 ``serlib reproduce [PAPER ...] [--all] --profile {smoke,full} [--device D] [--data-root DIR]
-[-p NAME VALUE ...] [--no-book]``: run papers' notebooks (see :mod:`serlib.reproduce`).
+[-p NAME VALUE ...] [--no-book] [--executor {local,dask} ...]``: run papers' notebooks, their
+training grids first on a Dask cluster with ``--executor dask`` (see :mod:`serlib.reproduce`, :mod:`serlib.jobs`).
 """
 
 from __future__ import annotations
@@ -29,9 +30,13 @@ def _corpus(args: argparse.Namespace) -> int:
 def _reproduce(args: argparse.Namespace) -> int:
     from serlib.reproduce import reproduce
 
+    from serlib.reproduce import Execution
+
     extra = dict(args.parameter or [])
+    execution = Execution(args.executor, args.workers, args.scheduler_address, args.scheduler_file,
+                          args.cluster_profile, args.retries, args.force)
     return reproduce(args.papers, args.all, args.profile, args.device, args.data_root, extra, book=not args.no_book,
-                     log=lambda line: print(line, flush=True))
+                     log=lambda line: print(line, flush=True), execution=execution)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,6 +64,17 @@ def main(argv: list[str] | None = None) -> int:
     repro.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
                        help="a notebook parameter, e.g. -p corpus my_corpus.csv or -p epochs 2 (repeatable)")
     repro.add_argument("--no-book", action="store_true", help="do not build the book afterwards")
+    grid = repro.add_argument_group(
+        "where the trainings run", "With --executor dask, each paper's training grid runs on a Dask cluster first "
+        "(one job per training, outcomes stored in the cache), then its notebook reads the outcomes.")
+    grid.add_argument("--executor", choices=["local", "dask"], default="local",
+                      help="local (default): the notebook trains one model after another; dask: the grid runs on a cluster")
+    grid.add_argument("--workers", type=int, help="dask LocalCluster workers, one thread each (default: every core)")
+    grid.add_argument("--scheduler-address", help="a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
+    grid.add_argument("--scheduler-file", help="the scheduler file of a running Dask scheduler")
+    grid.add_argument("--cluster-profile", help="YAML: start workers as SLURM or PBS jobs (see README, Run on a cluster)")
+    grid.add_argument("--retries", type=int, default=1, help="times a failed training is tried again (default 1)")
+    grid.add_argument("--force", action="store_true", help="clear the stored outcomes and checkpoints of the grid first")
     repro.set_defaults(run=_reproduce)
     args = parser.parse_args(argv)
     try:

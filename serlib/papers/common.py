@@ -191,7 +191,11 @@ def split_identity(split: Any) -> dict[str, list[int]]:
 
 def run_folder(key: TrainingKey, identity: Mapping[str, Any], cache: str | Path | None = None) -> Path:
     """``<cache>/runs/<paper>/<key slug>-<hash of key and identity>``."""
-    digest = config.fingerprint({"key": asdict(key), **identity})
+    return folder_of(key, config.fingerprint({"key": asdict(key), **identity}), cache)
+
+
+def folder_of(key: TrainingKey, digest: str, cache: str | Path | None = None) -> Path:
+    """The run folder of ``key`` whose key-and-identity hash is ``digest``."""
     return config.cache_dir(cache) / "runs" / key.paper / f"{key.slug()}-{digest}"
 
 
@@ -220,17 +224,45 @@ def run_training(
 ) -> Outcome:
     """The outcome of training ``key``: read from its folder when a run finished before, else
     ``train(checkpoint path)`` (which resumes from that checkpoint if a run was interrupted)."""
-    folder = run_folder(key, identity, cache)
-    stored = folder / "outcome.npz"
-    if stored.exists():
-        try:
-            return load_outcome(stored)
-        except (EOFError, ValueError, OSError, KeyError, zipfile.BadZipFile) as err:
-            warnings.warn(f"cached outcome {stored} is unreadable ({type(err).__name__}: {err}); evaluating again "
-                          "(from the checkpoint where it is intact)", stacklevel=2)
-            stored.unlink()
-    folder.mkdir(parents=True, exist_ok=True)
-    outcome = train(folder / "checkpoint.ckpt")
-    save_outcome(outcome, stored)
-    (folder / "key.json").write_text(json.dumps({"key": asdict(key), **identity}, indent=1, default=str))
-    return outcome
+    return Training(key, identity, train).run(cache)
+
+
+@dataclass(frozen=True)
+class Training:
+    """One training of a paper's grid, not yet run: its key, its identity and how to train it
+    (``train(checkpoint path) → Outcome``). A protocol runs it where it stands
+    (:meth:`run`); ``serlib reproduce --executor dask`` runs a grid of them on a cluster first
+    (:mod:`serlib.jobs`), and the protocol then reads their outcomes."""
+
+    key: TrainingKey
+    identity: Mapping[str, Any]
+    train: Callable[[Path], Outcome]
+
+    @property
+    def digest(self) -> str:
+        """Hash of key and identity: the end of :meth:`folder`'s name."""
+        return config.fingerprint({"key": asdict(self.key), **self.identity})
+
+    def folder(self, cache: str | Path | None = None) -> Path:
+        return folder_of(self.key, self.digest, cache)
+
+    def done(self, cache: str | Path | None = None) -> bool:
+        """Whether a finished run's outcome is stored."""
+        return (self.folder(cache) / "outcome.npz").exists()
+
+    def run(self, cache: str | Path | None = None) -> Outcome:
+        """The stored outcome, or a training (resumed from its checkpoint) whose outcome is stored."""
+        folder = self.folder(cache)
+        stored = folder / "outcome.npz"
+        if stored.exists():
+            try:
+                return load_outcome(stored)
+            except (EOFError, ValueError, OSError, KeyError, zipfile.BadZipFile) as err:
+                warnings.warn(f"cached outcome {stored} is unreadable ({type(err).__name__}: {err}); evaluating again "
+                              "(from the checkpoint where it is intact)", stacklevel=3)
+                stored.unlink()
+        folder.mkdir(parents=True, exist_ok=True)
+        outcome = self.train(folder / "checkpoint.ckpt")
+        save_outcome(outcome, stored)
+        (folder / "key.json").write_text(json.dumps({"key": asdict(self.key), **self.identity}, indent=1, default=str))
+        return outcome

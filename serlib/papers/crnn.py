@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -240,18 +242,55 @@ def train_config(settings: Settings, learning_rate: float, seed: int, device: st
                                 eval_batch_size=64, progress=False)
 
 
-def train_system(examples: dict[str, Examples], system: str, table: str, split_name: str, split_rows: dict,
-                 cfg: training.TrainConfig, corpus: str, cache: str | Path | None = None) -> training.Outcome:
-    """One cached training of ``system`` (key: table, system + learning rate, split, seed)."""
-    n_functionals = examples["train"].x["functionals"].shape[1]
+def system_training(examples: Callable[[], dict[str, Examples]], n_functionals: int, system: str, table: str,
+                    split_name: str, split_rows: dict, cfg: training.TrainConfig, corpus: str) -> common.Training:
+    """One training of ``system`` (key: table, system + learning rate, split, seed); its inputs
+    are made (``examples()``) only when it trains."""
     model_class = SYSTEMS[system]
     identity = {"model": model_class.__name__, "code": common.code_fingerprint(model_class),
                 "config": {"hparams": asdict(HPARAMS), "train": asdict(replace(cfg, device="", progress=False)),
-                           "features": {k: features.extractor_key(e) for k, e in extractors().items()}, "corpus": corpus},
+                           "features": feature_keys(), "corpus": corpus},
                 "split": split_rows}
     key = common.TrainingKey(PAPER, table, f"{system} lr={cfg.learning_rate:g}", f"{corpus} 4-class", split_name, cfg.seed)
     build = lambda: make_model(system, len(CLASSES), n_functionals)  # noqa: E731
-    return common.run_training(key, identity, lambda checkpoint: training.train_and_evaluate(build, examples, cfg, checkpoint), cache)
+    return common.Training(key, identity, lambda checkpoint: training.train_and_evaluate(build, examples(), cfg, checkpoint))
+
+
+def feature_keys() -> dict[str, str]:
+    return {name: features.extractor_key(extractor) for name, extractor in extractors().items()}
+
+
+def train_system(examples: dict[str, Examples], system: str, table: str, split_name: str, split_rows: dict,
+                 cfg: training.TrainConfig, corpus: str, cache: str | Path | None = None) -> training.Outcome:
+    """One cached training of ``system`` on ready ``examples``."""
+    n_functionals = examples["train"].x["functionals"].shape[1]
+    return system_training(lambda: examples, n_functionals, system, table, split_name, split_rows, cfg, corpus).run(cache)
+
+
+def table1_trainings(data: Data, settings: Settings, device: str = "auto") -> dict[tuple[str, int, float], list[common.Training]]:
+    """Every (system, test fold, learning rate) of Table 1, one training per seed. A fold's inputs
+    are made when its first training runs and kept until another fold's are needed."""
+    examples_of = lru_cache(maxsize=1)(
+        lambda session: inputs(data.spectrograms, data.functionals, data.labels, data.fold(session).parts()))
+    trainings = {}
+    for session in settings.test_folds:
+        fold = data.fold(session)
+        for system in settings.systems:
+            for rate in settings.learning_rates:
+                trainings[system, session, rate] = [
+                    system_training(lambda session=session: examples_of(session), data.functionals.shape[1], system,
+                                    "Table 1", fold.name, common.split_identity(fold),
+                                    train_config(settings, rate, seed, device), data.corpus)
+                    for seed in settings.seeds]
+    return trainings
+
+
+def training_grid(settings: Settings, data_root: str | Path | None = None, cache: str | Path | None = None,
+                  device: str = "auto") -> list[common.Training]:
+    """Table 1's trainings on ``settings.corpus`` (for ``serlib reproduce --executor dask``; IEMOCAP
+    and EmotAsS, when given, train inside the notebook)."""
+    data = load_data(settings, data_root=data_root, cache=cache, progress=False)
+    return [job for runs in table1_trainings(data, settings, device).values() for job in runs]
 
 
 @dataclass
@@ -279,19 +318,14 @@ def run_table1(data: Data, settings: Settings, device: str = "auto", cache: str 
     """Every (system, test fold, learning rate, seed) training; each fold's learning rate is the
     one with the best mean validation UA over seeds (its validation speaker, never its test fold)."""
     run = FoldRun({}, {})
-    for session in settings.test_folds:
-        fold = data.fold(session)
-        examples = inputs(data.spectrograms, data.functionals, data.labels, fold.parts())
-        for system in settings.systems:
-            for rate in settings.learning_rates:
-                run.outcomes[system, session, rate] = [
-                    train_system(examples, system, "Table 1", fold.name, common.split_identity(fold),
-                                 train_config(settings, rate, seed, device), data.corpus, cache)
-                    for seed in settings.seeds]
-            rate = run.chosen[system, session] = max(settings.learning_rates, key=lambda r: run.validation_ua(system, session, r))
-            test = np.mean([o.levels["utterance"].score("UA") for o in run.selected(system, session)])
-            log(f"[{settings.profile}, {data.corpus}] session {session} {system:<10} lr {rate:g} "
-                f"(val UA {run.validation_ua(system, session, rate):.3f}) test UA {test:.3f}")
+    for (system, session, rate), trainings in table1_trainings(data, settings, device).items():
+        run.outcomes[system, session, rate] = [job.run(cache) for job in trainings]
+        if rate != settings.learning_rates[-1]:
+            continue
+        rate = run.chosen[system, session] = max(settings.learning_rates, key=lambda r: run.validation_ua(system, session, r))
+        test = np.mean([o.levels["utterance"].score("UA") for o in run.selected(system, session)])
+        log(f"[{settings.profile}, {data.corpus}] session {session} {system:<10} lr {rate:g} "
+            f"(val UA {run.validation_ua(system, session, rate):.3f}) test UA {test:.3f}")
     return run
 
 

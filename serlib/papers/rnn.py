@@ -171,9 +171,8 @@ def train_config(settings: Settings, device: str) -> training.TrainConfig:
                                 learning_rate=HPARAMS.learning_rate, device=device, select="last", progress=False)
 
 
-def train_configuration(data: Data, feature_type: str, cell: str, settings: Settings, device: str = "auto",
-                        cache: str | Path | None = None) -> list[training.Outcome]:
-    """One (feature type, cell) configuration, once per seed; each seed is one cached training."""
+def trainings(data: Data, feature_type: str, cell: str, settings: Settings, device: str = "auto") -> list[common.Training]:
+    """One (feature type, cell) configuration, once per seed: one :class:`~serlib.papers.common.Training` each."""
     examples = inputs(data, feature_type, settings)
     n_features = examples["train"].x.shape[2]
     make_model = lambda: RecurrentClassifier(n_features, len(data.classes.classes), CELLS[cell],  # noqa: E731
@@ -186,12 +185,24 @@ def train_configuration(data: Data, feature_type: str, cell: str, settings: Sett
                 "split": common.split_identity(data.split)}
     base = train_config(settings, device)
     return [
-        common.run_training(
+        common.Training(
             common.TrainingKey(PAPER, "Tables 3-4", f"{feature_type} {cell}", f"{len(data.classes.classes)}-class", data.split.name, seed),
-            identity, lambda checkpoint, seed=seed: training.train_and_evaluate(make_model, examples, replace(base, seed=seed), checkpoint),
-            cache)
+            identity, lambda checkpoint, seed=seed: training.train_and_evaluate(make_model, examples, replace(base, seed=seed), checkpoint))
         for seed in settings.seeds
     ]
+
+
+def training_grid(settings: Settings, data_root: str | Path | None = None, cache: str | Path | None = None,
+                  device: str = "auto") -> list[common.Training]:
+    """Every training of Tables 3 and 4: each configuration × seed (for ``serlib reproduce --executor dask``)."""
+    data = load_data(settings, data_root, cache, progress=False)
+    return [job for feature_type, cell in configurations() for job in trainings(data, feature_type, cell, settings, device)]
+
+
+def train_configuration(data: Data, feature_type: str, cell: str, settings: Settings, device: str = "auto",
+                        cache: str | Path | None = None) -> list[training.Outcome]:
+    """One (feature type, cell) configuration, once per seed; each seed is one cached training."""
+    return [job.run(cache) for job in trainings(data, feature_type, cell, settings, device)]
 
 
 def run_tables(data: Data, settings: Settings, device: str = "auto", cache: str | Path | None = None,

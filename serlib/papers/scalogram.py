@@ -163,9 +163,9 @@ def train_config(settings: Settings, device: str) -> training.TrainConfig:
                                 device=device, select="last", progress=False)
 
 
-def train_fold(corpus: Corpus, protocol: str, split: splits.Split, seed: int, settings: Settings,
-               device: str = "auto", cache: str | Path | None = None) -> training.Outcome:
-    """One model on one fold (one cached training): all segments of the training utterances."""
+def fold_training(corpus: Corpus, protocol: str, split: splits.Split, seed: int, settings: Settings,
+                  device: str = "auto") -> common.Training:
+    """One model on one fold: all segments of the training utterances."""
     shape = corpus.scalograms[0].shape
     n_classes = len(corpus.classes.classes)
     make_model = lambda: ScalogramCRNN(shape[2], shape[3], n_classes, dense_units=HPARAMS.dense_units,  # noqa: E731
@@ -180,7 +180,23 @@ def train_fold(corpus: Corpus, protocol: str, split: splits.Split, seed: int, se
         data = {part: stack_examples(corpus.scalograms, corpus.labels, rows) for part, rows in split.parts().items() if len(rows)}
         return training.train_and_evaluate(make_model, data, replace(train_config(settings, device), seed=seed), checkpoint)
 
-    return common.run_training(key, identity, train, cache)
+    return common.Training(key, identity, train)
+
+
+def train_fold(corpus: Corpus, protocol: str, split: splits.Split, seed: int, settings: Settings,
+               device: str = "auto", cache: str | Path | None = None) -> training.Outcome:
+    """One model on one fold (one cached training)."""
+    return fold_training(corpus, protocol, split, seed, settings, device).run(cache)
+
+
+def training_grid(settings: Settings, data_root: str | Path | None = None, cache: str | Path | None = None,
+                  device: str = "auto") -> list[common.Training]:
+    """Every training of Table 4: corpus × protocol × fold × initialisation (for ``serlib reproduce --executor dask``)."""
+    chosen = [load_corpus(name, settings, data_root) for name in settings.corpora]
+    extract_scalograms(chosen, cache, progress=False)
+    return [fold_training(corpus, protocol, fold, seed, settings, device)
+            for corpus in chosen for protocol in PROTOCOLS for fold in protocol_splits(corpus, protocol, settings)
+            for seed in settings.seeds]
 
 
 def run_protocol(corpus: Corpus, protocol: str, settings: Settings, device: str = "auto",

@@ -1,0 +1,282 @@
+"""A paper's training grid as job specs, run here or on a Dask cluster (``serlib reproduce --executor``).
+
+A paper module that defines ``training_grid(settings, data_root, cache, device)`` (a list of
+:class:`~serlib.papers.common.Training`) can have its grid run before its notebook:
+
+1. :func:`plan` expands the grid into :class:`JobSpec` s: paper, profile, overrides and the
+   training's key and digest (a hash of its configuration, split, seed and model code).
+2. :func:`execute` runs the specs whose outcome is not stored yet: ``local`` in this process,
+   one after another; ``dask`` on a ``LocalCluster``, a running scheduler, or SLURM/PBS workers
+   started through ``dask-jobqueue`` from a :class:`ClusterProfile`. Each job is
+   :func:`run_job`: it rebuilds the paper's grid where it runs, trains the one training whose
+   digest it names and writes its outcome atomically under the cache.
+3. The notebook then runs as always and reads every outcome from the cache: the tables are made
+   only from stored outcomes, so the numbers never depend on where a job ran.
+
+Rerunning skips every key whose outcome is stored, so an interrupted grid resumes; ``force``
+clears the grid's stored outcomes and checkpoints first.
+"""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from serlib import config
+from serlib.papers import common
+
+EXECUTORS = ("local", "dask")
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """Everything a worker needs to run one training of a paper's grid."""
+
+    paper: str  # a paper of the registry, or a module path defining settings() and training_grid()
+    profile: str
+    overrides: tuple[tuple[str, str], ...]
+    key: common.TrainingKey
+    digest: str
+    data_root: str
+    cache: str
+    device: str = "auto"
+
+    @property
+    def name(self) -> str:
+        """The job's key on the cluster and in reports: ``<paper>/<key slug>-<digest>``."""
+        return f"{self.key.paper}/{self.key.slug()}-{self.digest}"
+
+
+@dataclass
+class GridReport:
+    """How a grid ended: how many jobs it had, which were already done, which ran, which failed."""
+
+    planned: int
+    skipped: list[str] = field(default_factory=list)
+    ran: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # job name → error
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def paper_module(paper: str) -> ModuleType:
+    """``serlib.papers.<paper>`` for a registered paper, else ``paper`` as a module path."""
+    from serlib import papers
+
+    module = importlib.import_module(f"serlib.papers.{paper}" if "." not in paper else paper)
+    if "." not in paper:
+        papers.get(paper)  # a clear error for an unregistered name
+    if not hasattr(module, "training_grid"):
+        raise ValueError(f"paper {paper!r} does not expose its training grid yet (serlib.papers.{paper}.training_grid); "
+                         "run it with --executor local")
+    return module
+
+
+def settings_overrides(module: ModuleType, parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The notebook parameters that are fields of the paper's ``Settings`` (``-p corpus ...``)."""
+    names = {f.name for f in fields(module.Settings)} - {"profile"}
+    return {name: value for name, value in parameters.items() if name in names and value is not None}
+
+
+@lru_cache(maxsize=2)
+def _grid(paper: str, profile: str, overrides: tuple[tuple[str, str], ...], data_root: str, cache: str,
+          device: str) -> dict[str, common.Training]:
+    """The paper's grid by digest. Kept per process, so a worker builds its data once for many jobs."""
+    module = paper_module(paper)
+    chosen = module.settings(profile, **dict(overrides))
+    return {training.digest: training for training in module.training_grid(chosen, data_root, cache, device)}
+
+
+def plan(paper: str, profile: str, parameters: Mapping[str, Any] | None = None, data_root: str | Path | None = None,
+         cache: str | Path | None = None, device: str = "auto") -> list[JobSpec]:
+    """The job specs of ``paper``'s grid under ``profile`` and the notebook ``parameters``."""
+    module = paper_module(paper)
+    overrides = tuple(sorted((name, str(value)) for name, value in settings_overrides(module, parameters or {}).items()))
+    root, folder = str(config.data_root(data_root)), str(config.cache_dir(cache))
+    grid = _grid(paper, profile, overrides, root, folder, device)
+    return [JobSpec(paper, profile, overrides, training.key, digest, root, folder, device) for digest, training in grid.items()]
+
+
+def run_job(spec: JobSpec, threads: int | None = None) -> str:
+    """Train the one training ``spec`` names (reading its outcome if stored); returns its name.
+    ``threads`` sets torch's threads in this process (one per Dask worker thread)."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    grid = _grid(spec.paper, spec.profile, spec.overrides, spec.data_root, spec.cache, spec.device)
+    if spec.digest not in grid:
+        raise LookupError(f"{spec.name}: not in the grid built here; the code or settings differ from the driver's")
+    grid[spec.digest].run(spec.cache)
+    return spec.name
+
+
+def is_done(spec: JobSpec) -> bool:
+    """Whether the training's outcome is stored."""
+    return (common.folder_of(spec.key, spec.digest, spec.cache) / "outcome.npz").exists()
+
+
+def clear(specs: Sequence[JobSpec]) -> None:
+    """Remove the stored outcome and checkpoint of every spec (``--force``)."""
+    for spec in specs:
+        shutil.rmtree(common.folder_of(spec.key, spec.digest, spec.cache), ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- cluster profiles
+
+
+@dataclass(frozen=True)
+class ClusterProfile:
+    """Batch jobs that each start one Dask worker (YAML, see ``README.md``, "Run on a cluster")."""
+
+    scheduler: str  # "slurm" or "pbs"
+    partition: str  # the queue
+    walltime: str = "04:00:00"
+    cores: int = 4
+    memory: str = "16GB"
+    gpus_per_job: int = 0
+    jobs: int = 1  # batch jobs (workers) to start
+    account: str | None = None
+    job_extra: tuple[str, ...] = ()  # more #SBATCH / #PBS directives
+    prologue: tuple[str, ...] = ()  # shell lines before the worker starts (modules, venv)
+    python: str | None = None  # the workers' Python (default: this one)
+
+    @classmethod
+    def read(cls, path: str | Path) -> ClusterProfile:
+        import yaml
+
+        path = Path(path)
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise ValueError(f"{path}: cannot read the cluster profile ({err})") from err
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"{path}: unknown field(s) {unknown}; known: {sorted(known)}")
+        if values.get("scheduler") not in ("slurm", "pbs"):
+            raise ValueError(f"{path}: scheduler must be 'slurm' or 'pbs', got {values.get('scheduler')!r}")
+        if "partition" not in values:
+            raise ValueError(f"{path}: give the partition (queue) the jobs go to")
+        for name in ("job_extra", "prologue"):
+            values[name] = tuple(values.get(name) or ())
+        return cls(**values)
+
+    def cluster(self, **scheduler_options: Any):
+        """A ``dask_jobqueue`` SLURMCluster or PBSCluster: one worker process per batch job with
+        ``cores`` threads; a GPU job asks the batch system for its GPUs and offers the worker a
+        ``GPU`` resource, which GPU jobs request."""
+        import dask_jobqueue
+
+        directives = list(self.job_extra)
+        gpus = self.gpus_per_job
+        options = dict(queue=self.partition, walltime=self.walltime, cores=self.cores, processes=1, memory=self.memory,
+                       job_script_prologue=list(self.prologue), python=self.python,
+                       worker_extra_args=["--resources", f"GPU={gpus}"] if gpus else [],
+                       scheduler_options=scheduler_options)
+        if self.scheduler == "slurm":
+            if gpus:
+                directives.append(f"--gres=gpu:{gpus}")
+            return dask_jobqueue.SLURMCluster(account=self.account, job_extra_directives=directives, **options)
+        resource = f"select=1:ncpus={self.cores}:mem={self.memory}" + (f":ngpus={gpus}" if gpus else "")
+        return dask_jobqueue.PBSCluster(account=self.account, resource_spec=resource, job_extra_directives=directives,
+                                        **options)
+
+
+# --------------------------------------------------------------------------- executors
+
+
+def execute(specs: Sequence[JobSpec], executor: str = "local", *, workers: int | None = None,
+            scheduler_address: str | None = None, scheduler_file: str | None = None,
+            cluster_profile: str | Path | None = None, retries: int = 1, force: bool = False,
+            log: Callable[[str], None] = print) -> GridReport:
+    """Run every spec whose outcome is not stored (all of them with ``force``)."""
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}; valid: {list(EXECUTORS)}")
+    if force:
+        clear(specs)
+    report = GridReport(len(specs))
+    todo = []
+    for spec in specs:
+        if is_done(spec):
+            report.skipped.append(spec.name)
+        else:
+            todo.append(spec)
+    log(f"{len(specs)} trainings: {len(report.skipped)} stored already, {len(todo)} to run ({executor})")
+    if todo:
+        run = _run_local if executor == "local" else _run_dask
+        run(todo, report, retries, log, workers=workers, scheduler_address=scheduler_address,
+            scheduler_file=scheduler_file, cluster_profile=cluster_profile)
+    if report.failed:
+        log("failed: " + ", ".join(sorted(report.failed)))
+    return report
+
+
+def _progress(report: GridReport, total: int, in_flight: int) -> str:
+    return f"[{len(report.ran)}/{total} done, {in_flight} queued or running, {len(report.failed)} failed]"
+
+
+def _run_local(todo: Sequence[JobSpec], report: GridReport, retries: int, log: Callable[[str], None], **_: Any) -> None:
+    for i, spec in enumerate(todo):
+        for attempt in range(retries + 1):
+            try:
+                run_job(spec)
+                report.ran.append(spec.name)
+                break
+            except Exception as err:  # noqa: BLE001 - reported with its key; the other jobs still run
+                if attempt == retries:
+                    report.failed[spec.name] = f"{type(err).__name__}: {err}"
+        log(f"{_progress(report, len(todo), 0)} {spec.name}")
+
+
+def _client(workers: int | None, scheduler_address: str | None, scheduler_file: str | None,
+            cluster_profile: str | Path | None):
+    """(client, worker threads for torch, whether jobs ask for a GPU)."""
+    from distributed import Client, LocalCluster
+
+    if scheduler_address or scheduler_file:
+        return Client(scheduler_address, scheduler_file=scheduler_file), None, False
+    if cluster_profile:
+        profile = ClusterProfile.read(cluster_profile)
+        cluster = profile.cluster()
+        cluster.scale(jobs=profile.jobs)
+        return Client(cluster), profile.cores, profile.gpus_per_job > 0
+    from serlib.features import worker_count
+
+    cluster = LocalCluster(n_workers=workers or worker_count(), threads_per_worker=1, processes=True,
+                           host="127.0.0.1", dashboard_address=None)
+    return Client(cluster), 1, False
+
+
+def _run_dask(todo: Sequence[JobSpec], report: GridReport, retries: int, log: Callable[[str], None], *,
+              workers: int | None, scheduler_address: str | None, scheduler_file: str | None,
+              cluster_profile: str | Path | None) -> None:
+    from distributed import as_completed
+
+    client, threads, gpu = _client(workers, scheduler_address, scheduler_file, cluster_profile)
+    try:
+        futures = {client.submit(run_job, spec, threads, key=spec.name, retries=retries, pure=False,
+                                 resources={"GPU": 1} if gpu else None): spec for spec in todo}
+        for future in as_completed(futures):
+            spec = futures[future]
+            if future.status == "finished":
+                report.ran.append(spec.name)
+            else:
+                error = future.exception()
+                report.failed[spec.name] = f"{type(error).__name__}: {error}"
+            in_flight = len(todo) - len(report.ran) - len(report.failed)
+            log(f"{_progress(report, len(todo), in_flight)} {spec.name}" + (" FAILED" if spec.name in report.failed else ""))
+    finally:
+        cluster = client.cluster
+        client.close()
+        if cluster is not None:
+            cluster.close()
+

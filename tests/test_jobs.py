@@ -1,0 +1,148 @@
+"""A paper's training grid as jobs (serlib.jobs): every key gets an outcome, failures are retried
+and reported, an interrupted driver resumes, local and Dask runs give the same rows, and a
+cluster profile writes the expected SLURM script. Dask clusters here are local: 127.0.0.1, no
+dashboard."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from serlib import cli, config, jobs
+
+GRID = "tests.grid_fixture"
+DATA = Path(__file__).parent / "data"
+
+
+def _plan(tmp_path, **parameters):
+    return jobs.plan(GRID, "smoke", {name: str(value) for name, value in parameters.items()}, tmp_path, tmp_path / "cache")
+
+
+def test_every_key_of_a_small_grid_gets_an_outcome_on_a_local_dask_cluster(tmp_path):
+    specs = _plan(tmp_path)
+    assert len({spec.name for spec in specs}) == 4 and not any(jobs.is_done(spec) for spec in specs)
+    report = jobs.execute(specs, "dask", workers=2, log=lambda line: None)
+    assert report.ok and sorted(report.ran) == sorted(spec.name for spec in specs)
+    assert all(jobs.is_done(spec) for spec in specs)
+    again = jobs.execute(specs, "dask", workers=2, log=lambda line: None)
+    assert again.ran == [] and len(again.skipped) == 4  # nothing is trained twice
+
+
+def test_a_job_that_fails_once_is_retried(tmp_path):
+    specs = _plan(tmp_path, fail_once=tmp_path / "markers")
+    report = jobs.execute(specs, "dask", workers=2, retries=1, log=lambda line: None)
+    assert report.ok and len(report.ran) == 4
+    assert len(list((tmp_path / "markers").iterdir())) == 4  # each had failed once
+
+
+def test_a_failure_that_persists_is_reported_and_a_rerun_runs_only_that_key(tmp_path):
+    lines = []
+    failing = _plan(tmp_path, fail_always=2)
+    report = jobs.execute(failing, "dask", workers=2, retries=1, log=lines.append)
+    broken = [spec.name for spec in failing if spec.key.seed == 2]
+    assert list(report.failed) == broken and "always fails" in report.failed[broken[0]]
+    assert any(line.startswith("failed: ") and broken[0] in line for line in lines)
+    fixed = _plan(tmp_path)  # the same grid (failures are not part of a training's identity), now healthy
+    assert [spec.name for spec in fixed] == [spec.name for spec in failing]
+    rerun = jobs.execute(fixed, "dask", workers=2, log=lambda line: None)
+    assert rerun.ran == broken and len(rerun.skipped) == 3
+
+
+def test_local_runs_retry_and_report_the_same_way(tmp_path):
+    report = jobs.execute(_plan(tmp_path, fail_always=1, fail_once=tmp_path / "markers"), "local", retries=1,
+                          log=lambda line: None)
+    assert len(report.ran) == 3 and len(report.failed) == 1
+
+
+def test_a_driver_killed_mid_grid_resumes_without_redoing_finished_keys(tmp_path):
+    driver = (f"from serlib import jobs; specs = jobs.plan({GRID!r}, 'smoke', {{'runs': '6', 'pause': '1.0'}}, "
+              f"{str(tmp_path)!r}, {str(tmp_path / 'cache')!r}); jobs.execute(specs, 'dask', workers=1)")
+    process = subprocess.Popen([sys.executable, "-c", driver], cwd=config.PROJECT_ROOT, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    outcomes = tmp_path / "cache" / "runs" / "grid"
+    deadline = time.time() + 120
+    while len(list(outcomes.glob("*/outcome.npz"))) < 2 and time.time() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    finished = len(list(outcomes.glob("*/outcome.npz")))
+    assert 2 <= finished < 6
+    report = jobs.execute(_plan(tmp_path, runs=6, pause=1.0), "dask", workers=2, log=lambda line: None)
+    assert len(report.skipped) == finished and len(report.ran) == 6 - finished and report.ok
+
+
+def test_force_trains_every_key_again(tmp_path):
+    specs = _plan(tmp_path)
+    jobs.execute(specs, "local", log=lambda line: None)
+    report = jobs.execute(specs, "local", force=True, log=lambda line: None)
+    assert len(report.ran) == 4 and not report.skipped
+
+
+def test_a_job_built_from_other_code_or_settings_is_refused(tmp_path):
+    spec = _plan(tmp_path)[0]
+    stale = jobs.JobSpec(spec.paper, spec.profile, spec.overrides, spec.key, "0" * 16, spec.data_root, spec.cache)
+    with pytest.raises(LookupError, match="not in the grid"):
+        jobs.run_job(stale)
+
+
+def _normalised(script: str) -> str:
+    """The job script without what belongs to this machine: the Python and the scheduler's address."""
+    script = script.replace(sys.executable, "PYTHON")
+    return re.sub(r"tcp://[0-9.]+:[0-9]+", "tcp://SCHEDULER", script)
+
+
+def test_a_cluster_profile_writes_the_expected_slurm_script():
+    profile = jobs.ClusterProfile.read(DATA / "slurm-gpu.yaml")
+    cluster = profile.cluster(dashboard=False, host="127.0.0.1")
+    try:
+        script = _normalised(cluster.job_script())
+    finally:
+        cluster.close()
+    assert script == (DATA / "slurm-gpu.expected.sh").read_text()
+    assert "#SBATCH --gres=gpu:1" in script and "--resources GPU=1" in script
+
+
+def test_a_bad_cluster_profile_is_named(tmp_path):
+    bad = tmp_path / "cluster.yaml"
+    bad.write_text("scheduler: slurm\npartition: gpu\ngpu: 1\n")
+    with pytest.raises(ValueError, match=r"cluster.yaml: unknown field\(s\) \['gpu'\]"):
+        jobs.ClusterProfile.read(bad)
+    bad.write_text("scheduler: lsf\npartition: gpu\n")
+    with pytest.raises(ValueError, match="scheduler must be 'slurm' or 'pbs'"):
+        jobs.ClusterProfile.read(bad)
+
+
+def test_cluster_options_need_the_dask_executor_and_a_paper_with_a_grid(capsys):
+    assert cli.main(["reproduce", "rnn", "--profile", "smoke", "--workers", "2", "--no-book"]) == 2
+    assert "--workers needs --executor dask" in capsys.readouterr().err
+    assert cli.main(["reproduce", "capsule", "--profile", "smoke", "--executor", "dask", "--no-book"]) == 2
+    assert "does not expose its training grid" in capsys.readouterr().err
+
+
+def _rows(results_dir: Path) -> list[dict]:
+    kept = ("table", "row", "column", "metric", "level", "value", "std", "ci_low", "ci_high", "paper_value", "seeds", "variant")
+    rows = json.loads((results_dir / "rnn" / "emodb-smoke.json").read_text())["rows"]
+    return sorted(({k: row.get(k) for k in kept} for row in rows), key=lambda row: json.dumps(row, sort_keys=True))
+
+
+@pytest.mark.slow
+def test_reproduce_with_the_dask_executor_writes_the_same_rows_as_local(tmp_path, monkeypatch, corpora_root):
+    rows = {}
+    for executor in ("local", "dask"):
+        monkeypatch.setenv(config.RESULTS_ENV, str(tmp_path / executor / "results"))
+        monkeypatch.setenv(config.CACHE_ENV, str(tmp_path / executor / "cache"))
+        extra = ["--workers", "2"] if executor == "dask" else []
+        assert cli.main(["reproduce", "rnn", "--profile", "smoke", "--no-book", "--data-root", str(corpora_root),
+                         "--executor", executor, *extra]) == 0
+        rows[executor] = _rows(tmp_path / executor / "results")
+    trained = list((tmp_path / "dask" / "cache" / "runs" / "rnn").glob("*/outcome.npz"))
+    assert len(trained) == 10  # the grid ran on the cluster: 10 configurations x 1 seed
+    assert rows["dask"] == rows["local"] and len(rows["local"]) >= 10
