@@ -34,7 +34,7 @@ from pathlib import Path
 import pandas as pd
 
 from serlib import config, corpora, features
-from serlib.papers import capsule, crnn, rnn, scalogram
+from serlib.papers import capsule, crnn, etransformer, rnn, scalogram
 
 #: Issue #15's targets on 2 cores.
 EGEMAPS_TARGET_S = 12.0
@@ -155,6 +155,10 @@ def main_models() -> list[MainModel]:
                   lambda: scalogram.ScalogramCRNN(32, 20, 4, dense_units=scalogram.HPARAMS.dense_units,
                                                   dropout=scalogram.HPARAMS.dropout),
                   lambda b: (torch.randn(b, 166, 32, 20),)),
+        MainModel("etransformer", f"proposed (residual-BLSTM + E-transformer) on 4 s of log-mel ({etransformer.HPARAMS.max_frames} × 40)",
+                  etransformer.HPARAMS.batch_size, lambda: etransformer.make_model("proposed"),
+                  lambda b: (torch.randn(b, etransformer.HPARAMS.max_frames, 40),
+                             torch.full((b,), etransformer.HPARAMS.max_frames))),
         MainModel("crnn", f"HSF-CRNN on log-mel ({spectrogram_frames} × 40) + ComParE (6373)", crnn.HPARAMS.batch_size,
                   lambda: crnn.make_model("HSF-CRNN", 4, 6373),
                   lambda b: ({"spectrogram": torch.randn(b, spectrogram_frames, 40), "functionals": torch.randn(b, 6373)},

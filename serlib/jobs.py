@@ -95,6 +95,11 @@ def _grid(paper: str, profile: str, overrides: tuple[tuple[str, str], ...], data
     return {training.digest: training for training in module.training_grid(chosen, data_root, cache, device)}
 
 
+def forget_grids() -> None:
+    """Drop the grids (and their data) this process built."""
+    _grid.cache_clear()
+
+
 def plan(paper: str, profile: str, parameters: Mapping[str, Any] | None = None, data_root: str | Path | None = None,
          cache: str | Path | None = None, device: str = "auto") -> list[JobSpec]:
     """The job specs of ``paper``'s grid under ``profile`` and the notebook ``parameters``."""

@@ -196,6 +196,7 @@ def run_grid(paper: Paper, profile: str, parameters: Mapping[str, str], executio
                           scheduler_address=execution.scheduler_address, scheduler_file=execution.scheduler_file,
                           cluster_profile=execution.cluster_profile, retries=execution.retries, force=execution.force,
                           log=lambda line: log(f"  {paper.name} grid {line}"))
+    jobs.forget_grids()  # the notebook builds its own data; free the driver's copy
     return "" if report.ok else f"{len(report.failed)} of {report.planned} trainings failed: {', '.join(sorted(report.failed))}"
 
 

@@ -146,6 +146,21 @@ def random_stratified(
     ]
 
 
+def random_kfold(manifest: pd.DataFrame, k: int, validation_fraction: float, seed: int = 0) -> list[Split]:
+    """Shuffled emotion-stratified k-fold over utterances, a stratified ``validation_fraction`` of
+    each fold's training utterances held out to validate. **Speaker-dependent**: every speaker
+    appears in training, validation and test (the "randomly shuffle and 5-fold" reading)."""
+    from sklearn.model_selection import StratifiedKFold, train_test_split
+
+    labels = manifest["emotion"].to_numpy()
+    folds = []
+    for i, (rest, test) in enumerate(StratifiedKFold(k, shuffle=True, random_state=seed).split(np.zeros(len(labels)), labels)):
+        train, val = train_test_split(rest, test_size=validation_fraction, stratify=labels[rest], random_state=seed + i)
+        folds.append(make_split(manifest, f"random utterance fold {i + 1}/{k} (speakers shared)", train, test, val,
+                                speaker_independent=False))
+    return folds
+
+
 def describe(manifest: pd.DataFrame, split: Split) -> pd.DataFrame:
     """Utterances and speakers per part, for printing in a notebook."""
     return pd.DataFrame(

@@ -16,8 +16,9 @@ from types import ModuleType
 @dataclass(frozen=True)
 class Paper:
     """One paper: its short name, citation, text file in ``shared/papers``, the corpora of its
-    tables, (once reproduced) its notebook and protocol module, and the public corpus its
-    protocol runs on where the paper's corpora are licence-gated (``stand_in``)."""
+    tables, (once reproduced) its notebook and protocol module, the public corpus its protocol
+    runs on where the paper's corpora are licence-gated (``stand_in``), and whether the book shows
+    its page (``in_book``: false until a full-profile run has produced ``book/papers/<name>.ipynb``)."""
 
     name: str
     title: str
@@ -25,6 +26,7 @@ class Paper:
     corpora: tuple[str, ...]
     notebook: str | None = None
     stand_in: str | None = None
+    in_book: bool = True
 
     @property
     def reproduced(self) -> bool:
@@ -32,8 +34,14 @@ class Paper:
 
     @property
     def page(self) -> str | None:
-        """The executed full-profile notebook the book renders (``book/papers/<name>.ipynb``)."""
+        """Where its executed full-profile notebook goes (``book/papers/<name>.ipynb``); the book
+        renders it once ``in_book``."""
         return f"book/papers/{self.name}.ipynb" if self.reproduced else None
+
+    @property
+    def shown(self) -> bool:
+        """Whether the book has its page."""
+        return self.reproduced and self.in_book
 
     def module(self) -> ModuleType:
         if not self.reproduced:
@@ -48,8 +56,8 @@ PAPERS: tuple[Paper, ...] = (
           "000_0bc443e7594b5991.txt", ("ravdess", "fau-aibo"), "notebooks/capsule.ipynb"),
     Paper("scalogram", "Morlet scalograms + CNN + attention BLSTM (IJE 2020)",
           "003_2cb3a0b9d57af834.txt", ("savee", "emodb", "ravdess"), "notebooks/scalogram.ipynb"),
-    Paper("etransformer", "Residual-BLSTM + E-transformer",
-          "001_286bb7ab87257ce7.txt", ("iemocap",)),
+    Paper("etransformer", "Residual-BLSTM + time pooling + E-transformer, and seven ablations (IEMOCAP)",
+          "001_286bb7ab87257ce7.txt", ("iemocap",), "notebooks/etransformer.ipynb", stand_in="nemo", in_book=False),
     Paper("crnn", "Huang et al. 2019: plain CRNN, multi-CRNN and HSF-CRNN (ComParE functionals) (Interspeech)",
           "004_33358a53b8837a94.txt", ("iemocap", "emotass"), "notebooks/crnn.ipynb", stand_in="nemo"),
 )

@@ -150,6 +150,40 @@ def smoke_subset(manifest: pd.DataFrame, by: Sequence[str], per_group: int, spea
     return manifest.groupby(list(by), sort=False).head(per_group).reset_index(drop=True)
 
 
+# --------------------------------------------------------------------------- corpora with sessions
+
+
+#: IEMOCAP's usual 4-class task (angry, happy, neutral, sad), on every corpus that has the classes.
+FOUR_CLASSES = corpora.FOUR_CLASS
+
+
+@dataclass(frozen=True)
+class SessionTask:
+    """How a corpus with sessions (speaker-disjoint folds in the manifest's ``session`` column)
+    becomes the 4-class task of the IEMOCAP papers (nkululeko-style: data, not code)."""
+
+    corpus: str
+    merge: dict[str, str]  # label merges before selecting the classes
+    single_split_test: int  # the session that tests in a single-split view
+    stand_in: bool  # not the papers' corpus: its numbers are never set beside the papers'
+    note: str
+
+
+SESSION_TASKS = {
+    "nemo": SessionTask("nemo", {}, 4, True,
+                        "nEMO stands in for IEMOCAP: Polish acted speech (9 actors) instead of English dyadic sessions "
+                        "(10 actors)."),
+    "iemocap": SessionTask("iemocap", {"excitement": "happiness"}, 5, False,
+                           "IEMOCAP 4-class with excitement merged into happiness (5531 utterances)."),
+}
+
+
+def four_class_manifest(manifest: pd.DataFrame, task: SessionTask) -> pd.DataFrame:
+    """The 4 classes after ``task.merge`` (e.g. IEMOCAP's excitement into happiness)."""
+    merged = manifest.assign(emotion=manifest["emotion"].replace(task.merge))
+    return corpora.select_emotions(merged, FOUR_CLASSES)
+
+
 # --------------------------------------------------------------------------- one training = its key
 
 

@@ -91,24 +91,11 @@ def settings(profile: str = "smoke", **overrides) -> Settings:
     return chosen
 
 
-@dataclass(frozen=True)
-class Task:
-    """How a corpus becomes the paper's 4-class task (nkululeko-style: data, not code)."""
-
-    corpus: str
-    merge: dict[str, str]  # label merges before selecting the classes
-    single_split_test: int  # the session that tests in the paper's single-split view
-    stand_in: bool  # not the paper's corpus: its numbers are not set beside the paper's
-    note: str
+CLASSES = common.FOUR_CLASSES
+#: The corpora Table 1 runs on (nEMO, the stand-in; IEMOCAP when given), shared with the etransformer paper.
+TASKS = common.SESSION_TASKS
 
 
-CLASSES = corpora.FOUR_CLASS  # §4.1: angry, happy, neutral, sad
-TASKS = {
-    "nemo": Task("nemo", {}, 4, True,
-                 "nEMO stands in for IEMOCAP: Polish acted speech (9 actors) instead of English dyadic sessions (10 actors)."),
-    "iemocap": Task("iemocap", {"excitement": "happiness"}, 5, False,
-                    "IEMOCAP 4-class with excitement merged into happiness (5531 utterances; the paper counts 5498)."),
-}
 SYSTEMS = {"Plain CRNN": PlainCRNN, "Multi-CRNN": MultiCRNN, "HSF-CRNN": HSFCRNN}
 
 #: Table 1 (IEMOCAP, %) and Table 2 (Atypical Affect UA, %) as printed.
@@ -161,7 +148,7 @@ class Data:
     folds: list[splits.Split]
     spectrograms: list[np.ndarray]
     functionals: np.ndarray
-    task: Task
+    task: common.SessionTask
     started: float = field(default_factory=time.time)
 
     def fold(self, session: int) -> splits.Split:
@@ -179,12 +166,6 @@ class Data:
                 f"first speaker of the next session; single-split view: session {self.task.single_split_test} tests")
 
 
-def four_class_manifest(manifest: pd.DataFrame, task: Task) -> pd.DataFrame:
-    """The paper's 4 classes after ``task.merge`` (e.g. IEMOCAP's excitement into happiness)."""
-    merged = manifest.assign(emotion=manifest["emotion"].replace(task.merge))
-    return corpora.select_emotions(merged, CLASSES)
-
-
 def load_data(settings: Settings, corpus: str | None = None, root: str | Path | None = None,
               data_root: str | Path | None = None, cache: str | Path | None = None, progress: bool = True) -> Data:
     """A session corpus (nEMO or IEMOCAP) as the 4-class task, its leave-one-session-out folds
@@ -195,7 +176,7 @@ def load_data(settings: Settings, corpus: str | None = None, root: str | Path | 
         raise ValueError(f"Table 1 runs on a corpus with sessions: {sorted(TASKS)}; got {name!r}")
     task = TASKS[name]
     manifest = corpora.load_manifest(name, root, download=False) if root else common.load_corpus(name, data_root)
-    manifest = four_class_manifest(manifest, task)
+    manifest = common.four_class_manifest(manifest, task)
     if settings.per_class_and_speaker:
         manifest = common.smoke_subset(manifest, ["speaker", "emotion"], settings.per_class_and_speaker)
         manifest = manifest.sort_values("utterance_id", ignore_index=True)

@@ -1,0 +1,385 @@
+"""The etransformer paper: residual-BLSTM, time pooling and E-transformer for SER (IEMOCAP 4-class).
+
+Configuration, printed numbers and protocol (the notebook ``notebooks/etransformer.ipynb`` calls
+these). Every size of §2 lives in :class:`serlib.models.etransformer.Sizes`; every training number
+of §3.1 in :class:`Hyperparameters`. The eight models of Table 2 are configurations of one network
+(:data:`serlib.models.etransformer.ARCHITECTURES`).
+
+Two protocols, both 5-fold:
+
+- **random** (the paper's words, §3.1: "we randomly shuffle the data and make 5 fold cross
+  validation"): utterance-level folds, emotion-stratified; every speaker is in training and test.
+- **speaker-independent**: the corpus's five speaker-disjoint sessions (nEMO's fixed folds,
+  IEMOCAP's sessions), checked speaker-disjoint in code.
+
+The paper states no epochs and no model selection: each training keeps the epoch (of at most
+``max_epochs``) with the best UA on validation data inside its training folds (random: a
+stratified 10 % of the training utterances; speaker-independent: the first speaker of the next
+session), never on the test fold.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from serlib import corpora, features, metrics, results, splits, training
+from serlib.examples import Examples, pad_sequences
+from serlib.models.etransformer import ARCHITECTURES, EmotionTransformer, Sizes, multiply_adds, parameter_count
+from serlib.papers import common
+
+PAPER = "etransformer"
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    """Every training number the paper gives (section in the comment) and our choices where it gives none."""
+
+    sample_rate: int = 16000
+    window_ms: float = 25.0  # §3.1: 25 ms Hamming window
+    hop_ms: float = 10.0  # §3.1: 10 ms shift
+    n_fft: int = 512  # not given: the next power of two above the 400-sample window
+    n_mels: int = 40  # §3.1: 40 mel bands
+    max_seconds: float = 4.0  # §3.1: cut at 4 s, shorter ones zero-padded
+    learning_rate: float = 1e-4  # §3.1: Adam, 0.0001
+    batch_size: int = 32  # §3.1
+    max_epochs: int = 50  # not given: the epoch with the best validation UA is kept
+    select_metric: str = "UA"  # not given: UA is the paper's headline metric
+    folds: int = 5  # §3.1: 5-fold cross-validation
+    validation_fraction: float = 0.1  # not given: the random protocol's validation share of its training folds
+    fold_seed: int = 0  # the shuffle of the random folds
+
+    @property
+    def max_frames(self) -> int:
+        return round(self.max_seconds * 1000 / self.hop_ms)
+
+
+HPARAMS = Hyperparameters()
+SIZES = Sizes(n_mels=HPARAMS.n_mels)
+PROTOCOLS = ("speaker-independent", "random")
+SYSTEMS = tuple(ARCHITECTURES)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a run may change (notebook parameters / ``serlib reproduce -p``)."""
+
+    profile: str
+    corpus: str = "nemo"  # a corpus with sessions: nemo (the stand-in) or iemocap
+    systems: tuple[str, ...] = SYSTEMS  # any of Table 2's eight models
+    protocols: tuple[str, ...] = PROTOCOLS
+    test_folds: tuple[int, ...] = (1, 2, 3, 4, 5)  # folds that are test sets (1-based)
+    epochs: int = HPARAMS.max_epochs
+    seeds: tuple[int, ...] = (0,)
+    per_class_and_speaker: int | None = None  # a subset of every speaker's utterances (smoke)
+    n_boot: int = 1000  # bootstrap resamples of each CI
+
+
+PROFILES = {
+    # smoke: the proposed model and the baseline, one test fold of each protocol, one epoch
+    "smoke": Settings("smoke", systems=("proposed", "Base7: BLSTM (baseline)"), test_folds=(4,), epochs=1,
+                      per_class_and_speaker=2, n_boot=200),
+    "full": Settings("full"),
+}
+
+
+def settings(profile: str = "smoke", **overrides) -> Settings:
+    """The profile's settings with overrides; unknown systems, protocols, folds or corpora are errors."""
+    chosen = common.resolve(PROFILES, profile, overrides)
+    for name, values, known in (("systems", chosen.systems, SYSTEMS), ("protocols", chosen.protocols, PROTOCOLS),
+                                ("test_folds", chosen.test_folds, tuple(range(1, HPARAMS.folds + 1)))):
+        unknown = sorted(set(values) - set(known), key=str)
+        if unknown or not values:
+            raise ValueError(f"parameter {name}: unknown or no value(s) {unknown}; known: {list(known)}")
+    if chosen.corpus not in common.SESSION_TASKS:
+        raise ValueError(f"parameter corpus: a corpus with sessions, one of {sorted(common.SESSION_TASKS)}; got {chosen.corpus!r}")
+    return chosen
+
+
+#: Table 2 (IEMOCAP, random 5-fold, %) as printed.
+PAPER_TABLE2 = {
+    "proposed": (69.31, 70.11),
+    "Base1: w/ BLSTM": (67.21, 68.21),
+    "Base2: w/ transformer": (68.04, 68.79),
+    "Base3: w/ BLSTM and transformer": (67.01, 67.99),
+    "Base4: w/o time pooling": (68.61, 69.70),
+    "Base5: Conv-residual-BLSTM": (67.48, 67.88),
+    "Base6: Conv-BLSTM": (65.38, 66.08),
+    "Base7: BLSTM (baseline)": (61.48, 62.83),
+}
+#: Table 1's rows (IEMOCAP, WA and UA %), quoted, not rerun (None: not reported).
+PAPER_TABLE1 = {
+    "CNN-BLSTM (center-loss) [11]": (65.40, 66.90),
+    "DS-LSTM [14]": (69.40, 69.50),
+    "ACNN [24]": (67.28, 67.94),
+    "Semi-supervised AAE [25]": (None, 68.80),
+    "our method (the paper)": (69.31, 70.11),
+}
+#: Fig. 3's four confusion matrices are lost in the text; ours: the proposed model and three ablations.
+CONFUSION_SYSTEMS = ("proposed", "Base1: w/ BLSTM", "Base2: w/ transformer", "Base7: BLSTM (baseline)")
+
+
+def extractor() -> features.LogMel:
+    """40 log-mel bands, 25 ms Hamming frames every 10 ms (§3.1)."""
+    return features.LogMel(HPARAMS.sample_rate, HPARAMS.window_ms, HPARAMS.hop_ms, HPARAMS.n_fft, HPARAMS.n_mels)
+
+
+def make_model(system: str, n_classes: int = 4) -> EmotionTransformer:
+    return EmotionTransformer(n_classes, ARCHITECTURES[system], SIZES)
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass
+class Data:
+    """The corpus as the 4-class task, the folds of both protocols and the cached spectrograms."""
+
+    corpus: str
+    manifest: pd.DataFrame
+    labels: np.ndarray
+    folds: dict[str, list[splits.Split]]  # protocol → folds 1..5
+    spectrograms: list[np.ndarray]
+    task: common.SessionTask
+    started: float = field(default_factory=time.time)
+
+    def fold(self, protocol: str, number: int) -> splits.Split:
+        return self.folds[protocol][number - 1]
+
+    @property
+    def protocol(self) -> str:
+        return (f"4 classes, {len(self.manifest)} utterances, {self.manifest['speaker'].nunique()} speakers; "
+                f"speaker-independent = leave one of {len(self.folds['speaker-independent'])} speaker-disjoint sessions "
+                f"out (validation: the first speaker of the next session); random = emotion-stratified utterance-level "
+                f"{HPARAMS.folds}-fold (speakers shared; validation: {HPARAMS.validation_fraction:.0%} of the training "
+                f"folds); at most {HPARAMS.max_seconds:g} s per utterance")
+
+
+def load_data(settings: Settings, corpus: str | None = None, root: str | Path | None = None,
+              data_root: str | Path | None = None, cache: str | Path | None = None, progress: bool = True) -> Data:
+    """A session corpus (nEMO, or IEMOCAP at ``root``) as the 4-class task, the folds of both
+    protocols, and its log-mel spectrograms (cached)."""
+    started = time.time()
+    name = corpus or settings.corpus
+    task = common.SESSION_TASKS[name]
+    manifest = corpora.load_manifest(name, root, download=False) if root else common.load_corpus(name, data_root)
+    manifest = common.four_class_manifest(manifest, task)
+    if settings.per_class_and_speaker:
+        manifest = common.smoke_subset(manifest, ["speaker", "emotion"], settings.per_class_and_speaker)
+        manifest = manifest.sort_values("utterance_id", ignore_index=True)
+    labels = manifest["emotion"].map({e: i for i, e in enumerate(common.FOUR_CLASSES)}).to_numpy()
+    folds = {"speaker-independent": splits.session_folds(manifest, validate_on_next=True),
+             "random": splits.random_kfold(manifest, HPARAMS.folds, HPARAMS.validation_fraction, HPARAMS.fold_seed)}
+    spectrograms = features.extract(manifest, extractor(), cache, progress)
+    return Data(name, manifest, labels, folds, spectrograms, task, started)
+
+
+def inputs(data: Data, split: splits.Split) -> dict[str, Examples]:
+    """Per part, each utterance's first 4 s of log-mel frames, z-scored per band with statistics
+    of the training utterances (not given in the paper; the usual choice), zero-padded with its
+    length kept (the model masks the padding)."""
+    cut = [s[: HPARAMS.max_frames] for s in data.spectrograms]
+    scaler = features.Standardizer().fit([cut[r] for r in split.train])
+    examples = {}
+    for part, rows in split.parts().items():
+        if len(rows):
+            examples[part] = pad_sequences(dict(zip(rows, scaler.transform([cut[r] for r in rows]))), data.labels, rows)
+    return examples
+
+
+# --------------------------------------------------------------------------- trainings
+
+
+def train_config(settings: Settings, seed: int, device: str) -> training.TrainConfig:
+    """Adam 1e-4, batch 32, cross-entropy (§3.1); the epoch with the best validation UA."""
+    return training.TrainConfig(epochs=settings.epochs, batch_size=HPARAMS.batch_size, learning_rate=HPARAMS.learning_rate,
+                                seed=seed, device=device, select="val", select_metric=HPARAMS.select_metric,
+                                eval_batch_size=64, progress=False)
+
+
+def system_training(examples: Callable[[], dict[str, Examples]], system: str, protocol: str, split: splits.Split,
+                    corpus: str, cfg: training.TrainConfig) -> common.Training:
+    """One training of ``system`` on one fold of ``protocol``; its inputs are made (``examples()``)
+    only when it trains."""
+    identity = {"model": EmotionTransformer.__name__, "code": common.code_fingerprint(EmotionTransformer),
+                "config": {"architecture": asdict(ARCHITECTURES[system]), "sizes": asdict(SIZES), "hparams": asdict(HPARAMS),
+                           "train": asdict(replace(cfg, device="", progress=False)),
+                           "features": features.extractor_key(extractor()), "corpus": corpus},
+                "split": common.split_identity(split)}
+    key = common.TrainingKey(PAPER, "Table 2", system, f"{corpus} 4-class {protocol}", split.name, cfg.seed)
+    build = lambda: make_model(system)  # noqa: E731
+    return common.Training(key, identity, lambda checkpoint: training.train_and_evaluate(build, examples(), cfg, checkpoint))
+
+
+def table2_trainings(data: Data, settings: Settings, device: str = "auto") -> dict[tuple[str, str, int], list[common.Training]]:
+    """(protocol, system, test fold) → one training per seed. A fold's inputs are made when its
+    first training runs and kept until another fold's are needed."""
+    examples_of = lru_cache(maxsize=1)(lambda protocol, number: inputs(data, data.fold(protocol, number)))
+    grid = {}
+    for protocol in settings.protocols:
+        for number in settings.test_folds:
+            for system in settings.systems:
+                grid[protocol, system, number] = [
+                    system_training(lambda protocol=protocol, number=number: examples_of(protocol, number), system, protocol,
+                                    data.fold(protocol, number), data.corpus, train_config(settings, seed, device))
+                    for seed in settings.seeds]
+    return grid
+
+
+def training_grid(settings: Settings, data_root: str | Path | None = None, cache: str | Path | None = None,
+                  device: str = "auto") -> list[common.Training]:
+    """Every training of Table 2 on ``settings.corpus`` (for ``serlib reproduce --executor dask``)."""
+    data = load_data(settings, data_root=data_root, cache=cache, progress=False)
+    return [job for runs in table2_trainings(data, settings, device).values() for job in runs]
+
+
+@dataclass
+class Table2Run:
+    """Outcomes per (protocol, system, test fold), one per seed."""
+
+    outcomes: dict[tuple[str, str, int], list[training.Outcome]]
+    settings: Settings
+
+    def pooled(self, protocol: str, system: str) -> list[training.Outcome]:
+        """Per seed, the test predictions of every test fold pooled."""
+        per_seed = zip(*(self.outcomes[protocol, system, n] for n in self.settings.test_folds))
+        return [training.pool_folds(list(folds)) for folds in per_seed]
+
+
+def run_table2(data: Data, settings: Settings, device: str = "auto", cache: str | Path | None = None, log=print) -> Table2Run:
+    """Every (protocol, system, fold, seed) training of Table 2."""
+    run = Table2Run({}, settings)
+    for (protocol, system, number), trainings in table2_trainings(data, settings, device).items():
+        run.outcomes[protocol, system, number] = [job.run(cache) for job in trainings]
+        ua = np.mean([o.levels["utterance"].score("UA") for o in run.outcomes[protocol, system, number]])
+        log(f"[{settings.profile}, {data.corpus}] {protocol:<19} fold {number} {system:<32} test UA {ua:.3f}")
+    return run
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def complexity(frames: int | None = None) -> pd.DataFrame:
+    """Parameters of the eight models, and multiply-adds and frames per 4 s utterance: time
+    pooling changes no parameter count (the paper says it "reduces the parameters by two in
+    E-transformer module"); it halves the frames the transformer modules attend over."""
+    frames = frames or HPARAMS.max_frames
+    rows = []
+    for system in SYSTEMS:
+        model = make_model(system)
+        adds = multiply_adds(model, frames)
+        rows.append({"model": system, "parameters": parameter_count(model),
+                     "frames into the transformer part": adds["frames after time pooling"] if model.transformers else None,
+                     "multiply-adds per utterance (M)": round(adds["total"] / 1e6, 1),
+                     "of which transformer part (M)": round(adds.get("transformer part", 0) / 1e6, 1)})
+    return pd.DataFrame(rows).set_index("model")
+
+
+def results_run(data: Data, run: Table2Run, settings: Settings, device: str) -> results.Run:
+    """Table 2 rows per system and protocol, test folds pooled. The paper's numbers sit beside the
+    random-fold rows on IEMOCAP only (its protocol and corpus); the speaker-independent rows on
+    IEMOCAP are a labelled variant; a stand-in's rows carry no paper value."""
+    record = results.Run(paper=PAPER, corpus=data.corpus, profile=settings.profile, device=device,
+                         seeds=list(settings.seeds), protocol=data.protocol, started=data.started,
+                         notes={"settings": asdict(settings), "hparams": asdict(HPARAMS), "sizes": asdict(SIZES),
+                                "task": data.task.note})
+    for protocol in settings.protocols:
+        for system in settings.systems:
+            pooled = run.pooled(protocol, system)
+            for index, metric in enumerate(("WA", "UA")):
+                comparable = not data.task.stand_in and protocol == "random"
+                variant = "" if protocol == "random" or data.task.stand_in else "speaker-independent folds"
+                record.add(results.ResultRow(
+                    table="Table 2", row=system, column=f"{protocol} {len(settings.test_folds)}-fold", metric=metric,
+                    level="utterance", paper_value=PAPER_TABLE2[system][index] / 100 if comparable else None, variant=variant,
+                    **results.summarise_seeds(pooled, "utterance", metric, settings.n_boot)))
+    record.training_seconds["Table 2"] = common.training_seconds(o for runs in run.outcomes.values() for o in runs)
+    return record
+
+
+def table2(record: results.Run) -> pd.DataFrame:
+    """Ours (with 95 % CI) per system, protocol and metric, in the paper's order."""
+    rows = record.table()
+    rows["ours"] = [f"{100 * v:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]" for v, lo, hi in zip(rows["value"], rows["ci_low"], rows["ci_high"])]
+    table = rows.pivot(index="row", columns=["column", "metric"], values="ours")
+    return table.reindex([s for s in SYSTEMS if s in table.index])
+
+
+def paper_table(table: dict[str, tuple[float | None, float | None]]) -> pd.DataFrame:
+    """A table of the paper (IEMOCAP, %), quoted as printed."""
+    return pd.DataFrame({"WA (%)": {k: v[0] for k, v in table.items()}, "UA (%)": {k: v[1] for k, v in table.items()}})
+
+
+def _difference(first: list[training.Outcome], second: list[training.Outcome], metric: str, n_boot: int) -> tuple[float, float, float]:
+    """``metric`` of ``first`` minus ``second`` with a paired CI, on the utterances both tested
+    (all of them when every fold ran; their overlap when a run tested only some folds)."""
+    tested = [o.levels["utterance"] for o in (first[0], second[0])]
+    common_utterances = np.intersect1d(tested[0].utterance, tested[1].utterance)
+    if not len(common_utterances):
+        raise ValueError("the two systems share no test utterance")
+    positions = [np.searchsorted(t.utterance, common_utterances, sorter=np.argsort(t.utterance)) for t in tested]
+    rows = [np.argsort(t.utterance)[p] for t, p in zip(tested, positions)]
+    predictions = [[o.levels["utterance"].y_pred[r] for o in outcomes] for outcomes, r in zip((first, second), rows)]
+    return metrics.paired_difference_ci(tested[0].y_true[rows[0]], predictions[0], predictions[1],
+                                        metrics.METRICS[metric], n_boot)
+
+
+def contributions(run: Table2Run, protocol: str) -> pd.DataFrame:
+    """Proposed − each ablation (points of WA and UA, 95 % paired bootstrap CI over utterances),
+    beside the paper's difference (its Table 2, IEMOCAP, random folds)."""
+    settings = run.settings
+    if "proposed" not in settings.systems:
+        return pd.DataFrame()
+    rows = []
+    for system in settings.systems:
+        if system == "proposed":
+            continue
+        row = {"proposed − ...": system}
+        for index, metric in enumerate(("WA", "UA")):
+            value, low, high = _difference(run.pooled(protocol, "proposed"), run.pooled(protocol, system), metric, settings.n_boot)
+            row[f"ours {metric}"] = f"{100 * value:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]"
+            row[f"paper {metric}"] = f"{PAPER_TABLE2['proposed'][index] - PAPER_TABLE2[system][index]:+.2f}"
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("proposed − ...")
+
+
+def inflation(run: Table2Run) -> pd.DataFrame:
+    """Random − speaker-independent folds per system (points, paired CI over utterances: with all
+    five folds both protocols test every utterance once): how much shared speakers inflate the scores."""
+    settings = run.settings
+    if set(PROTOCOLS) - set(settings.protocols):
+        return pd.DataFrame()
+    rows = {}
+    for system in settings.systems:
+        rows[system] = {}
+        for metric in ("WA", "UA"):
+            value, low, high = _difference(run.pooled("random", system), run.pooled("speaker-independent", system),
+                                           metric, settings.n_boot)
+            rows[system][f"{metric}: random − speaker-independent"] = f"{100 * value:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]"
+    return pd.DataFrame(rows).T
+
+
+def confusion(run: Table2Run, protocol: str, system: str) -> np.ndarray:
+    """Row-normalised confusion matrix of ``system``'s pooled test predictions (seeds summed)."""
+    pooled = sum(metrics.confusion_matrix(o.levels["utterance"].y_true, o.levels["utterance"].y_pred, len(common.FOUR_CLASSES))
+                 for o in run.pooled(protocol, system))
+    return metrics.row_normalised(pooled)
+
+
+def describe_folds(data: Data, settings: Settings) -> pd.DataFrame:
+    """Per protocol and test fold: utterances per part and the test fold's speakers."""
+    rows = []
+    for protocol in settings.protocols:
+        for number in settings.test_folds:
+            fold = data.fold(protocol, number)
+            test_speakers = sorted(data.manifest["speaker"].iloc[fold.test].unique())
+            rows.append({"protocol": protocol, "fold": number, "train": len(fold.train), "validation": len(fold.val),
+                         "test": len(fold.test), "test speakers": ", ".join(test_speakers) if len(test_speakers) <= 3
+                         else f"all {len(test_speakers)}", "speaker-disjoint": fold.speaker_independent})
+    return pd.DataFrame(rows).set_index(["protocol", "fold"])

@@ -1,0 +1,139 @@
+"""The etransformer paper: the network and its seven ablations as configurations of one class,
+masking of the 4 s padding, the compute that time pooling saves, both fold protocols and the
+tables made from them."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from serlib import metrics, splits
+from serlib.models.etransformer import (ARCHITECTURES, Architecture, EmotionTransformer, ETransformer, ResidualBLSTM,
+                                        multiply_adds, parameter_count, statistics_pooling, time_pool)
+from serlib.models.layers import length_mask
+from serlib.papers import etransformer
+from tests.test_corpora import write_iemocap_fixture
+
+
+def test_the_eight_models_are_configurations_of_one_network_with_the_papers_sizes():
+    models = {name: EmotionTransformer(4, architecture) for name, architecture in ARCHITECTURES.items()}
+    assert len(models) == 8 and {type(m) for m in models.values()} == {EmotionTransformer}
+    proposed = models["proposed"]
+    assert [b[0].kernel_size[0] for b in proposed.front.blocks] == [5, 3, 3]
+    assert {b[0].out_channels for b in proposed.front.blocks} == {128}
+    assert len(proposed.recurrent) == 2 and all(isinstance(m, ResidualBLSTM) for m in proposed.recurrent)
+    ffn = [m for m in proposed.recurrent[0].ffn if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in ffn] == [(256, 512), (512, 128)]
+    assert proposed.recurrent[0].blstm.lstm.hidden_size == 128 and proposed.recurrent[0].blstm.lstm.bidirectional
+    assert len(proposed.transformers) == 3 and all(isinstance(m, ETransformer) for m in proposed.transformers)
+    attention = proposed.transformers[0].encoder.self_attn
+    assert (attention.embed_dim, attention.num_heads) == (128, 8)
+    assert proposed.classifier.in_features == 256  # mean ‖ std of 128
+    assert models["Base7: BLSTM (baseline)"].front is None and not models["Base7: BLSTM (baseline)"].transformers
+    assert models["Base1: w/ BLSTM"].projection.in_features == 256  # plain BLSTM → d_model
+    assert models["Base4: w/o time pooling"].pool_dropout is None
+    for model in models.values():
+        assert model(torch.randn(3, 50, 40), torch.tensor([50, 31, 7])).shape == (3, 4)
+
+
+def test_time_pooling_changes_no_parameter_but_halves_the_transformers_frames_and_work():
+    proposed, without = (EmotionTransformer(4, ARCHITECTURES[name]) for name in ("proposed", "Base4: w/o time pooling"))
+    assert parameter_count(proposed) == parameter_count(without)
+    pooled, full = multiply_adds(proposed, 400), multiply_adds(without, 400)
+    assert (pooled["frames after time pooling"], full["frames after time pooling"]) == (200, 400)
+    assert pooled["BLSTM part"] == full["BLSTM part"]
+    assert 2 * pooled["transformer part"] < full["transformer part"] < 4 * pooled["transformer part"]
+    table = etransformer.complexity()
+    assert table.loc["proposed", "parameters"] == table.loc["Base4: w/o time pooling", "parameters"]
+    assert table["parameters"].idxmin() == "Base7: BLSTM (baseline)"
+
+
+@pytest.mark.parametrize("name", ["proposed", "Base3: w/ BLSTM and transformer", "Base7: BLSTM (baseline)"])
+def test_an_utterance_scores_the_same_alone_as_padded_in_a_batch(name):
+    torch.manual_seed(0)
+    model = EmotionTransformer(4, ARCHITECTURES[name]).eval()
+    long, short = torch.randn(400, 40), torch.randn(97, 40)
+    batch = torch.zeros(2, 400, 40)
+    batch[0], batch[1, :97] = long, short
+    with torch.no_grad():
+        together = model(batch, torch.tensor([400, 97]))
+        alone = model(short[None], torch.tensor([97]))
+        batch[1, 97:] = 5.0  # whatever lies in the padding never matters
+        noisy = model(batch, torch.tensor([400, 97]))
+    assert torch.allclose(together[1], alone[0], atol=1e-4) and torch.allclose(noisy[1], together[1], atol=1e-4)
+
+
+def test_time_pooling_and_statistics_ignore_padding():
+    h = torch.arange(10.0).reshape(1, 5, 2).repeat(2, 1, 1)
+    pooled, lengths = time_pool(h, torch.tensor([5, 3]), 2)
+    assert lengths.tolist() == [3, 2]
+    assert pooled[0, :, 0].tolist() == [2.0, 6.0, 8.0]  # max of frames (0,1), (2,3), (4)
+    assert pooled[1, :, 0].tolist() == [2.0, 4.0, 0.0]  # frame 3 is padding: (2) alone, then zeros
+    stats = statistics_pooling(h, length_mask(torch.tensor([5, 2]), 5))
+    assert torch.allclose(stats[1], torch.tensor([1.0, 2.0, 1.0, 1.0]), atol=1e-3)  # frames 0, 2 and 1, 3 of dim 0, 1
+
+
+def test_an_architecture_rejects_unknown_modules():
+    with pytest.raises(ValueError, match="recurrent must be one of"):
+        Architecture(recurrent="gru")
+    with pytest.raises(ValueError, match="residual-BLSTM needs the 3-Conv-layers front"):
+        EmotionTransformer(4, Architecture(conv_front=False))
+
+
+def test_random_folds_share_speakers_and_test_every_utterance_once(corpora_root, tmp_path):
+    settings = etransformer.settings("smoke")
+    data = etransformer.load_data(settings, data_root=corpora_root, cache=tmp_path, progress=False)
+    grid = etransformer.training_grid(settings, corpora_root, tmp_path)
+    assert len(grid) == len(settings.systems) * len(settings.protocols) * len(settings.test_folds) and not any(t.done(tmp_path) for t in grid)
+    random, independent = data.folds["random"], data.folds["speaker-independent"]
+    assert len(random) == len(independent) == 5
+    n = len(data.manifest)
+    for folds in (random, independent):
+        assert sorted(np.concatenate([f.test for f in folds]).tolist()) == list(range(n))
+        for fold in folds:
+            assert not set(fold.val) & set(fold.train) and not set(fold.test) & (set(fold.train) | set(fold.val))
+    speakers = data.manifest["speaker"]
+    assert all(set(speakers.iloc[f.test]) & set(speakers.iloc[f.train]) for f in random)
+    assert not any(f.speaker_independent for f in random) and all(f.speaker_independent for f in independent)
+    for fold in independent:
+        splits.check_speaker_disjoint(data.manifest, fold)
+    examples = etransformer.inputs(data, independent[0])
+    assert examples["train"].x.shape[1] <= etransformer.HPARAMS.max_frames == 400
+    assert np.allclose(np.concatenate([examples["train"].x[i, :n] for i, n in enumerate(examples["train"].lengths)]).mean(0), 0, atol=1e-4)
+
+
+def test_paired_difference_is_zero_for_identical_systems_and_signed_otherwise():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, 200)
+    good = np.where(rng.random(200) < 0.8, y, (y + 1) % 4)
+    bad = np.where(rng.random(200) < 0.5, y, (y + 1) % 4)
+    assert metrics.paired_difference_ci(y, [good], [good], metrics.unweighted_accuracy, 200) == (0.0, 0.0, 0.0)
+    value, low, high = metrics.paired_difference_ci(y, [good], [bad], metrics.unweighted_accuracy, 200)
+    assert 0 < low < value < high
+    assert value == pytest.approx(metrics.unweighted_accuracy(y, good) - metrics.unweighted_accuracy(y, bad))
+
+
+def test_the_iemocap_protocol_puts_the_paper_beside_random_folds_only(tmp_path):
+    write_iemocap_fixture(tmp_path / "iemocap", turns_per_speaker=2, labels=("neu", "ang", "sad", "hap", "exc", "fru"))
+    settings = etransformer.settings("full", systems="proposed,Base7: BLSTM (baseline)", test_folds="4,5", epochs=1, n_boot=50)
+    data = etransformer.load_data(settings, corpus="iemocap", root=tmp_path / "iemocap", cache=tmp_path / "cache", progress=False)
+    run = etransformer.run_table2(data, settings, "cpu", tmp_path / "cache", log=lambda line: None)
+    rows = etransformer.results_run(data, run, settings, "cpu").table()
+    compared = rows[rows["paper_value"].notna()]
+    assert set(compared["column"]) == {"random 2-fold"} and len(compared) == 4
+    assert compared.set_index(["row", "metric"]).loc[("proposed", "UA"), "paper_value"] == pytest.approx(0.7011)
+    assert set(rows.loc[rows["column"].str.startswith("speaker-independent"), "variant"]) == {"speaker-independent folds"}
+    contributions = etransformer.contributions(run, "random")
+    assert list(contributions.index) == ["Base7: BLSTM (baseline)"] and contributions.loc["Base7: BLSTM (baseline)", "paper UA"] == "+7.28"
+    assert list(etransformer.inflation(run).index) == ["proposed", "Base7: BLSTM (baseline)"]
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"systems": "proposed,Base9"}, r"parameter systems: unknown or no value\(s\) \['Base9'\]"),
+    ({"protocols": "leave-one-out"}, "parameter protocols"),
+    ({"test_folds": "6"}, "parameter test_folds"),
+    ({"corpus": "emodb"}, "a corpus with sessions"),
+])
+def test_bad_parameters_are_named(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        etransformer.settings("smoke", **overrides)
