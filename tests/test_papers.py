@@ -223,3 +223,13 @@ def test_features_module_does_not_import_torch():
     code = "import sys, serlib.features, serlib.examples; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ}, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_song_files_never_enter_a_speech_protocol(tmp_path):
+    from tests.conftest import write_tone
+
+    for name in ("03-01-05-01-01-01-01", "03-02-05-01-01-01-01", "03-01-03-02-01-01-02"):  # the middle one is a song
+        write_tone(tmp_path / "ravdess" / f"Actor_{name[-2:]}" / f"{name}.wav")
+    manifest = common.load_corpus("ravdess", tmp_path)
+    assert sorted(manifest["utterance_id"]) == ["03-01-03-02-01-01-02", "03-01-05-01-01-01-01"]
+    assert set(manifest["vocal_channel"]) == {"speech"}

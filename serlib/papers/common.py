@@ -110,10 +110,19 @@ def check_corpus_name(name: str, parameter: str = "corpus") -> None:
 
 
 def load_corpus(name: str, data_root: str | Path | None = None) -> pd.DataFrame:
-    """The manifest of a registered corpus under the data root, or of a CSV manifest path."""
+    """The manifest of a registered corpus under the data root, or of a CSV manifest path; its
+    speech only (RAVDESS's song files, vocal channel 02, never enter a speech protocol, even
+    where a download of the song part sits in the same folder)."""
     if name.endswith(".csv"):
         return corpora.load_manifest(name)
-    return corpora.load_manifest(name, corpora.corpus_root(name, data_root))
+    return speech_only(corpora.load_manifest(name, corpora.corpus_root(name, data_root)))
+
+
+def speech_only(manifest: pd.DataFrame) -> pd.DataFrame:
+    """The rows whose ``vocal_channel`` (where the corpus has one) is speech."""
+    if "vocal_channel" not in manifest:
+        return manifest
+    return manifest[manifest["vocal_channel"] == "speech"].reset_index(drop=True)
 
 
 @dataclass(frozen=True)
