@@ -238,13 +238,13 @@ def verdicts(extraction: pd.DataFrame, cores: int, reference_s: float | None, fu
 
 
 def report(extraction: pd.DataFrame, start_up: float, reference_s: float | None, training: pd.DataFrame,
-           cores: int, repeats: int, full_sets: bool) -> str:
+           cores: int, repeats: int, full_sets: bool, measured_commit: str) -> str:
     shown = extraction.copy()
     for column in shown.columns[2:]:
         shown[column] = shown[column].map(lambda v: f"{v:.2f}" if v < 10 else f"{v:.1f}" if v < 100 else f"{v:.0f}")
     shown["speed-up"] = extraction["speed-up"].map(lambda v: f"{v:.2f}×")
     lines = [
-        f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC at commit `{commit()}` on {machine()}, "
+        f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC at commit `{measured_commit}` on {machine()}, "
         f"by `benchmarks/extraction.py` (median of {repeats} runs each).",
         "",
         "**Feature extraction** (`serlib.features.extract`: the audio is read, resampled where needed, "
@@ -281,6 +281,7 @@ def main(argv: list[str] | None = None) -> None:
 
     import torch
 
+    measured_commit = commit()  # the code this process loaded, before anything runs
     data_root = config.data_root(args.data_root)
     cores = features.worker_count()
     sets = file_sets(data_root, args.files)
@@ -299,7 +300,7 @@ def main(argv: list[str] | None = None) -> None:
         for model in ([] if args.no_training else main_models())
     ], columns=["paper", "model", "batch", *[f"steps/s ({device})" for device in devices]])
     full_sets = args.files is None and args.only is None
-    text = report(extraction, start_up, reference, training, cores, args.repeats, full_sets)
+    text = report(extraction, start_up, reference, training, cores, args.repeats, full_sets, measured_commit)
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     temporary = output.with_suffix(".tmp")

@@ -417,8 +417,10 @@ def _worker_pool(workers: int) -> Executor:
 
 
 def _chunks(items: list, workers: int) -> list[list]:
-    """About eight chunks per worker (balance) of at most 32 files (a bar that moves)."""
-    size = max(1, min(32, math.ceil(len(items) / (8 * workers))))
+    """Equal chunks, a whole number per worker: at least 8 per worker (balance), of at most about
+    32 files (a bar that moves)."""
+    count = workers * max(8, math.ceil(len(items) / (32 * workers)))
+    size = max(1, math.ceil(len(items) / count))
     return [items[start : start + size] for start in range(0, len(items), size)]
 
 

@@ -126,6 +126,17 @@ def test_the_iemocap_protocol_puts_the_paper_beside_random_folds_only(tmp_path):
     contributions = etransformer.contributions(run, "random")
     assert list(contributions.index) == ["Base7: BLSTM (baseline)"] and contributions.loc["Base7: BLSTM (baseline)", "paper UA"] == "+7.28"
     assert list(etransformer.inflation(run).index) == ["proposed", "Base7: BLSTM (baseline)"]
+    box = etransformer.verdict_box(run, "iemocap", "full", iemocap_ran=True)
+    assert "**Ran on **iemocap**:** 2 of Table 2's 8 models" in box and "Not reproduced here" not in box
+    assert "Components, random folds (proposed − BaseN, UA):** the paper's sign is established for" in box
+    smoke = etransformer.verdict_box(run, "nemo", "smoke", iemocap_ran=False)
+    assert "not a reproduction" in smoke and "the **nemo** stand-in" in smoke and "Not reproduced here:** Tables 1 and 2 on IEMOCAP" in smoke
+
+
+def test_agreement_needs_a_ci_that_excludes_zero():
+    assert etransformer.agreement(0.5, 3.0, 7.28) == "agrees"
+    assert etransformer.agreement(-3.0, -0.5, 7.28) == "opposite"
+    assert etransformer.agreement(-1.0, 2.0, 7.28) == "not established"
 
 
 @pytest.mark.parametrize("overrides, message", [

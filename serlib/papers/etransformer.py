@@ -330,23 +330,72 @@ def _difference(first: list[training.Outcome], second: list[training.Outcome], m
                                         metrics.METRICS[metric], n_boot)
 
 
+def differences(run: Table2Run, protocol: str) -> pd.DataFrame:
+    """Proposed − each ablation in points (UA and WA), with the paired 95 % bootstrap CI over the
+    test utterances and the paper's difference (its Table 2, IEMOCAP, random folds)."""
+    settings = run.settings
+    rows = []
+    if "proposed" in settings.systems:
+        for system in (s for s in settings.systems if s != "proposed"):
+            for index, metric in enumerate(("WA", "UA")):
+                value, low, high = _difference(run.pooled(protocol, "proposed"), run.pooled(protocol, system), metric,
+                                               settings.n_boot)
+                rows.append({"system": system, "metric": metric, "ours": 100 * value, "low": 100 * low, "high": 100 * high,
+                             "paper": PAPER_TABLE2["proposed"][index] - PAPER_TABLE2[system][index]})
+    return pd.DataFrame(rows, columns=["system", "metric", "ours", "low", "high", "paper"])
+
+
+def agreement(low: float, high: float, paper: float) -> str:
+    """Whether our CI establishes the paper's sign ("agrees"), the opposite sign, or neither."""
+    if low > 0 or high < 0:
+        return "agrees" if (low > 0) == (paper > 0) else "opposite"
+    return "not established"
+
+
 def contributions(run: Table2Run, protocol: str) -> pd.DataFrame:
     """Proposed − each ablation (points of WA and UA, 95 % paired bootstrap CI over utterances),
-    beside the paper's difference (its Table 2, IEMOCAP, random folds)."""
-    settings = run.settings
-    if "proposed" not in settings.systems:
+    beside the paper's difference, and whether our CI establishes the paper's sign."""
+    found = differences(run, protocol)
+    if not len(found):
         return pd.DataFrame()
-    rows = []
-    for system in settings.systems:
-        if system == "proposed":
-            continue
-        row = {"proposed − ...": system}
-        for index, metric in enumerate(("WA", "UA")):
-            value, low, high = _difference(run.pooled(protocol, "proposed"), run.pooled(protocol, system), metric, settings.n_boot)
-            row[f"ours {metric}"] = f"{100 * value:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]"
-            row[f"paper {metric}"] = f"{PAPER_TABLE2['proposed'][index] - PAPER_TABLE2[system][index]:+.2f}"
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("proposed − ...")
+    table = {}
+    for row in found.itertuples():
+        entry = table.setdefault(row.system, {})
+        entry[f"ours {row.metric}"] = f"{row.ours:+.1f} [{row.low:+.1f}, {row.high:+.1f}]"
+        entry[f"paper {row.metric}"] = f"{row.paper:+.2f}"
+        if row.metric == "UA":
+            entry["UA: the paper's sign"] = agreement(row.low, row.high, row.paper)
+    return pd.DataFrame(table).T.rename_axis("proposed − ...")
+
+
+def verdict_box(run: Table2Run, corpus: str, profile: str, iemocap_ran: bool) -> str:
+    """The page's opening box: what this run reproduced, what it could not, and why."""
+    lines = []
+    if profile != "full":
+        lines.append(f"**Profile `{profile}`:** a test of the code on a few utterances, **not a reproduction**; no "
+                     "number on this page is a result.")
+    task = common.SESSION_TASKS[corpus]
+    where = f"the **{corpus}** stand-in" if task.stand_in else f"**{corpus}**"
+    lines.append(f"**Ran on {where}:** {len(run.settings.systems)} of Table 2's 8 models, "
+                 f"{' and '.join(run.settings.protocols)} folds ({len(run.settings.test_folds)} of 5 test folds).")
+    for protocol in run.settings.protocols:
+        found = differences(run, protocol)
+        ua = found[found["metric"] == "UA"]
+        if len(ua):
+            verdicts = [agreement(r.low, r.high, r.paper) for r in ua.itertuples()]
+            lines.append(f"**Components, {protocol} folds (proposed − BaseN, UA):** the paper's sign is established for "
+                         f"{verdicts.count('agrees')} of {len(verdicts)} ablations, the opposite sign for "
+                         f"{verdicts.count('opposite')}, neither for {verdicts.count('not established')} "
+                         "([the table](etransformer-contributions)).")
+    if not set(PROTOCOLS) - set(run.settings.protocols):
+        ua = [_difference(run.pooled("random", s), run.pooled("speaker-independent", s), "UA", run.settings.n_boot)[0]
+              for s in run.settings.systems]
+        lines.append(f"**Shared speakers** (random − speaker-independent folds): UA {100 * min(ua):+.1f} to "
+                     f"{100 * max(ua):+.1f} points across the models ([inflation](etransformer-inflation)).")
+    if not iemocap_ran:
+        lines.append("**Not reproduced here:** Tables 1 and 2 on IEMOCAP (licence-gated): the paper's numbers are "
+                     "quoted, and a stand-in's numbers are never set beside them.")
+    return "\n\n".join(lines)
 
 
 def inflation(run: Table2Run) -> pd.DataFrame:
