@@ -13,6 +13,7 @@ import platform
 import re
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import metadata
@@ -224,6 +225,14 @@ def load_results(folder: str | Path | None = None) -> pd.DataFrame:
         rows["not_run"] = "; ".join(str(Cell(**c)) for c in record["not_run"])
         frames.append(rows)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def ours_by_column(run: Run, order: Sequence[str]) -> pd.DataFrame:
+    """Our value with its 95 % CI (%) per row (systems, in ``order``) and (column, metric)."""
+    rows = run.table()
+    rows["ours"] = [f"{100 * v:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]" for v, lo, hi in zip(rows["value"], rows["ci_low"], rows["ci_high"])]
+    table = rows.pivot(index="row", columns=["column", "metric"], values="ours")
+    return table.reindex([name for name in order if name in table.index])
 
 
 def comparison_table(rows: pd.DataFrame, table: str | None = None) -> pd.DataFrame:

@@ -362,11 +362,8 @@ def results_run(data: Data, run: FoldRun, settings: Settings, device: str) -> re
 
 
 def table1(record: results.Run) -> pd.DataFrame:
-    """Ours (with 95 % CI) per system, view and metric; the paper's column only where comparable."""
-    rows = record.table()
-    rows["ours"] = [f"{100 * v:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]" for v, lo, hi in zip(rows["value"], rows["ci_low"], rows["ci_high"])]
-    table = rows.pivot(index="row", columns=["column", "metric"], values="ours")
-    return table.reindex([s for s in PAPER_ORDER[::-1] if s in table.index])
+    """Ours (with 95 % CI) per system, view and metric, in the paper's order."""
+    return results.ours_by_column(record, PAPER_ORDER[::-1])
 
 
 def per_fold(data: Data, run: FoldRun, settings: Settings) -> pd.DataFrame:

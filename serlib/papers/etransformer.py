@@ -305,10 +305,7 @@ def results_run(data: Data, run: Table2Run, settings: Settings, device: str) -> 
 
 def table2(record: results.Run) -> pd.DataFrame:
     """Ours (with 95 % CI) per system, protocol and metric, in the paper's order."""
-    rows = record.table()
-    rows["ours"] = [f"{100 * v:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]" for v, lo, hi in zip(rows["value"], rows["ci_low"], rows["ci_high"])]
-    table = rows.pivot(index="row", columns=["column", "metric"], values="ours")
-    return table.reindex([s for s in SYSTEMS if s in table.index])
+    return results.ours_by_column(record, SYSTEMS)
 
 
 def paper_table(table: dict[str, tuple[float | None, float | None]]) -> pd.DataFrame:
