@@ -28,9 +28,8 @@ def _corpus(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
+    from serlib.jobs import Execution
     from serlib.reproduce import reproduce
-
-    from serlib.reproduce import Execution
 
     extra = dict(args.parameter or [])
     execution = Execution(args.executor, args.workers, args.scheduler_address, args.scheduler_file,

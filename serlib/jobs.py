@@ -199,14 +199,39 @@ class ClusterProfile:
 # --------------------------------------------------------------------------- executors
 
 
-def execute(specs: Sequence[JobSpec], executor: str = "local", *, workers: int | None = None,
-            scheduler_address: str | None = None, scheduler_file: str | None = None,
-            cluster_profile: str | Path | None = None, retries: int = 1, force: bool = False,
-            log: Callable[[str], None] = print) -> GridReport:
-    """Run every spec whose outcome is not stored (all of them with ``force``)."""
-    if executor not in EXECUTORS:
-        raise ValueError(f"unknown executor {executor!r}; valid: {list(EXECUTORS)}")
-    if force:
+@dataclass(frozen=True)
+class Execution:
+    """Where and how a grid runs (``serlib reproduce --executor ...``): ``local`` in this process,
+    one training after another; ``dask`` on a LocalCluster of ``workers``, a running scheduler
+    (``scheduler_address`` or ``scheduler_file``) or the workers a ``cluster_profile`` starts."""
+
+    executor: str = "local"
+    workers: int | None = None
+    scheduler_address: str | None = None
+    scheduler_file: str | None = None
+    cluster_profile: str | None = None
+    retries: int = 1
+    force: bool = False
+
+    def __post_init__(self) -> None:
+        if self.executor not in EXECUTORS:
+            raise ValueError(f"unknown executor {self.executor!r}; valid: {list(EXECUTORS)}")
+        cluster_options = [name for name in ("workers", "scheduler_address", "scheduler_file", "cluster_profile")
+                           if getattr(self, name) is not None]
+        if self.executor == "local" and cluster_options:
+            raise ValueError(f"--{cluster_options[0].replace('_', '-')} needs --executor dask")
+        if self.retries < 0 or (self.workers is not None and self.workers < 1):
+            raise ValueError("--retries must be 0 or more and --workers 1 or more")
+
+    @property
+    def runs_grid(self) -> bool:
+        """Whether the grid runs before the notebook (on a cluster, or cleared by ``force``)."""
+        return self.executor != "local" or self.force
+
+
+def execute(specs: Sequence[JobSpec], execution: Execution = Execution(), log: Callable[[str], None] = print) -> GridReport:
+    """Run every spec whose outcome is not stored (all of them with ``execution.force``)."""
+    if execution.force:
         clear(specs)
     report = GridReport(len(specs))
     todo = []
@@ -215,60 +240,58 @@ def execute(specs: Sequence[JobSpec], executor: str = "local", *, workers: int |
             report.skipped.append(spec.name)
         else:
             todo.append(spec)
-    log(f"{len(specs)} trainings: {len(report.skipped)} stored already, {len(todo)} to run ({executor})")
+    log(f"{len(specs)} trainings: {len(report.skipped)} stored already, {len(todo)} to run ({execution.executor})")
     if todo:
-        run = _run_local if executor == "local" else _run_dask
-        run(todo, report, retries, log, workers=workers, scheduler_address=scheduler_address,
-            scheduler_file=scheduler_file, cluster_profile=cluster_profile)
+        (_run_local if execution.executor == "local" else _run_dask)(todo, report, execution, log)
     if report.failed:
         log("failed: " + ", ".join(sorted(report.failed)))
     return report
 
 
-def _progress(report: GridReport, total: int, in_flight: int) -> str:
-    return f"[{len(report.ran)}/{total} done, {in_flight} queued or running, {len(report.failed)} failed]"
+def _progress(report: GridReport, total: int, spec: JobSpec) -> str:
+    """One line per finished job: the counts so far and its name."""
+    in_flight = total - len(report.ran) - len(report.failed)
+    return (f"[{len(report.ran)}/{total} done, {in_flight} queued or running, {len(report.failed)} failed] {spec.name}"
+            + (" FAILED" if spec.name in report.failed else ""))
 
 
-def _run_local(todo: Sequence[JobSpec], report: GridReport, retries: int, log: Callable[[str], None], **_: Any) -> None:
-    for i, spec in enumerate(todo):
-        for attempt in range(retries + 1):
+def _run_local(todo: Sequence[JobSpec], report: GridReport, execution: Execution, log: Callable[[str], None]) -> None:
+    for spec in todo:
+        for attempt in range(execution.retries + 1):
             try:
                 run_job(spec)
                 report.ran.append(spec.name)
                 break
             except Exception as err:  # noqa: BLE001 - reported with its key; the other jobs still run
-                if attempt == retries:
+                if attempt == execution.retries:
                     report.failed[spec.name] = f"{type(err).__name__}: {err}"
-        log(f"{_progress(report, len(todo), 0)} {spec.name}")
+        log(_progress(report, len(todo), spec))
 
 
-def _client(workers: int | None, scheduler_address: str | None, scheduler_file: str | None,
-            cluster_profile: str | Path | None):
+def _client(execution: Execution):
     """(client, worker threads for torch, whether jobs ask for a GPU)."""
     from distributed import Client, LocalCluster
 
-    if scheduler_address or scheduler_file:
-        return Client(scheduler_address, scheduler_file=scheduler_file), None, False
-    if cluster_profile:
-        profile = ClusterProfile.read(cluster_profile)
+    if execution.scheduler_address or execution.scheduler_file:
+        return Client(execution.scheduler_address, scheduler_file=execution.scheduler_file), None, False
+    if execution.cluster_profile:
+        profile = ClusterProfile.read(execution.cluster_profile)
         cluster = profile.cluster()
         cluster.scale(jobs=profile.jobs)
         return Client(cluster), profile.cores, profile.gpus_per_job > 0
     from serlib.features import worker_count
 
-    cluster = LocalCluster(n_workers=workers or worker_count(), threads_per_worker=1, processes=True,
+    cluster = LocalCluster(n_workers=execution.workers or worker_count(), threads_per_worker=1, processes=True,
                            host="127.0.0.1", dashboard_address=None)
     return Client(cluster), 1, False
 
 
-def _run_dask(todo: Sequence[JobSpec], report: GridReport, retries: int, log: Callable[[str], None], *,
-              workers: int | None, scheduler_address: str | None, scheduler_file: str | None,
-              cluster_profile: str | Path | None) -> None:
+def _run_dask(todo: Sequence[JobSpec], report: GridReport, execution: Execution, log: Callable[[str], None]) -> None:
     from distributed import as_completed
 
-    client, threads, gpu = _client(workers, scheduler_address, scheduler_file, cluster_profile)
+    client, threads, gpu = _client(execution)
     try:
-        futures = {client.submit(run_job, spec, threads, key=spec.name, retries=retries, pure=False,
+        futures = {client.submit(run_job, spec, threads, key=spec.name, retries=execution.retries, pure=False,
                                  resources={"GPU": 1} if gpu else None): spec for spec in todo}
         for future in as_completed(futures):
             spec = futures[future]
@@ -277,11 +300,9 @@ def _run_dask(todo: Sequence[JobSpec], report: GridReport, retries: int, log: Ca
             else:
                 error = future.exception()
                 report.failed[spec.name] = f"{type(error).__name__}: {error}"
-            in_flight = len(todo) - len(report.ran) - len(report.failed)
-            log(f"{_progress(report, len(todo), in_flight)} {spec.name}" + (" FAILED" if spec.name in report.failed else ""))
+            log(_progress(report, len(todo), spec))
     finally:
         cluster = client.cluster
         client.close()
         if cluster is not None:
             cluster.close()
-

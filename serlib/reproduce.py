@@ -17,34 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from serlib import config
+from serlib import config, jobs
 from serlib.papers import PAPERS, Paper, get
-
-
-@dataclass(frozen=True)
-class Execution:
-    """Where the trainings run (:mod:`serlib.jobs`): ``local`` lets the notebook train one model
-    after another; ``dask`` runs the paper's grid on a cluster before the notebook reads it."""
-
-    executor: str = "local"
-    workers: int | None = None
-    scheduler_address: str | None = None
-    scheduler_file: str | None = None
-    cluster_profile: str | None = None
-    retries: int = 1
-    force: bool = False
-
-    def check(self) -> None:
-        from serlib.jobs import EXECUTORS
-
-        if self.executor not in EXECUTORS:
-            raise ValueError(f"unknown executor {self.executor!r}; valid: {list(EXECUTORS)}")
-        cluster_options = [name for name in ("workers", "scheduler_address", "scheduler_file", "cluster_profile")
-                           if getattr(self, name) is not None]
-        if self.executor == "local" and cluster_options:
-            raise ValueError(f"--{cluster_options[0].replace('_', '-')} needs --executor dask")
-        if self.retries < 0 or (self.workers is not None and self.workers < 1):
-            raise ValueError("--retries must be 0 or more and --workers 1 or more")
 
 
 @dataclass
@@ -184,36 +158,28 @@ def build_book(log: Callable[[str], None] = print) -> int:
                           cwd=config.PROJECT_ROOT).returncode
 
 
-def run_grid(paper: Paper, profile: str, parameters: Mapping[str, str], execution: Execution,
+def run_grid(paper: Paper, profile: str, parameters: Mapping[str, str], execution: jobs.Execution,
              log: Callable[[str], None] = print) -> str:
     """Run ``paper``'s training grid as :mod:`serlib.jobs` (``--executor dask``, or ``--force``);
     an error message naming the failed trainings, or "" when all are stored."""
-    from serlib import jobs
-
     specs = jobs.plan(paper.name, profile, parameters, parameters.get("data_root"), parameters.get("cache"),
                       parameters.get("device", "auto"))
-    report = jobs.execute(specs, execution.executor, workers=execution.workers,
-                          scheduler_address=execution.scheduler_address, scheduler_file=execution.scheduler_file,
-                          cluster_profile=execution.cluster_profile, retries=execution.retries, force=execution.force,
-                          log=lambda line: log(f"  {paper.name} grid {line}"))
+    report = jobs.execute(specs, execution, log=lambda line: log(f"  {paper.name} grid {line}"))
     jobs.forget_grids()  # the notebook builds its own data; free the driver's copy
     return "" if report.ok else f"{len(report.failed)} of {report.planned} trainings failed: {', '.join(sorted(report.failed))}"
 
 
 def reproduce(names: Sequence[str], every: bool, profile: str, device: str = "auto", data_root: str | None = None,
               extra: Mapping[str, str] | None = None, book: bool = True, log: Callable[[str], None] = print,
-              execution: Execution = Execution()) -> int:
+              execution: jobs.Execution = jobs.Execution()) -> int:
     """Run the chosen papers in turn (each one's training grid first where ``execution`` says so),
     print the summary table, build the book; 0 if all succeeded."""
     if profile not in ("smoke", "full"):
         raise ValueError(f"unknown profile {profile!r}; valid profiles: ['full', 'smoke']")
-    execution.check()
     papers = select_papers(names, every)
-    if execution.executor != "local" or execution.force:
-        from serlib.jobs import paper_module
-
+    if execution.runs_grid:
         for paper in papers:
-            paper_module(paper.name)  # an error now, before any paper runs, where one has no grid
+            jobs.paper_module(paper.name)  # an error now, before any paper runs, where one has no grid
     parameters = parameters_for(papers, profile, device, extra or {})
     if data_root:  # through the environment, so that no machine path is written into the executed notebooks
         folder = Path(data_root).expanduser().resolve()
@@ -224,8 +190,7 @@ def reproduce(names: Sequence[str], every: bool, profile: str, device: str = "au
     for i, paper in enumerate(papers, start=1):
         log(f"[{i}/{len(papers)}] {paper.name} ({profile}) → {config.shown(output_notebook(paper, profile))} ...")
         started = time.time()
-        grid_error = run_grid(paper, profile, parameters[paper.name], execution, log) \
-            if execution.executor != "local" or execution.force else ""
+        grid_error = run_grid(paper, profile, parameters[paper.name], execution, log) if execution.runs_grid else ""
         if grid_error:
             run = PaperRun(paper.name, "failed", time.time() - started, output_notebook(paper, profile), error=grid_error)
         else:

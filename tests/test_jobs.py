@@ -29,16 +29,16 @@ def _plan(tmp_path, **parameters):
 def test_every_key_of_a_small_grid_gets_an_outcome_on_a_local_dask_cluster(tmp_path):
     specs = _plan(tmp_path)
     assert len({spec.name for spec in specs}) == 4 and not any(jobs.is_done(spec) for spec in specs)
-    report = jobs.execute(specs, "dask", workers=2, log=lambda line: None)
+    report = jobs.execute(specs, jobs.Execution("dask", workers=2), log=lambda line: None)
     assert report.ok and sorted(report.ran) == sorted(spec.name for spec in specs)
     assert all(jobs.is_done(spec) for spec in specs)
-    again = jobs.execute(specs, "dask", workers=2, log=lambda line: None)
+    again = jobs.execute(specs, jobs.Execution("dask", workers=2), log=lambda line: None)
     assert again.ran == [] and len(again.skipped) == 4  # nothing is trained twice
 
 
 def test_a_job_that_fails_once_is_retried(tmp_path):
     specs = _plan(tmp_path, fail_once=tmp_path / "markers")
-    report = jobs.execute(specs, "dask", workers=2, retries=1, log=lambda line: None)
+    report = jobs.execute(specs, jobs.Execution("dask", workers=2, retries=1), log=lambda line: None)
     assert report.ok and len(report.ran) == 4
     assert len(list((tmp_path / "markers").iterdir())) == 4  # each had failed once
 
@@ -46,25 +46,25 @@ def test_a_job_that_fails_once_is_retried(tmp_path):
 def test_a_failure_that_persists_is_reported_and_a_rerun_runs_only_that_key(tmp_path):
     lines = []
     failing = _plan(tmp_path, fail_always=2)
-    report = jobs.execute(failing, "dask", workers=2, retries=1, log=lines.append)
+    report = jobs.execute(failing, jobs.Execution("dask", workers=2, retries=1), log=lines.append)
     broken = [spec.name for spec in failing if spec.key.seed == 2]
     assert list(report.failed) == broken and "always fails" in report.failed[broken[0]]
     assert any(line.startswith("failed: ") and broken[0] in line for line in lines)
     fixed = _plan(tmp_path)  # the same grid (failures are not part of a training's identity), now healthy
     assert [spec.name for spec in fixed] == [spec.name for spec in failing]
-    rerun = jobs.execute(fixed, "dask", workers=2, log=lambda line: None)
+    rerun = jobs.execute(fixed, jobs.Execution("dask", workers=2), log=lambda line: None)
     assert rerun.ran == broken and len(rerun.skipped) == 3
 
 
 def test_local_runs_retry_and_report_the_same_way(tmp_path):
-    report = jobs.execute(_plan(tmp_path, fail_always=1, fail_once=tmp_path / "markers"), "local", retries=1,
+    report = jobs.execute(_plan(tmp_path, fail_always=1, fail_once=tmp_path / "markers"), jobs.Execution("local", retries=1),
                           log=lambda line: None)
     assert len(report.ran) == 3 and len(report.failed) == 1
 
 
 def test_a_driver_killed_mid_grid_resumes_without_redoing_finished_keys(tmp_path):
     driver = (f"from serlib import jobs; specs = jobs.plan({GRID!r}, 'smoke', {{'runs': '6', 'pause': '1.0'}}, "
-              f"{str(tmp_path)!r}, {str(tmp_path / 'cache')!r}); jobs.execute(specs, 'dask', workers=1)")
+              f"{str(tmp_path)!r}, {str(tmp_path / 'cache')!r}); jobs.execute(specs, jobs.Execution('dask', workers=1))")
     process = subprocess.Popen([sys.executable, "-c", driver], cwd=config.PROJECT_ROOT, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     outcomes = tmp_path / "cache" / "runs" / "grid"
@@ -75,14 +75,14 @@ def test_a_driver_killed_mid_grid_resumes_without_redoing_finished_keys(tmp_path
     process.wait()
     finished = len(list(outcomes.glob("*/outcome.npz")))
     assert 2 <= finished < 6
-    report = jobs.execute(_plan(tmp_path, runs=6, pause=1.0), "dask", workers=2, log=lambda line: None)
+    report = jobs.execute(_plan(tmp_path, runs=6, pause=1.0), jobs.Execution("dask", workers=2), log=lambda line: None)
     assert len(report.skipped) == finished and len(report.ran) == 6 - finished and report.ok
 
 
 def test_force_trains_every_key_again(tmp_path):
     specs = _plan(tmp_path)
-    jobs.execute(specs, "local", log=lambda line: None)
-    report = jobs.execute(specs, "local", force=True, log=lambda line: None)
+    jobs.execute(specs, jobs.Execution("local"), log=lambda line: None)
+    report = jobs.execute(specs, jobs.Execution("local", force=True), log=lambda line: None)
     assert len(report.ran) == 4 and not report.skipped
 
 

@@ -233,3 +233,10 @@ def test_song_files_never_enter_a_speech_protocol(tmp_path):
     manifest = common.load_corpus("ravdess", tmp_path)
     assert sorted(manifest["utterance_id"]) == ["03-01-03-02-01-01-02", "03-01-05-01-01-01-01"]
     assert set(manifest["vocal_channel"]) == {"speech"}
+
+
+def test_rnn_models_are_built_for_the_width_of_their_inputs(corpora_root):
+    chosen = rnn.settings("smoke")
+    data = rnn.load_data(chosen, corpora_root, progress=False)
+    for feature_type in rnn.FEATURE_TYPES:
+        assert rnn.inputs(data, feature_type, chosen)["train"].x.shape[2] == rnn.feature_dims(feature_type)

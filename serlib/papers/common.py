@@ -193,6 +193,23 @@ def four_class_manifest(manifest: pd.DataFrame, task: SessionTask) -> pd.DataFra
     return corpora.select_emotions(merged, FOUR_CLASSES)
 
 
+def session_corpus(name: str, per_class_and_speaker: int | None = None, root: str | Path | None = None,
+                   data_root: str | Path | None = None) -> tuple[pd.DataFrame, np.ndarray, SessionTask]:
+    """A corpus of :data:`SESSION_TASKS` (from ``root``, else the data root) as the 4-class task:
+    its manifest (a smoke subset of ``per_class_and_speaker`` utterances per speaker and class
+    where given), the labels (indices into :data:`FOUR_CLASSES`) and its task."""
+    if name not in SESSION_TASKS:
+        raise ValueError(f"a corpus with sessions is needed, one of {sorted(SESSION_TASKS)}; got {name!r}")
+    task = SESSION_TASKS[name]
+    manifest = corpora.load_manifest(name, root, download=False) if root else load_corpus(name, data_root)
+    manifest = four_class_manifest(manifest, task)
+    if per_class_and_speaker:
+        manifest = smoke_subset(manifest, ["speaker", "emotion"], per_class_and_speaker)
+        manifest = manifest.sort_values("utterance_id", ignore_index=True)
+    labels = manifest["emotion"].map({e: i for i, e in enumerate(FOUR_CLASSES)}).to_numpy()
+    return manifest, labels, task
+
+
 # --------------------------------------------------------------------------- one training = its key
 
 

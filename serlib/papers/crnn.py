@@ -172,16 +172,8 @@ def load_data(settings: Settings, corpus: str | None = None, root: str | Path | 
     (each checked speaker-disjoint, validation speaker included) and both feature sets (cached)."""
     started = time.time()
     name = corpus or settings.corpus
-    if name not in TASKS:
-        raise ValueError(f"Table 1 runs on a corpus with sessions: {sorted(TASKS)}; got {name!r}")
-    task = TASKS[name]
-    manifest = corpora.load_manifest(name, root, download=False) if root else common.load_corpus(name, data_root)
-    manifest = common.four_class_manifest(manifest, task)
-    if settings.per_class_and_speaker:
-        manifest = common.smoke_subset(manifest, ["speaker", "emotion"], settings.per_class_and_speaker)
-        manifest = manifest.sort_values("utterance_id", ignore_index=True)
+    manifest, labels, task = common.session_corpus(name, settings.per_class_and_speaker, root, data_root)
     folds = splits.session_folds(manifest, validate_on_next=True)  # each checked speaker-disjoint by make_split
-    labels = manifest["emotion"].map({e: i for i, e in enumerate(CLASSES)}).to_numpy()
     found = extract(manifest, cache, progress)
     return Data(name, manifest, CLASSES, labels, folds, found["spectrogram"], found["functionals"], task, started)
 

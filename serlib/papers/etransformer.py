@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from serlib import corpora, features, metrics, results, splits, training
+from serlib import features, metrics, results, splits, training
 from serlib.examples import Examples, pad_sequences
 from serlib.models.etransformer import ARCHITECTURES, EmotionTransformer, Sizes, multiply_adds, parameter_count
 from serlib.papers import common
@@ -167,13 +167,7 @@ def load_data(settings: Settings, corpus: str | None = None, root: str | Path | 
     protocols, and its log-mel spectrograms (cached)."""
     started = time.time()
     name = corpus or settings.corpus
-    task = common.SESSION_TASKS[name]
-    manifest = corpora.load_manifest(name, root, download=False) if root else common.load_corpus(name, data_root)
-    manifest = common.four_class_manifest(manifest, task)
-    if settings.per_class_and_speaker:
-        manifest = common.smoke_subset(manifest, ["speaker", "emotion"], settings.per_class_and_speaker)
-        manifest = manifest.sort_values("utterance_id", ignore_index=True)
-    labels = manifest["emotion"].map({e: i for i, e in enumerate(common.FOUR_CLASSES)}).to_numpy()
+    manifest, labels, task = common.session_corpus(name, settings.per_class_and_speaker, root, data_root)
     folds = {"speaker-independent": splits.session_folds(manifest, validate_on_next=True),
              "random": splits.random_kfold(manifest, HPARAMS.folds, HPARAMS.validation_fraction, HPARAMS.fold_seed)}
     spectrograms = features.extract(manifest, extractor(), cache, progress)
@@ -245,11 +239,20 @@ class Table2Run:
 
     outcomes: dict[tuple[str, str, int], list[training.Outcome]]
     settings: Settings
+    _differences: dict = field(default_factory=dict, repr=False)  # bootstraps already drawn
 
     def pooled(self, protocol: str, system: str) -> list[training.Outcome]:
         """Per seed, the test predictions of every test fold pooled."""
         per_seed = zip(*(self.outcomes[protocol, system, n] for n in self.settings.test_folds))
         return [training.pool_folds(list(folds)) for folds in per_seed]
+
+    def difference(self, first: tuple[str, str], second: tuple[str, str], metric: str) -> tuple[float, float, float]:
+        """``metric`` of ``first`` (protocol, system) minus ``second``, with its paired CI (drawn once
+        per run: the tables and the verdict box share it)."""
+        key = (first, second, metric)
+        if key not in self._differences:
+            self._differences[key] = _difference(self.pooled(*first), self.pooled(*second), metric, self.settings.n_boot)
+        return self._differences[key]
 
 
 def run_table2(data: Data, settings: Settings, device: str = "auto", cache: str | Path | None = None, log=print) -> Table2Run:
@@ -335,8 +338,7 @@ def differences(run: Table2Run, protocol: str) -> pd.DataFrame:
     if "proposed" in settings.systems:
         for system in (s for s in settings.systems if s != "proposed"):
             for index, metric in enumerate(("WA", "UA")):
-                value, low, high = _difference(run.pooled(protocol, "proposed"), run.pooled(protocol, system), metric,
-                                               settings.n_boot)
+                value, low, high = run.difference((protocol, "proposed"), (protocol, system), metric)
                 rows.append({"system": system, "metric": metric, "ours": 100 * value, "low": 100 * low, "high": 100 * high,
                              "paper": PAPER_TABLE2["proposed"][index] - PAPER_TABLE2[system][index]})
     return pd.DataFrame(rows, columns=["system", "metric", "ours", "low", "high", "paper"])
@@ -385,8 +387,7 @@ def verdict_box(run: Table2Run, corpus: str, profile: str, iemocap_ran: bool) ->
                          f"{verdicts.count('opposite')}, neither for {verdicts.count('not established')} "
                          "([the table](etransformer-contributions)).")
     if not set(PROTOCOLS) - set(run.settings.protocols):
-        ua = [_difference(run.pooled("random", s), run.pooled("speaker-independent", s), "UA", run.settings.n_boot)[0]
-              for s in run.settings.systems]
+        ua = [run.difference(("random", s), ("speaker-independent", s), "UA")[0] for s in run.settings.systems]
         lines.append(f"**Shared speakers** (random − speaker-independent folds): UA {100 * min(ua):+.1f} to "
                      f"{100 * max(ua):+.1f} points across the models ([inflation](etransformer-inflation)).")
     if not iemocap_ran:
@@ -405,8 +406,7 @@ def inflation(run: Table2Run) -> pd.DataFrame:
     for system in settings.systems:
         rows[system] = {}
         for metric in ("WA", "UA"):
-            value, low, high = _difference(run.pooled("random", system), run.pooled("speaker-independent", system),
-                                           metric, settings.n_boot)
+            value, low, high = run.difference(("random", system), ("speaker-independent", system), metric)
             rows[system][f"{metric}: random − speaker-independent"] = f"{100 * value:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]"
     return pd.DataFrame(rows).T
 

@@ -11,7 +11,9 @@ MSPEC+Δ+ΔΔ (the two LSTM cells are shared with Table 3 and trained once).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -171,11 +173,19 @@ def train_config(settings: Settings, device: str) -> training.TrainConfig:
                                 learning_rate=HPARAMS.learning_rate, device=device, select="last", progress=False)
 
 
-def trainings(data: Data, feature_type: str, cell: str, settings: Settings, device: str = "auto") -> list[common.Training]:
-    """One (feature type, cell) configuration, once per seed: one :class:`~serlib.papers.common.Training` each."""
-    examples = inputs(data, feature_type, settings)
-    n_features = examples["train"].x.shape[2]
-    make_model = lambda: RecurrentClassifier(n_features, len(data.classes.classes), CELLS[cell],  # noqa: E731
+def feature_dims(feature_type: str) -> int:
+    """Values per frame of a feature type: the static coefficients with their Δ and ΔΔ."""
+    kind, order = FEATURE_TYPES[feature_type]
+    return (HPARAMS.n_mfcc if kind == "MFCC" else HPARAMS.n_mels) * (order + 1)
+
+
+def trainings(data: Data, feature_type: str, cell: str, settings: Settings, device: str = "auto",
+              examples_of: Callable[[str], dict[str, Examples]] | None = None) -> list[common.Training]:
+    """One (feature type, cell) configuration, once per seed: one :class:`~serlib.papers.common.Training`
+    each. Its inputs are made (``examples_of(feature_type)``, by default :func:`inputs` kept for the
+    last feature type) only when it trains, so a grid of them holds one feature type's windows."""
+    examples_of = examples_of or lru_cache(maxsize=1)(lambda name: inputs(data, name, settings))
+    make_model = lambda: RecurrentClassifier(feature_dims(feature_type), len(data.classes.classes), CELLS[cell],  # noqa: E731
                                              dropout=HPARAMS.dropout, l2=HPARAMS.l2)
     kind = FEATURE_TYPES[feature_type][0]
     identity = {"model": "RecurrentClassifier", "code": common.code_fingerprint(RecurrentClassifier),
@@ -187,7 +197,8 @@ def trainings(data: Data, feature_type: str, cell: str, settings: Settings, devi
     return [
         common.Training(
             common.TrainingKey(PAPER, "Tables 3-4", f"{feature_type} {cell}", f"{len(data.classes.classes)}-class", data.split.name, seed),
-            identity, lambda checkpoint, seed=seed: training.train_and_evaluate(make_model, examples, replace(base, seed=seed), checkpoint))
+            identity, lambda checkpoint, seed=seed: training.train_and_evaluate(make_model, examples_of(feature_type),
+                                                                                replace(base, seed=seed), checkpoint))
         for seed in settings.seeds
     ]
 
@@ -196,7 +207,9 @@ def training_grid(settings: Settings, data_root: str | Path | None = None, cache
                   device: str = "auto") -> list[common.Training]:
     """Every training of Tables 3 and 4: each configuration × seed (for ``serlib reproduce --executor dask``)."""
     data = load_data(settings, data_root, cache, progress=False)
-    return [job for feature_type, cell in configurations() for job in trainings(data, feature_type, cell, settings, device)]
+    examples_of = lru_cache(maxsize=1)(lambda name: inputs(data, name, settings))
+    return [job for feature_type, cell in configurations()
+            for job in trainings(data, feature_type, cell, settings, device, examples_of)]
 
 
 def train_configuration(data: Data, feature_type: str, cell: str, settings: Settings, device: str = "auto",
