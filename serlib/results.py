@@ -94,14 +94,19 @@ class Cell:
 
 
 def summarise_seeds(
-    outcomes: list[Outcome], level: str, metric: str, n_boot: int = 1000
+    outcomes: list[Outcome], level: str, metric: str, n_boot: int = 1000, clusters: np.ndarray | None = None
 ) -> dict[str, float]:
-    """Mean and std over seeds of ``metric`` at ``level``, and the bootstrap CI of that mean."""
+    """Mean and std over seeds of ``metric`` at ``level``, and the bootstrap CI of that mean.
+
+    The bootstrap resamples test utterances, or ``clusters`` (one label per manifest row, e.g. the
+    speaker) where a test set has few speakers: a cluster bootstrap keeps what one speaker's
+    utterances share, which an utterance bootstrap wrongly treats as independent."""
     predictions = [o.levels[level] for o in outcomes]
     scores = [p.score(metric) for p in predictions]
+    groups = predictions[0].utterance if clusters is None else np.asarray(clusters)[predictions[0].utterance]
     low, high = metrics.bootstrap_ci(
         predictions[0].y_true, [p.y_pred for p in predictions], metrics.METRICS[metric],
-        groups=predictions[0].utterance, n_boot=n_boot,
+        groups=groups, n_boot=n_boot,
     )
     return {"value": float(np.mean(scores)), "std": float(np.std(scores)), "ci_low": low, "ci_high": high, "seeds": len(scores)}
 

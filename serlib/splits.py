@@ -86,12 +86,19 @@ def fixed_speakers(
     return make_split(manifest, name, _rows_of(manifest, train), _rows_of(manifest, test), _rows_of(manifest, val))
 
 
-def leave_one_speaker_out(manifest: pd.DataFrame) -> list[Split]:
-    """One fold per speaker: that speaker is the test set, all others train."""
-    return [
-        fixed_speakers(manifest, test=[speaker], name=f"LOSO test={speaker}")
-        for speaker in sorted(manifest["speaker"].unique())
-    ]
+def leave_one_speaker_out(manifest: pd.DataFrame, validate_on_next: bool = False) -> list[Split]:
+    """One fold per speaker: that speaker is the test set, all others train. With
+    ``validate_on_next`` the next speaker (sorted, cyclically) is the fold's validation set and
+    leaves the training set, so that stopping and model choices never see the test speaker."""
+    speakers = sorted(manifest["speaker"].unique())
+    if validate_on_next and len(speakers) < 3:
+        raise ValueError(f"leave-one-speaker-out with a validation speaker needs 3 speakers or more; found {speakers}")
+    folds = []
+    for i, speaker in enumerate(speakers):
+        val = [speakers[(i + 1) % len(speakers)]] if validate_on_next else []
+        name = f"LOSO test={speaker}" + (f" val={val[0]}" if val else "")
+        folds.append(fixed_speakers(manifest, test=[speaker], val=val, name=name))
+    return folds
 
 
 def speaker_kfold(manifest: pd.DataFrame, k: int, seed: int = 0) -> list[Split]:
@@ -133,17 +140,24 @@ def session_folds(manifest: pd.DataFrame, column: str = "session", validate_on_n
 
 
 def random_stratified(
-    manifest: pd.DataFrame, test_size: float, repeats: int = 1, seed: int = 0
+    manifest: pd.DataFrame, test_size: float, repeats: int = 1, seed: int = 0, validation_fraction: float = 0.0
 ) -> list[Split]:
-    """Repeated random emotion-stratified splits. **Speaker-dependent**: speakers overlap."""
+    """Repeated random emotion-stratified splits; with ``validation_fraction`` a stratified share of
+    each training part validates. **Speaker-dependent**: speakers overlap."""
+    from sklearn.model_selection import train_test_split
+
+    labels = manifest["emotion"].to_numpy()
     splitter = StratifiedShuffleSplit(n_splits=repeats, test_size=test_size, random_state=seed)
-    return [
-        make_split(
-            manifest, f"speaker-dependent random {1 - test_size:.0%}/{test_size:.0%} #{i + 1}",
-            train, test, speaker_independent=False,
-        )
-        for i, (train, test) in enumerate(splitter.split(np.zeros(len(manifest)), manifest["emotion"]))
-    ]
+    folds = []
+    for i, (train, test) in enumerate(splitter.split(np.zeros(len(manifest)), labels)):
+        val: np.ndarray = np.array([], dtype=int)
+        if validation_fraction:
+            size = max(len(np.unique(labels[train])), round(validation_fraction * len(train)))  # every class validates
+            train, val = train_test_split(train, test_size=size, stratify=labels[train], random_state=seed + i)
+        name = f"speaker-dependent random {1 - test_size:.0%}/{test_size:.0%} #{i + 1}" + (
+            f", {validation_fraction:.0%} of train validates" if validation_fraction else "")
+        folds.append(make_split(manifest, name, train, test, val, speaker_independent=False))
+    return folds
 
 
 def random_kfold(manifest: pd.DataFrame, k: int, validation_fraction: float, seed: int = 0) -> list[Split]:

@@ -17,7 +17,7 @@ import time
 import warnings
 import zipfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
@@ -63,8 +63,10 @@ class TrainConfig:
     """Optimisation and selection settings; each paper's configuration fills these.
 
     ``select``: keep the model after the ``"last"`` epoch or the epoch with the best validation
-    ``select_metric`` (``"val"``). ``weight_decay`` is Adam's L2 term; ``gradient_clip`` the maximal
-    global gradient norm (None: no clipping).
+    ``select_metric`` (``"val"``). ``patience``: stop once that many epochs have passed without a
+    better validation score (None: train all ``epochs``). ``weight_decay`` is Adam's L2 term;
+    ``gradient_clip`` the maximal global gradient norm (None: no clipping). ``balanced_loss``
+    weights cross-entropy by inverse training-class frequency.
     """
 
     epochs: int
@@ -76,8 +78,20 @@ class TrainConfig:
     device: str = "auto"
     select: Literal["last", "val"] = "last"
     select_metric: Literal["WA", "UA"] = "WA"
+    patience: int | None = None
+    balanced_loss: bool = False
     eval_batch_size: int = 2048
     progress: bool = True
+
+    def identity(self) -> dict:
+        """The settings that decide the trained weights, for a training's identity: ``device`` and
+        ``progress`` blanked, and switches that are off (``patience``, ``balanced_loss``) left out,
+        so that adding a switch keeps the identities of trainings that never used it."""
+        fields = asdict(replace(self, device="", progress=False))
+        for name, off in (("patience", None), ("balanced_loss", False)):
+            if fields[name] == off:
+                del fields[name]
+        return fields
 
 
 @dataclass
@@ -179,11 +193,26 @@ def evaluate(model: nn.Module, data: Examples, device: torch.device, batch_size:
     return {"window": window, "utterance": utterance_level(window)}
 
 
+def class_weights(y: torch.Tensor, cfg: TrainConfig) -> torch.Tensor | None:
+    """Inverse class frequency of the training labels, mean weight 1 per example (``balanced_loss``), else None."""
+    if not cfg.balanced_loss:
+        return None
+    counts = torch.bincount(y).to(torch.float32)
+    if torch.any(counts == 0):
+        raise ValueError(f"balanced_loss: a class has no training example (counts {counts.tolist()})")
+    return counts.sum() / (len(counts) * counts)
+
+
+def stopped_early(history: list[dict], best: dict, cfg: TrainConfig) -> bool:
+    """True once ``cfg.patience`` epochs have passed since the best validation epoch."""
+    return cfg.patience is not None and bool(history) and len(history) - best.get("epoch", 0) >= cfg.patience
+
+
 def _epoch(model, optimizer, x, y, lengths, cfg: TrainConfig, epoch: int, device) -> float:
     model.train()
     order = torch.randperm(count_rows(x), generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch))
     torch.manual_seed(cfg.seed * 100_003 + epoch)  # dropout masks: reproducible after a resume
-    loss_fn = model.loss if isinstance(model, HasOwnLoss) else nn.CrossEntropyLoss()
+    loss_fn = model.loss if isinstance(model, HasOwnLoss) else nn.CrossEntropyLoss(weight=class_weights(y, cfg))
     total, count = 0.0, 0
     for start in range(0, count_rows(x), cfg.batch_size):
         rows = order[start : start + cfg.batch_size].to(device)
@@ -225,11 +254,13 @@ def fit(
     """Train ``model`` in place; returns the per-epoch history (loss, validation WA and UA, seconds).
 
     With ``checkpoint``, state is saved after every epoch and an existing checkpoint is resumed
-    (a finished run reloads at once). ``cfg.select == "val"`` restores, at the end, the epoch with
-    the best validation ``cfg.select_metric`` (ties: the earliest).
+    (a finished or early-stopped run reloads at once). ``cfg.select == "val"`` restores, at the end,
+    the epoch with the best validation ``cfg.select_metric`` (ties: the earliest).
     """
-    if cfg.select == "val" and val is None:
-        raise ValueError("select='val' needs a validation set")
+    if (cfg.select == "val" or cfg.patience is not None) and val is None:
+        raise ValueError("select='val' and patience need a validation set")
+    if cfg.balanced_loss and isinstance(model, HasOwnLoss):
+        raise ValueError(f"balanced_loss weights cross-entropy; {type(model).__name__} brings its own loss")
     device = next(model.parameters()).device
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     history: list[dict] = []
@@ -244,6 +275,8 @@ def fit(
     lengths = None if train.lengths is None else torch.as_tensor(train.lengths, device=device)
     epochs = range(len(history) + 1, cfg.epochs + 1)
     for epoch in tqdm(epochs, desc="epochs", disable=not cfg.progress, leave=False):
+        if stopped_early(history, best, cfg):
+            break
         started = time.time()
         record = {"epoch": epoch, "train_loss": _epoch(model, optimizer, x, y, lengths, cfg, epoch, device)}
         record["seconds"] = time.time() - started

@@ -240,3 +240,20 @@ def test_rnn_models_are_built_for_the_width_of_their_inputs(corpora_root):
     data = rnn.load_data(chosen, corpora_root, progress=False)
     for feature_type in rnn.FEATURE_TYPES:
         assert rnn.inputs(data, feature_type, chosen)["train"].x.shape[2] == rnn.feature_dims(feature_type)
+
+
+def test_a_model_fingerprint_covers_its_module_and_the_model_modules_it_uses_only():
+    """A layer added to serlib.models.layers for one paper must not invalidate the cached trainings
+    of a model that does not use the shared layers, and must invalidate those of one that does."""
+    import inspect
+
+    from serlib import config
+    from serlib.models import crnn as crnn_models
+    from serlib.models import layers
+    from serlib.models import rnn as rnn_models
+
+    assert common.model_modules_used_by(rnn_models) == []
+    assert common.model_modules_used_by(crnn_models) == [layers]
+    assert common.code_fingerprint(rnn_models.RecurrentClassifier) == config.fingerprint([inspect.getsource(rnn_models)])
+    assert common.code_fingerprint(crnn_models.PlainCRNN) == config.fingerprint(
+        [inspect.getsource(crnn_models), inspect.getsource(layers)])

@@ -121,3 +121,18 @@ def test_the_scoreboard_counts_headline_cells_only():
     assert board.loc[("b", "stand-in")].tolist() == [0, 0, 0, 0, 0]
     cells = results.headline_cells(rows, {"b": "stand-in"})
     assert cells["gap"].round(1).tolist() == [1.0, -10.0, -5.0]
+
+
+def test_a_speaker_bootstrap_is_wider_than_an_utterance_bootstrap_when_speakers_differ():
+    """4 speakers × 20 utterances; one speaker is always wrong. Resampling utterances treats its 20
+    errors as independent; resampling speakers sees that they stand or fall together."""
+    speakers = np.repeat(["a", "b", "c", "d"], 20)
+    y_true = np.tile([0, 1], 40)
+    y_pred = np.where(speakers == "d", 1 - y_true, y_true)
+    window = training.Predictions(y_true, y_pred, np.arange(80), np.eye(2)[y_pred])
+    seeds = [training.Outcome({"window": window, "utterance": training.utterance_level(window)})]
+    by_utterance = results.summarise_seeds(seeds, "window", "UA", n_boot=500)
+    by_speaker = results.summarise_seeds(seeds, "window", "UA", n_boot=500, clusters=speakers)
+    assert by_utterance["value"] == by_speaker["value"] == 0.75
+    assert by_speaker["ci_low"] <= 0.5 and by_speaker["ci_high"] == 1.0  # no "d", or "d" three times
+    assert by_utterance["ci_high"] - by_utterance["ci_low"] < 0.5 * (by_speaker["ci_high"] - by_speaker["ci_low"])

@@ -71,3 +71,26 @@ def test_random_stratified_is_labelled_speaker_dependent():
         assert not fold.speaker_independent and "speaker-dependent" in fold.name
         assert len(fold.test) == 15
         assert toy_manifest()["emotion"].iloc[fold.test].value_counts().tolist() in ([8, 7], [7, 8])
+
+
+def test_loso_with_a_validation_speaker_never_validates_or_trains_on_the_test_speaker():
+    manifest = toy_manifest()
+    folds = splits.leave_one_speaker_out(manifest, validate_on_next=True)
+    assert [f.name for f in folds[:2]] == ["LOSO test=s0 val=s1", "LOSO test=s1 val=s2"]
+    assert folds[-1].name == "LOSO test=s5 val=s0"  # the next speaker, cyclically
+    for fold in folds:
+        speakers = {part: set(manifest["speaker"].iloc[rows]) for part, rows in fold.parts().items()}
+        assert len(speakers["val"]) == len(speakers["test"]) == 1 and len(speakers["train"]) == 4
+        assert not (speakers["val"] | speakers["train"]) & speakers["test"]
+    with pytest.raises(ValueError, match="needs 3 speakers"):
+        splits.leave_one_speaker_out(manifest[manifest["speaker"].isin(["s0", "s1"])], validate_on_next=True)
+
+
+def test_random_stratified_validation_share_has_every_class_and_leaves_test_alone():
+    plain = splits.random_stratified(toy_manifest(), test_size=0.25, seed=0)[0]
+    validated = splits.random_stratified(toy_manifest(), test_size=0.25, seed=0, validation_fraction=0.1)[0]
+    np.testing.assert_array_equal(plain.test, validated.test)
+    assert len(validated.val) == 4 and set(toy_manifest()["emotion"].iloc[validated.val]) == {"anger", "neutral"}
+    assert sorted(np.concatenate([validated.train, validated.val])) == sorted(plain.train)
+    tiny = splits.random_stratified(toy_manifest(), test_size=0.25, seed=0, validation_fraction=0.01)[0]
+    assert len(tiny.val) == 2  # at least one utterance per class, not round(0.45) = 0

@@ -143,3 +143,41 @@ def test_variable_length_batches_pass_lengths_to_the_model():
     np.testing.assert_allclose(
         training.predict_proba(model, padded.x, torch.device("cpu"), 16, padded.lengths),
         training.predict_proba(model, longer.x, torch.device("cpu"), 16, longer.lengths), atol=1e-6)
+
+
+def test_patience_stops_training_and_a_rerun_does_not_train_on(tmp_path):
+    data = {"train": toy_data(), "val": toy_data(seed=2), "test": toy_data(seed=1)}
+    config = training.TrainConfig(epochs=40, batch_size=16, select="val", select_metric="UA", patience=3, progress=False)
+    checkpoint = tmp_path / "run.ckpt"
+    outcome = training.train_and_evaluate(make_model, data, config, checkpoint)
+    scores = [h["val_UA"] for h in outcome.history]
+    kept = int(np.argmax(scores))  # the earliest best epoch
+    assert len(scores) == kept + 1 + 3 < 40  # stopped three epochs after it
+    again = training.train_and_evaluate(make_model, data, config, checkpoint)
+    assert len(again.history) == len(outcome.history)  # a finished early-stopped run reloads, it does not go on
+    np.testing.assert_array_equal(again.levels["window"].posteriors, outcome.levels["window"].posteriors)
+    with pytest.raises(ValueError, match="patience need a validation set"):
+        training.train_and_evaluate(make_model, {"train": toy_data(), "test": toy_data()},
+                                    training.TrainConfig(epochs=2, batch_size=16, patience=1, progress=False))
+
+
+def test_balanced_loss_weights_classes_by_inverse_frequency():
+    labels = torch.tensor([0, 0, 0, 1])
+    weights = training.class_weights(labels, training.TrainConfig(epochs=1, batch_size=4, balanced_loss=True))
+    torch.testing.assert_close(weights, torch.tensor([4 / 6, 2.0]))  # each class's share of the loss is equal
+    assert training.class_weights(labels, training.TrainConfig(epochs=1, batch_size=4)) is None
+    data = toy_data()
+    skewed = training.Examples(data.x[:40], np.where(np.arange(40) < 34, 0, 1), data.utterance[:40])
+    plain, balanced = (training.train_and_evaluate(make_model, {"train": skewed, "test": toy_data(seed=1)},
+                                                   training.TrainConfig(epochs=3, batch_size=8, balanced_loss=b, progress=False))
+                       for b in (False, True))
+    assert not np.array_equal(plain.levels["window"].posteriors, balanced.levels["window"].posteriors)
+
+
+def test_identity_of_a_config_without_the_new_switches_is_unchanged():
+    """Adding a switch that is off must not change the identities (and cached trainings) of earlier runs."""
+    config = training.TrainConfig(epochs=3, batch_size=8, learning_rate=3e-4, device="cuda", progress=True)
+    assert set(config.identity()) == {"epochs", "batch_size", "learning_rate", "weight_decay", "gradient_clip", "seed",
+                                      "device", "select", "select_metric", "eval_batch_size", "progress"}
+    assert config.identity()["device"] == "" and config.identity()["progress"] is False
+    assert training.TrainConfig(epochs=3, batch_size=8, patience=2).identity()["patience"] == 2

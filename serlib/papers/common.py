@@ -236,12 +236,20 @@ class TrainingKey:
 
 
 def code_fingerprint(model_class: type) -> str:
-    """Hash of the source of the module defining ``model_class`` and of the shared layers: any
-    change to the model or its loss gives its trainings a new identity."""
-    from serlib.models import layers
+    """Hash of the source of the module defining ``model_class`` and of the ``serlib.models``
+    modules it takes names from (the shared layers): any change to the model, its loss or a layer
+    module it uses gives its trainings a new identity; a model that uses no shared layer keeps
+    its trainings when a layer is added for another paper."""
+    module = inspect.getmodule(model_class)
+    return config.fingerprint([inspect.getsource(m) for m in (module, *model_modules_used_by(module))])
 
-    sources = [inspect.getsource(inspect.getmodule(model_class)), inspect.getsource(layers)]
-    return config.fingerprint(sources)
+
+def model_modules_used_by(module: types.ModuleType) -> list[types.ModuleType]:
+    """The other ``serlib.models`` modules whose functions, classes or selves ``module`` imports, by name."""
+    used = {inspect.getmodule(value) for value in vars(module).values()
+            if inspect.ismodule(value) or inspect.isclass(value) or inspect.isfunction(value)}
+    return sorted((m for m in used if m is not None and m is not module and m.__name__.startswith("serlib.models.")),
+                  key=lambda m: m.__name__)
 
 
 def split_identity(split: Any) -> dict[str, list[int]]:

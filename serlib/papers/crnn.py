@@ -221,7 +221,7 @@ def system_training(examples: Callable[[], dict[str, Examples]], n_functionals: 
     are made (``examples()``) only when it trains."""
     model_class = SYSTEMS[system]
     identity = {"model": model_class.__name__, "code": common.code_fingerprint(model_class),
-                "config": {"hparams": asdict(HPARAMS), "train": asdict(replace(cfg, device="", progress=False)),
+                "config": {"hparams": asdict(HPARAMS), "train": cfg.identity(),
                            "features": feature_keys(), "corpus": corpus},
                 "split": split_rows}
     key = common.TrainingKey(PAPER, table, f"{system} lr={cfg.learning_rate:g}", f"{corpus} 4-class", split_name, cfg.seed)

@@ -203,7 +203,7 @@ def system_training(examples: Callable[[], dict[str, Examples]], system: str, pr
     only when it trains."""
     identity = {"model": EmotionTransformer.__name__, "code": common.code_fingerprint(EmotionTransformer),
                 "config": {"architecture": asdict(ARCHITECTURES[system]), "sizes": asdict(SIZES), "hparams": asdict(HPARAMS),
-                           "train": asdict(replace(cfg, device="", progress=False)),
+                           "train": cfg.identity(),
                            "features": features.extractor_key(extractor()), "corpus": corpus},
                 "split": common.split_identity(split)}
     key = common.TrainingKey(PAPER, "Table 2", system, f"{corpus} 4-class {protocol}", split.name, cfg.seed)
