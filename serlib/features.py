@@ -41,10 +41,10 @@ class Extractor(Protocol):
 # --------------------------------------------------------------------------- spectral features
 
 @lru_cache(maxsize=8)
-def _mel_filters(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
+def _mel_filters(sample_rate: int, n_fft: int, n_mels: int, fmin: float = 0.0) -> np.ndarray:
     import librosa
 
-    return librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels).astype(np.float32)
+    return librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin).astype(np.float32)
 
 
 def frame_signal(signal: np.ndarray, frame_length: int, hop_length: int) -> np.ndarray:
@@ -94,6 +94,39 @@ class MFCC(LogMel):
 
     def __call__(self, signal: np.ndarray) -> np.ndarray:
         return dct(super().__call__(signal), type=2, norm="ortho", axis=1)[:, : self.n_mfcc].astype(np.float32)
+
+
+@dataclass(frozen=True)
+class LabLogMel(LogMel):
+    """MSPEC as KTH's speech course labs (DT2119) compute it: pre-emphasis ``preemphasis`` before
+    framing, and mel filters from ``fmin`` (133.33 Hz: 13 linear filters 66.67 Hz apart, then
+    log-spaced ones, as the lab's ``trfbank``) instead of from 0 Hz."""
+
+    preemphasis: float = 0.97
+    fmin: float = 133.33
+
+    def log_mel(self, frames: np.ndarray) -> np.ndarray:
+        power = np.abs(np.fft.rfft(frames, n=self.n_fft, axis=1)) ** 2
+        mel = power @ _mel_filters(self.sample_rate, self.n_fft, self.n_mels, self.fmin).T
+        return np.log(np.maximum(mel, 1e-10)).astype(np.float32)
+
+    def __call__(self, signal: np.ndarray) -> np.ndarray:
+        emphasised = np.append(signal[:1], signal[1:] - self.preemphasis * signal[:-1]).astype(np.float32)
+        return self.log_mel(self.frames(emphasised))
+
+
+@dataclass(frozen=True)
+class LabMFCC(LabLogMel):
+    """MFCC of the DT2119 labs: the DCT of :class:`LabLogMel` (first ``n_mfcc``), liftered with
+    1 + L/2·sin(πn/L). A per-coefficient scale: any z-score normalisation afterwards undoes it."""
+
+    n_mfcc: int = 13
+    lifter: int = 22
+
+    def __call__(self, signal: np.ndarray) -> np.ndarray:
+        cepstra = dct(super().__call__(signal), type=2, norm="ortho", axis=1)[:, : self.n_mfcc]
+        weights = 1 + self.lifter / 2 * np.sin(np.pi * np.arange(self.n_mfcc) / self.lifter)
+        return (cepstra * weights).astype(np.float32)
 
 
 @lru_cache(maxsize=4)
@@ -336,6 +369,12 @@ class GMMSupervector:
         return np.stack([
             np.concatenate([mixture.predict_proba(f).mean(axis=0) for mixture in self.mixtures]) for f in frames
         ]).astype(np.float32)
+
+
+def per_utterance_standardised(features: list[np.ndarray]) -> list[np.ndarray]:
+    """Each utterance z-scored per dimension by its own statistics (cepstral mean and variance
+    normalisation): no statistic crosses utterances, so none comes from the test set."""
+    return [((f - f.mean(axis=0)) / (f.std(axis=0) + 1e-8)).astype(np.float32) for f in features]
 
 
 class Standardizer:

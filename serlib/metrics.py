@@ -76,9 +76,11 @@ def paired_difference_ci(
     n_boot: int = 1000,
     level: float = 0.95,
     seed: int = 0,
+    groups: np.ndarray | None = None,
 ) -> tuple[float, float, float]:
     """Seed-averaged ``metric`` of ``first`` minus that of ``second`` on the same test items, with a
-    paired percentile bootstrap CI (one resample of the items scores both): (difference, low, high)."""
+    paired percentile bootstrap CI (one resample of the items scores both): (difference, low, high).
+    With ``groups`` (e.g. the utterance of each window) whole groups are resampled."""
     y_true = np.asarray(y_true)
     a, b = (np.stack([np.asarray(p) for p in preds]) for preds in (first, second))
     if a.shape[1] != len(y_true) or b.shape[1] != len(y_true):
@@ -88,7 +90,13 @@ def paired_difference_ci(
         return float(np.mean([metric(y_true[rows], p[rows]) for p in a]) - np.mean([metric(y_true[rows], p[rows]) for p in b]))
 
     rng = np.random.default_rng(seed)
-    scores = np.array([difference(rng.integers(0, len(y_true), len(y_true))) for _ in range(n_boot)])
+    if groups is None:
+        scores = np.array([difference(rng.integers(0, len(y_true), len(y_true))) for _ in range(n_boot)])
+    else:
+        _, inverse = np.unique(np.asarray(groups), return_inverse=True)
+        members = [np.flatnonzero(inverse == g) for g in range(inverse.max() + 1)]
+        scores = np.array([difference(np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))]))
+                           for _ in range(n_boot)])
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(scores, [tail, 100 - tail])
     return difference(np.arange(len(y_true))), float(low), float(high)

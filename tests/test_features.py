@@ -151,3 +151,29 @@ def test_worker_count_reads_the_setting_and_rejects_nonsense(monkeypatch):
         features.worker_count()
     with pytest.raises(ValueError, match="at least 1"):
         features.worker_count(0)
+
+
+def test_lab_front_end_emphasises_highs_starts_its_filters_at_133_hz_and_lifters():
+    rate = 16000
+    t = np.arange(rate) / rate
+    low, high = (np.sin(2 * np.pi * f * t).astype(np.float32) for f in (200.0, 4000.0))
+    ours, lab = features.LogMel(), features.LabLogMel()
+    # pre-emphasis |1 − 0.97 e^(−iω)| is 1.39 at 4 kHz and 0.083 at 200 Hz: 4 kHz gains 2·ln(1.39/0.083) ≈ 5.6 in log power
+    lift = (lab(high).max() - lab(low).max()) - (ours(high).max() - ours(low).max())
+    assert 4.5 < lift < 6.0
+    assert features._mel_filters(rate, 512, 40, 133.33)[:, :4].sum() == 0  # no filter weight below 133 Hz (bins 0-3)
+    from scipy.fft import dct
+
+    cepstra = features.LabMFCC()(high)
+    unliftered = dct(lab(high), type=2, norm="ortho", axis=1)[:, :13]
+    weights = 1 + 22 / 2 * np.sin(np.pi * np.arange(13) / 22)  # c0 kept as is, c11 scaled by 12
+    np.testing.assert_allclose(cepstra, unliftered * weights, rtol=1e-4, atol=1e-3)
+    assert features.extractor_key(features.LogMel()) != features.extractor_key(features.LabLogMel())
+
+
+def test_per_utterance_standardisation_uses_each_utterances_own_statistics():
+    rng = np.random.default_rng(0)
+    utterances = [rng.normal(5.0, 3.0, size=(50, 4)), rng.normal(-2.0, 0.5, size=(30, 4))]
+    for scaled in features.per_utterance_standardised(utterances):
+        np.testing.assert_allclose(scaled.mean(axis=0), 0, atol=1e-5)
+        np.testing.assert_allclose(scaled.std(axis=0), 1, atol=1e-4)

@@ -32,3 +32,17 @@ def test_grouped_bootstrap_is_wider_for_correlated_windows():
     naive = metrics.bootstrap_ci(y_true, [y_pred], metrics.weighted_accuracy, n_boot=300)
     grouped = metrics.bootstrap_ci(y_true, [y_pred], metrics.weighted_accuracy, groups=groups, n_boot=300)
     assert grouped[1] - grouped[0] > 3 * (naive[1] - naive[0])
+
+
+def test_paired_difference_resamples_whole_groups():
+    """Ten utterances of ten windows each; the two systems differ on two whole utterances. Resampling
+    windows treats the 20 differing windows as independent and gives a narrower CI."""
+    y_true = np.zeros(100, dtype=int)
+    first = np.zeros(100, dtype=int)
+    second = first.copy()
+    second[:20] = 1  # utterances 0 and 1 wrong for the second system
+    utterance = np.repeat(np.arange(10), 10)
+    by_window = metrics.paired_difference_ci(y_true, [first], [second], metrics.weighted_accuracy, 500)
+    by_utterance = metrics.paired_difference_ci(y_true, [first], [second], metrics.weighted_accuracy, 500, groups=utterance)
+    assert by_window[0] == by_utterance[0] == pytest.approx(0.2)
+    assert by_utterance[2] - by_utterance[1] > 1.5 * (by_window[2] - by_window[1])

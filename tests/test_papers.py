@@ -257,3 +257,25 @@ def test_a_model_fingerprint_covers_its_module_and_the_model_modules_it_uses_onl
     assert common.code_fingerprint(rnn_models.RecurrentClassifier) == config.fingerprint([inspect.getsource(rnn_models)])
     assert common.code_fingerprint(crnn_models.PlainCRNN) == config.fingerprint(
         [inspect.getsource(crnn_models), inspect.getsource(layers)])
+
+
+def test_rnn_variants_are_checked_and_the_paired_difference_reads_the_papers_sign():
+    with pytest.raises(ValueError, match="unknown variant 'htk'"):
+        rnn.settings("full", variants="htk")
+    assert rnn.settings("full").seeds == tuple(range(10))
+    y = np.repeat(np.arange(2), 20)
+    utterance = np.arange(40) // 2
+
+    def outcomes(right: int) -> list[training.Outcome]:  # the first ``right`` windows predicted correctly, the rest wrong
+        pred = np.where(np.arange(40) < right, y, 1 - y)
+        window = training.Predictions(y, pred, utterance, np.eye(2)[pred])
+        return [training.Outcome({"window": window, "utterance": window})]
+
+    better = {("MSPEC", "LSTM"): outcomes(40), ("MFCC", "LSTM"): outcomes(10)}
+    table = rnn.mspec_minus_mfcc(better, 200, [("Table 3", "MSPEC", "MFCC", "LSTM")])
+    assert table["ours (points)"].tolist() == ["+75.0"] and table["sign"].tolist() == ["agrees"]
+    worse = {("MSPEC", "LSTM"): outcomes(10), ("MFCC", "LSTM"): outcomes(40)}
+    assert rnn.mspec_minus_mfcc(worse, 200, [("Table 3", "MSPEC", "MFCC", "LSTM")])["sign"].tolist() == ["opposite"]
+    equal_in_paper = [("Table 4", "MSPEC +Δ+ΔΔ", "MFCC +Δ+ΔΔ", "Bidirectional")]
+    renamed = {("MSPEC +Δ+ΔΔ", "Bidirectional"): outcomes(10), ("MFCC +Δ+ΔΔ", "Bidirectional"): outcomes(40)}
+    assert rnn.mspec_minus_mfcc(renamed, 200, equal_in_paper)["sign"].tolist() == ["differs (paper: equal)"]

@@ -5,16 +5,19 @@ Table 1); MFCC or MSPEC frames with Δ and ΔΔ (Table 2, eq. 1) standardised wi
 statistics, cut into 25-frame sequences every 3 frames (§3.1.2); a 2-layer recurrent classifier
 (§2.3, §3.2) trained for 10 epochs with Adam (§2.4, §4.2); test accuracy of the model after the
 last epoch. Table 3 varies the feature type with LSTM cells, Table 4 the cell on MFCC+Δ+ΔΔ and
-MSPEC+Δ+ΔΔ (the two LSTM cells are shared with Table 3 and trained once).
+MSPEC+Δ+ΔΔ (the two LSTM cells are shared with Table 3 and trained once). Ten seeds per
+configuration give the paired MSPEC − MFCC differences a CI; labelled variants (:data:`VARIANTS`)
+try the front end and normalisation of KTH's speech course labs, where the names come from.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -50,29 +53,70 @@ HPARAMS = Hyperparameters()
 
 
 @dataclass(frozen=True)
+class Variant:
+    """A labelled sensitivity run: another front end or normalisation for the two +Δ+ΔΔ LSTM
+    configurations, testing an explanation of why our MSPEC − MFCC sign differs from the paper's."""
+
+    name: str
+    question: str
+    front_end: Literal["ours", "DT2119"]
+    normalisation: Literal["global", "per utterance"]
+
+    def behaviour(self) -> dict:
+        """What changes the trainings (a training's identity): not the wording."""
+        return {"front_end": self.front_end, "normalisation": self.normalisation}
+
+
+#: The names MSPEC and MFCC are those of KTH's speech course labs (DT2119), whose front end the
+#: paper's authors most likely used: pre-emphasis 0.97, mel filters from 133.33 Hz, liftering.
+VARIANTS = (
+    Variant("DT2119 front end", "Does the lab's front end (pre-emphasis, mel filters from 133.33 Hz) turn the sign?",
+            "DT2119", "global"),
+    Variant("DT2119 front end, per-utterance normalisation", "The lab's front end with each utterance z-scored by "
+            "itself (cepstral mean and variance normalisation)", "DT2119", "per utterance"),
+    Variant("per-utterance normalisation", "Our front end with each utterance z-scored by itself", "ours", "per utterance"),
+)
+#: The configurations every variant trains: the +Δ+ΔΔ LSTM rows of Tables 3 and 4.
+VARIANT_CONFIGURATIONS = (("MFCC +Δ+ΔΔ", "LSTM"), ("MSPEC +Δ+ΔΔ", "LSTM"))
+
+
+def variant(name: str) -> Variant:
+    """The variant called ``name``; an unknown name is an error listing the known ones."""
+    known = {v.name: v for v in VARIANTS}
+    if name not in known:
+        raise ValueError(f"parameter variants: unknown variant {name!r}; known: {sorted(known)}")
+    return known[name]
+
+
+@dataclass(frozen=True)
 class Settings:
     """What a run may change (notebook parameters / ``serlib reproduce -p``)."""
 
     profile: str
     corpus: str = "emodb"  # a registered corpus or a CSV manifest
-    seeds: tuple[int, ...] = (0, 1, 2)
+    seeds: tuple[int, ...] = tuple(range(10))  # ten: the paired MSPEC − MFCC differences need them
     epochs: int = HPARAMS.epochs
     train_per_class_and_speaker: int | None = None  # a subset of the training utterances (smoke)
     train_sequence_shift: int = HPARAMS.sequence_shift  # a sparser shift for training windows (smoke)
+    variants: tuple[str, ...] = tuple(v.name for v in VARIANTS)  # sensitivity runs of the two +Δ+ΔΔ LSTM rows
+    variant_seeds: tuple[int, ...] = tuple(range(5))
     n_boot: int = 1000  # bootstrap resamples of each CI
 
 
 PROFILES = {
     # smoke: one training utterance per speaker and class, sparser windows, one epoch, one seed
-    "smoke": Settings("smoke", seeds=(0,), epochs=1, train_per_class_and_speaker=1, train_sequence_shift=12, n_boot=200),
+    "smoke": Settings("smoke", seeds=(0,), epochs=1, train_per_class_and_speaker=1, train_sequence_shift=12,
+                      variant_seeds=(0,), n_boot=200),
     "full": Settings("full"),
 }
 
 
 def settings(profile: str = "smoke", **overrides) -> Settings:
-    """The profile's settings with overrides; an unknown corpus is an error naming the valid ones."""
+    """The profile's settings with overrides; an unknown corpus or variant is an error naming the valid ones."""
     chosen = common.resolve(PROFILES, profile, overrides)
     common.check_corpus_name(chosen.corpus)
+    for name in chosen.variants:
+        variant(name)
     return chosen
 
 
@@ -99,10 +143,13 @@ def configurations() -> list[tuple[str, str]]:
     return sorted({(feature_type, cell) for _, feature_type, cell in PAPER_VALUES})
 
 
-def extractors() -> dict[str, features.LogMel]:
-    """MFCC and MSPEC (§2.2.1) with the frame settings of :data:`HPARAMS`."""
+def extractors(front_end: str = "ours") -> dict[str, features.LogMel]:
+    """MFCC and MSPEC (§2.2.1) with the frame settings of :data:`HPARAMS`; ``"DT2119"``: the
+    speech course labs' versions (pre-emphasis, mel filters from 133.33 Hz, liftered MFCC)."""
     frame = dict(sample_rate=HPARAMS.sample_rate, window_ms=HPARAMS.window_ms, hop_ms=HPARAMS.hop_ms,
                  n_fft=HPARAMS.n_fft, n_mels=HPARAMS.n_mels)
+    if front_end == "DT2119":
+        return {"MFCC": features.LabMFCC(**frame, n_mfcc=HPARAMS.n_mfcc), "MSPEC": features.LabLogMel(**frame)}
     return {"MFCC": features.MFCC(**frame, n_mfcc=HPARAMS.n_mfcc), "MSPEC": features.LogMel(**frame)}
 
 
@@ -125,8 +172,12 @@ class Data:
     classes: common.ClassMapping
     labels: np.ndarray
     split: splits.Split
-    frames: dict[str, list[np.ndarray]]
+    frames: dict[str, list[np.ndarray]]  # by feature kind ("MFCC", "MSPEC"), our front end
     started: float = field(default_factory=time.time)  # when the run began: the results file's wall time counts from here
+    variant_frames: dict[str, dict[str, list[np.ndarray]]] = field(default_factory=dict)  # by front end, then kind
+
+    def frames_of(self, kind: str, front_end: str = "ours") -> list[np.ndarray]:
+        return self.frames[kind] if front_end == "ours" else self.variant_frames[front_end][kind]
 
     @property
     def protocol(self) -> str:
@@ -153,15 +204,21 @@ def load_data(settings: Settings, data_root: str | Path | None = None, cache: st
     splits.check_speaker_disjoint(manifest, split)
     labels = manifest["emotion"].map({e: i for i, e in enumerate(mapping.classes)}).to_numpy()
     frames = {name: features.extract(manifest, extractor, cache, progress) for name, extractor in extractors().items()}
-    return Data(common.corpus_label(settings.corpus), manifest, mapping, labels, split, frames, started)
+    variant_frames = {front_end: {name: features.extract(manifest, extractor, cache, progress)
+                                  for name, extractor in extractors(front_end).items()}
+                      for front_end in sorted({variant(v).front_end for v in settings.variants} - {"ours"})}
+    return Data(common.corpus_label(settings.corpus), manifest, mapping, labels, split, frames, started, variant_frames)
 
 
-def inputs(data: Data, feature_type: str, settings: Settings) -> dict[str, Examples]:
+def inputs(data: Data, feature_type: str, settings: Settings, variant_: Variant | None = None) -> dict[str, Examples]:
     """Standardised sequences (§3.1.2) of one feature type per split part. The z-score statistics
-    come from the training utterances only."""
+    come from the training utterances only (a variant may z-score each utterance by itself)."""
     kind, order = FEATURE_TYPES[feature_type]
-    dynamic = [features.with_dynamics(f, order) for f in data.frames[kind]]
-    scaled = features.Standardizer().fit([dynamic[r] for r in data.split.train]).transform(dynamic)
+    dynamic = [features.with_dynamics(f, order) for f in data.frames_of(kind, variant_.front_end if variant_ else "ours")]
+    if variant_ is not None and variant_.normalisation == "per utterance":
+        scaled = features.per_utterance_standardised(dynamic)
+    else:
+        scaled = features.Standardizer().fit([dynamic[r] for r in data.split.train]).transform(dynamic)
     shifts = {"train": settings.train_sequence_shift, "val": HPARAMS.sequence_shift, "test": HPARAMS.sequence_shift}
     return {part: features.windowed_examples(scaled, data.labels, rows, HPARAMS.sequence_length, shifts[part])
             for part, rows in data.split.parts().items()}
@@ -179,43 +236,53 @@ def feature_dims(feature_type: str) -> int:
     return (HPARAMS.n_mfcc if kind == "MFCC" else HPARAMS.n_mels) * (order + 1)
 
 
+InputsOf = Callable[[str, "Variant | None"], dict[str, Examples]]
+
+
 def trainings(data: Data, feature_type: str, cell: str, settings: Settings, device: str = "auto",
-              examples_of: Callable[[str], dict[str, Examples]] | None = None) -> list[common.Training]:
-    """One (feature type, cell) configuration, once per seed: one :class:`~serlib.papers.common.Training`
-    each. Its inputs are made (``examples_of(feature_type)``, by default :func:`inputs` kept for the
-    last feature type) only when it trains, so a grid of them holds one feature type's windows."""
-    examples_of = examples_of or lru_cache(maxsize=1)(lambda name: inputs(data, name, settings))
+              examples_of: InputsOf | None = None, variant_: Variant | None = None) -> list[common.Training]:
+    """One (feature type, cell) configuration (of a variant), once per seed: one
+    :class:`~serlib.papers.common.Training` each. Its inputs are made (``examples_of(feature_type,
+    variant)``, by default :func:`inputs` kept for the last pair) only when it trains, so a grid of
+    them holds one feature type's windows."""
+    examples_of = examples_of or lru_cache(maxsize=1)(lambda name, v: inputs(data, name, settings, v))
     make_model = lambda: RecurrentClassifier(feature_dims(feature_type), len(data.classes.classes), CELLS[cell],  # noqa: E731
                                              dropout=HPARAMS.dropout, l2=HPARAMS.l2)
     kind = FEATURE_TYPES[feature_type][0]
-    identity = {"model": "RecurrentClassifier", "code": common.code_fingerprint(RecurrentClassifier),
-                "config": {"hparams": asdict(HPARAMS), "epochs": settings.epochs,
-                           "train_sequence_shift": settings.train_sequence_shift,
-                           "features": features.extractor_key(extractors()[kind]), "classes": data.classes.classes},
+    config = {"hparams": asdict(HPARAMS), "epochs": settings.epochs, "train_sequence_shift": settings.train_sequence_shift,
+              "features": features.extractor_key(extractors(variant_.front_end if variant_ else "ours")[kind]),
+              "classes": data.classes.classes}
+    if variant_ is not None:  # absent for the paper's protocol, so its identities stay those of earlier runs
+        config["variant"] = variant_.behaviour()
+    identity = {"model": "RecurrentClassifier", "code": common.code_fingerprint(RecurrentClassifier), "config": config,
                 "split": common.split_identity(data.split)}
     base = train_config(settings, device)
+    system = f"{feature_type} {cell}" + (f" [{variant_.name}]" if variant_ else "")
     return [
         common.Training(
-            common.TrainingKey(PAPER, "Tables 3-4", f"{feature_type} {cell}", f"{len(data.classes.classes)}-class", data.split.name, seed),
-            identity, lambda checkpoint, seed=seed: training.train_and_evaluate(make_model, examples_of(feature_type),
+            common.TrainingKey(PAPER, "Tables 3-4", system, f"{len(data.classes.classes)}-class", data.split.name, seed),
+            identity, lambda checkpoint, seed=seed: training.train_and_evaluate(make_model, examples_of(feature_type, variant_),
                                                                                 replace(base, seed=seed), checkpoint))
-        for seed in settings.seeds
+        for seed in (settings.variant_seeds if variant_ else settings.seeds)
     ]
 
 
 def training_grid(settings: Settings, data_root: str | Path | None = None, cache: str | Path | None = None,
                   device: str = "auto") -> list[common.Training]:
-    """Every training of Tables 3 and 4: each configuration × seed (for ``serlib reproduce --executor dask``)."""
+    """Every training of Tables 3 and 4 (each configuration × seed) and of the chosen variants
+    (for ``serlib reproduce --executor dask``)."""
     data = load_data(settings, data_root, cache, progress=False)
-    examples_of = lru_cache(maxsize=1)(lambda name: inputs(data, name, settings))
-    return [job for feature_type, cell in configurations()
+    examples_of = lru_cache(maxsize=1)(lambda name, v: inputs(data, name, settings, v))
+    grid = [job for feature_type, cell in configurations()
             for job in trainings(data, feature_type, cell, settings, device, examples_of)]
+    return grid + [job for name in settings.variants for feature_type, cell in VARIANT_CONFIGURATIONS
+                   for job in trainings(data, feature_type, cell, settings, device, examples_of, variant(name))]
 
 
 def train_configuration(data: Data, feature_type: str, cell: str, settings: Settings, device: str = "auto",
-                        cache: str | Path | None = None) -> list[training.Outcome]:
-    """One (feature type, cell) configuration, once per seed; each seed is one cached training."""
-    return [job.run(cache) for job in trainings(data, feature_type, cell, settings, device)]
+                        cache: str | Path | None = None, variant_: Variant | None = None) -> list[training.Outcome]:
+    """One (feature type, cell) configuration (of a variant), once per seed; each seed is one cached training."""
+    return [job.run(cache) for job in trainings(data, feature_type, cell, settings, device, variant_=variant_)]
 
 
 def run_tables(data: Data, settings: Settings, device: str = "auto", cache: str | Path | None = None,
@@ -229,13 +296,32 @@ def run_tables(data: Data, settings: Settings, device: str = "auto", cache: str 
     return outcomes
 
 
-def results_run(data: Data, outcomes: dict[tuple[str, str], list[training.Outcome]], settings: Settings,
-                device: str) -> results.Run:
+def run_variants(data: Data, settings: Settings, device: str = "auto", cache: str | Path | None = None,
+                 log=print) -> dict[str, dict[tuple[str, str], list[training.Outcome]]]:
+    """Each chosen variant's two +Δ+ΔΔ LSTM configurations (one outcome per variant seed)."""
+    outcomes: dict[str, dict[tuple[str, str], list[training.Outcome]]] = {}
+    for name in settings.variants:
+        outcomes[name] = {}
+        for feature_type, cell in VARIANT_CONFIGURATIONS:
+            outcomes[name][feature_type, cell] = train_configuration(data, feature_type, cell, settings, device, cache, variant(name))
+            accuracy = np.mean([o.levels["window"].score("WA") for o in outcomes[name][feature_type, cell]])
+            log(f"[{settings.profile}, {data.corpus}] {feature_type:<13} {cell:<13} [{name}] sequence accuracy {accuracy:.3f}")
+    return outcomes
+
+
+Outcomes = dict[tuple[str, str], list[training.Outcome]]
+
+
+def results_run(data: Data, outcomes: Outcomes, settings: Settings, device: str,
+                variants: Mapping[str, Outcomes] | None = None) -> results.Run:
     """Rows of Tables 3-4: sequence accuracy (the paper's unit) beside the paper's number, plus
-    utterance-level accuracy and UA at both levels. Paper values only for the paper's corpus."""
+    utterance-level accuracy and UA at both levels; the variants' sequence accuracy (labelled,
+    the paper's value beside them). Paper values only for the paper's corpus."""
     run = results.Run(paper=PAPER, corpus=data.corpus, profile=settings.profile, device=device, seeds=list(settings.seeds),
-                      protocol=data.protocol, started=data.started, notes={"settings": asdict(settings), "hparams": asdict(HPARAMS),
-                                                     "classes": data.classes.note})
+                      protocol=data.protocol, started=data.started,
+                      notes={"settings": asdict(settings), "hparams": asdict(HPARAMS), "classes": data.classes.note,
+                             "variants": {name: {"question": variant(name).question, **variant(name).behaviour(),
+                                                 "seeds": list(settings.variant_seeds)} for name in variants or {}}})
     on_paper_corpus = data.corpus == "emodb"
     for (table, feature_type, cell), paper_value in PAPER_VALUES.items():
         for level, metric in (("window", "WA"), ("utterance", "WA"), ("window", "UA"), ("utterance", "UA")):
@@ -244,8 +330,80 @@ def results_run(data: Data, outcomes: dict[tuple[str, str], list[training.Outcom
                 table=table, row=feature_type, column=cell, metric=metric, level=level,
                 paper_value=paper_value if headline else None,
                 **results.summarise_seeds(outcomes[feature_type, cell], level, metric, settings.n_boot)))
+    for name, by_configuration in (variants or {}).items():
+        for (feature_type, cell), runs in by_configuration.items():
+            run.add(results.ResultRow(
+                table="Table 3", row=feature_type, column=cell, metric="WA", level="window", variant=name,
+                paper_value=PAPER_VALUES["Table 3", feature_type, cell] if on_paper_corpus else None,
+                **results.summarise_seeds(runs, "window", "WA", settings.n_boot)))
+        run.training_seconds[f"variant: {name}"] = common.training_seconds(o for runs in by_configuration.values() for o in runs)
     run.training_seconds["Tables 3-4"] = common.training_seconds(o for runs in outcomes.values() for o in runs)
     return run
+
+
+#: The paired comparisons of the feature kinds: (table, MSPEC type, MFCC type, cell).
+KIND_PAIRS = tuple(("Table 3", f"MSPEC{suffix}", f"MFCC{suffix}", "LSTM") for suffix in ("", " +Δ", " +Δ+ΔΔ")) + tuple(
+    ("Table 4", "MSPEC +Δ+ΔΔ", "MFCC +Δ+ΔΔ", cell) for cell in ("Vanilla", "Bidirectional"))
+
+
+def mspec_minus_mfcc(outcomes: Outcomes, n_boot: int = 1000,
+                     pairs: Sequence[tuple[str, str, str, str]] = KIND_PAIRS) -> pd.DataFrame:
+    """MSPEC − MFCC sequence accuracy (points) for each pair of configurations that differ only
+    in the feature kind, seeds averaged, with a paired bootstrap CI over test utterances (one
+    resample scores both), beside the paper's difference; ``sign``: whether our CI establishes
+    the paper's sign, the opposite one, or neither."""
+    lines = []
+    for table, mspec, mfcc, cell in pairs:
+        if (mspec, cell) not in outcomes or (mfcc, cell) not in outcomes:
+            continue
+        first, second = ([o.levels["window"] for o in outcomes[kind, cell]] for kind in (mspec, mfcc))
+        diff, low, high = metrics.paired_difference_ci(first[0].y_true, [p.y_pred for p in first], [p.y_pred for p in second],
+                                                       metrics.weighted_accuracy, n_boot, groups=first[0].utterance)
+        paper = 100 * (PAPER_VALUES[table, mspec, cell] - PAPER_VALUES[table, mfcc, cell])
+        if not (low > 0 or high < 0):
+            sign = "not established"
+        elif round(paper, 1) == 0:
+            sign = "differs (paper: equal)"
+        else:
+            sign = "agrees" if (low > 0) == (paper > 0) else "opposite"
+        lines.append({"table": table, "MSPEC − MFCC": f"{mspec.removeprefix('MSPEC') or ' (static)'} {cell}".strip(),
+                      "paper (points)": f"{paper:+.1f}", "ours (points)": f"{100 * diff:+.1f}",
+                      "95% CI": f"[{100 * low:+.1f}, {100 * high:+.1f}]", "seeds": len(first), "sign": sign})
+    return pd.DataFrame(lines)
+
+
+def variant_differences(variants: Mapping[str, Outcomes], n_boot: int = 1000) -> pd.DataFrame:
+    """:func:`mspec_minus_mfcc` of the +Δ+ΔΔ LSTM pair under each variant, with both accuracies."""
+    pair = (("Table 3", "MSPEC +Δ+ΔΔ", "MFCC +Δ+ΔΔ", "LSTM"),)
+    lines = []
+    for name, outcomes in variants.items():
+        accuracy = {kind: 100 * np.mean([o.levels["window"].score("WA") for o in outcomes[kind, "LSTM"]]) for kind in pair[0][1:3]}
+        lines.append(mspec_minus_mfcc(outcomes, n_boot, pair).assign(
+            variant=name, **{f"{kind} LSTM (%)": f"{value:.1f}" for kind, value in accuracy.items()}))
+    return pd.concat(lines, ignore_index=True).drop(columns=["table", "MSPEC − MFCC"]) if lines else pd.DataFrame()
+
+
+def verdict_box(run: results.Run, differences: pd.DataFrame, profile: str) -> str:
+    """The page's opening box (Markdown): how many of Tables 3-4's accuracies we reproduce, whether
+    the paper's MSPEC > MFCC holds, and what the paper's Fig. 3 lets us compare."""
+    cells = results.headline_cells(run.table().assign(paper=PAPER, corpus=run.corpus))
+    if not len(cells):
+        return f"- No paper value applies to {run.corpus} ({profile} profile): ours alone below."
+    reproduced = int((cells["close"] | cells["paper_in_ci"]).sum())
+    lines = [f"- **Tables 3-4** on {run.corpus} ({profile} profile, {len(run.seeds)} seeds): **{reproduced} of {len(cells)}** "
+             f"sequence accuracies lie within {results.CLOSE_POINTS:g} points of the paper or hold its value in our CI; "
+             f"ours range over {100 * cells['value'].min():.1f}–{100 * cells['value'].max():.1f} %, the paper's over "
+             f"{100 * cells['paper_value'].min():.1f}–{100 * cells['paper_value'].max():.1f} %."]
+    signed = differences[differences["paper (points)"].astype(float) != 0] if len(differences) else differences
+    if len(signed):
+        counts = signed["sign"].value_counts()
+        lines.append(f"- **MSPEC > MFCC**, the paper's finding in {len(signed)} of {len(differences)} pairs (the others "
+                     f"equal): our paired CI establishes that sign in {counts.get('agrees', 0)}, the opposite sign in "
+                     f"{counts.get('opposite', 0)}, neither in {counts.get('not established', 0)} "
+                     "([why our numbers differ](rnn-why)).")
+    lines.append("- **Fig. 3** (the best model's confusion matrix) is a figure whose numbers did not survive text "
+                 "extraction: ours is shown alone, against the two confusions the text names.")
+    return "\n".join(lines)
 
 
 def every_level(run: results.Run) -> pd.DataFrame:
