@@ -64,3 +64,22 @@ def paper_vs_ours(cells: pd.DataFrame, band: float = 3.0, ax: plt.Axes | None = 
            title="Headline cells: paper vs ours")
     ax.legend(loc="upper left", fontsize="small")
     return ax
+
+
+def learning_curves(
+    histories: Sequence[Sequence[dict]], labels: Sequence[str], metric: str = "val_UA", title: str = "",
+    ax: plt.Axes | None = None,
+) -> plt.Axes:
+    """``metric`` per epoch of several trainings (e.g. the folds of one initialisation), in
+    percent, each with a dot on the epoch it kept (its best ``metric``, the earliest of ties)."""
+    ax = ax or plt.subplots(figsize=(6, 3.5))[1]
+    palette = sns.color_palette("tab20", len(histories))
+    for history, label, colour in zip(histories, labels, palette):
+        epochs = [h["epoch"] for h in history if metric in h]
+        values = [100 * h[metric] for h in history if metric in h]
+        ax.plot(epochs, values, color=colour, lw=1, label=label)
+        kept = int(np.argmax(values))
+        ax.plot(epochs[kept], values[kept], "o", color=colour, ms=4)
+    ax.set(xlabel="epoch", ylabel=f"{metric.replace('_', ' ')} (%)", title=title)
+    ax.legend(fontsize="x-small", ncol=2, loc="lower right")
+    return ax

@@ -243,7 +243,8 @@ def ours_by_column(run: Run, order: Sequence[str]) -> pd.DataFrame:
 def comparison_table(rows: pd.DataFrame, table: str | None = None) -> pd.DataFrame:
     """Paper vs ours, one line per cell, values in percent. ``ours`` is the mean ± std over seeds
     (the value alone for a single run, whose spread the CI gives); ``gap`` is ours − paper in
-    points; ``paper in CI`` whether the paper's value lies inside our 95 % CI."""
+    points; ``paper in CI`` whether the paper's value lies inside our 95 % CI. Rows of labelled
+    variants get a ``variant`` column."""
     if table is not None:
         rows = rows[rows["table"] == table]
 
@@ -251,7 +252,7 @@ def comparison_table(rows: pd.DataFrame, table: str | None = None) -> pd.DataFra
         return "–" if x is None or pd.isna(x) else f"{100 * x:.1f}"
 
     has_paper = rows["paper_value"].notna()
-    return pd.DataFrame({
+    shown = pd.DataFrame({
         "table": rows["table"], "row": rows["row"], "column": rows["column"],
         "metric": rows["metric"], "level": rows["level"],
         "paper": [pct(v) for v in rows["paper_value"]],
@@ -262,6 +263,9 @@ def comparison_table(rows: pd.DataFrame, table: str | None = None) -> pd.DataFra
                         for p, lo, hi, has in zip(rows["paper_value"], rows["ci_low"], rows["ci_high"], has_paper)],
         "seeds": rows["seeds"],
     }).reset_index(drop=True)
+    if "variant" in rows and (rows["variant"].fillna("") != "").any():
+        shown.insert(3, "variant", rows["variant"].fillna("").replace("", "paper's protocol").to_numpy())
+    return shown
 
 
 #: A headline cell lies "close" to the paper within this many points (percent).

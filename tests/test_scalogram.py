@@ -86,3 +86,89 @@ def test_loso_folds_per_speaker(corpora_root, name, speakers):
     for fold in folds:
         splits.check_speaker_disjoint(manifest, fold)
         assert not set(manifest["speaker"].iloc[fold.train]) & set(manifest["speaker"].iloc[fold.test])
+
+
+def toy_corpus(name: str = "savee", speakers: int = 4, per_class: int = 2) -> "scalogram.Corpus":
+    """A corpus of fake scalograms (1-3 segments each) with the paper's 4 classes."""
+    import pandas as pd
+
+    from serlib.papers import common, scalogram
+
+    rows = [(f"s{s}", emotion) for s in range(speakers) for emotion in scalogram.CLASSES for _ in range(per_class)]
+    manifest = pd.DataFrame(rows, columns=["speaker", "emotion"])
+    labels = manifest["emotion"].map(scalogram.CLASSES.index).to_numpy()
+    rng = np.random.default_rng(0)
+    segments = [rng.random((1 + i % 3, 5, 4, 2)).astype(np.float32) for i in range(len(manifest))]
+    return scalogram.Corpus(name, manifest, common.ClassMapping(scalogram.CLASSES, ()), labels, segments)
+
+
+def test_paper_protocol_validates_on_the_next_speaker_and_the_test_fold_variant_on_the_test_speaker():
+    from serlib.papers import scalogram
+
+    corpus, settings = toy_corpus(), scalogram.settings("full")
+    paper = scalogram.protocol_splits(corpus, "speaker-independent", settings)
+    assert [f.name for f in paper] == ["LOSO test=s0 val=s1", "LOSO test=s1 val=s2", "LOSO test=s2 val=s3", "LOSO test=s3 val=s0"]
+    optimistic = scalogram.variant("epoch chosen on the test fold")
+    fold = scalogram.protocol_splits(corpus, "speaker-independent", settings, optimistic)[0]
+    assert len(fold.val) == 0 and set(corpus.manifest["speaker"].iloc[fold.train]) == {"s1", "s2", "s3"}
+    data = scalogram.fold_examples(corpus, fold, optimistic)
+    assert data["val"] is data["test"]  # stopping and the kept epoch see the test speaker: the optimistic reading
+    assert "val" in scalogram.fold_examples(corpus, paper[0]) and set(scalogram.fold_examples(corpus, paper[0])["val"].utterance) == set(paper[0].val)
+    dependent = scalogram.protocol_splits(corpus, "speaker-dependent", settings)[0]
+    assert not dependent.speaker_independent and len(dependent.val) >= 4
+
+
+def test_segment_folds_split_segments_so_one_utterance_lands_on_both_sides():
+    from serlib.papers import scalogram
+
+    corpus = toy_corpus(per_class=6)
+    folds = scalogram.segment_folds(corpus, k=5)
+    total = sum(len(s) for s in corpus.scalograms)
+    assert sorted(np.concatenate([f.test for f in folds])) == list(range(total))  # each segment tested once
+    data = scalogram.fold_examples(corpus, folds[0])
+    assert len(data["train"].y) + len(data["val"].y) + len(data["test"].y) == total
+    assert set(data["train"].utterance) & set(data["test"].utterance)  # the leak this variant measures
+
+
+def test_log_variant_compresses_the_modulus():
+    from serlib.papers import scalogram
+
+    corpus, settings = toy_corpus(), scalogram.settings("full")
+    fold = scalogram.protocol_splits(corpus, "speaker-independent", settings)[0]
+    plain = scalogram.fold_examples(corpus, fold)
+    logged = scalogram.fold_examples(corpus, fold, scalogram.variant("log-compressed scalograms"))
+    np.testing.assert_allclose(logged["train"].x, np.log(plain["train"].x + scalogram.LOG_FLOOR), rtol=1e-6)
+
+
+def test_variants_are_named_checked_and_have_their_own_trainings():
+    from serlib.papers import scalogram
+
+    with pytest.raises(ValueError, match="unknown variant 'mixup'"):
+        scalogram.settings("full", variants="class-balanced loss,mixup")
+    assert scalogram.settings("full", variants="").variants == ()
+    corpus, settings = toy_corpus(), scalogram.settings("full", seeds="0", folds=1)
+    paper = scalogram.protocol_trainings(corpus, "speaker-independent", settings)[0][0]
+    balanced = scalogram.protocol_trainings(corpus, "speaker-independent", settings, "cpu",
+                                            scalogram.variant("class-balanced loss"))[0][0]
+    assert paper.digest != balanced.digest and "class-balanced loss" in balanced.key.system
+    assert scalogram.train_config(settings, "cpu", scalogram.variant("class-balanced loss")).balanced_loss
+    assert [v.name for v in scalogram.chosen_variants("emodb", settings)] == []  # SAVEE and RAVDESS only
+
+
+def test_variant_rows_are_labelled_and_never_headline_cells():
+    from serlib import results, training
+    from serlib.papers import scalogram
+
+    corpus, settings = toy_corpus(), scalogram.settings("smoke")
+    y = corpus.labels
+    window = training.Predictions(y, y, np.arange(len(y)), np.eye(4)[y])
+    outcomes = scalogram.ProtocolOutcomes([[training.Outcome({"window": window, "utterance": window}, [{"epoch": 1, "val_UA": 1.0, "seconds": 1.0}])]])
+    run = scalogram.results_run(corpus, {p: outcomes for p in scalogram.PROTOCOLS}, settings, "cpu", {},
+                                {"class-balanced loss": outcomes}, {"savee": corpus})
+    table = run.table()
+    labelled = table[table["variant"] == "class-balanced loss"]
+    assert len(labelled) == 2 and set(labelled["column"]) == {"speaker-independent"}
+    assert labelled["paper_value"].dropna().tolist() == [0.839]
+    headline = results.headline_cells(table.assign(paper="scalogram", corpus="savee"))
+    assert len(headline) == 2 and (headline["variant"] == "").all()
+    assert "class-balanced loss" in run.notes["variants"]
