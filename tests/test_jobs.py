@@ -144,5 +144,5 @@ def test_reproduce_with_the_dask_executor_writes_the_same_rows_as_local(tmp_path
                          "--executor", executor, *extra]) == 0
         rows[executor] = _rows(tmp_path / executor / "results")
     trained = list((tmp_path / "dask" / "cache" / "runs" / "rnn").glob("*/outcome.npz"))
-    assert len(trained) == 10  # the grid ran on the cluster: 10 configurations x 1 seed
+    assert len(trained) == 16  # the grid ran on the cluster: 10 configurations + 3 variants x 2 configurations, 1 seed
     assert rows["dask"] == rows["local"] and len(rows["local"]) >= 10

@@ -49,8 +49,9 @@ def test_reproduce_rnn_smoke_end_to_end(tmp_path, corpora_root):
     assert executed.is_file() and str(corpora_root) not in executed.read_text()  # no machine path in the page
     record = json.loads((tmp_path / "rnn" / "emodb-smoke.json").read_text())
     assert record["profile"] == "smoke" and record["corpus"] == "emodb" and record["seeds"] == [0]
-    compared = [r for r in record["rows"] if r["paper_value"] is not None]
+    compared = [r for r in record["rows"] if r["paper_value"] is not None and not r["variant"]]
     assert len(compared) == 12 and all(r["level"] == "window" and r["metric"] == "WA" for r in compared)
+    assert len([r for r in record["rows"] if r["variant"]]) == 6  # 3 variants x the two +Δ+ΔΔ LSTM rows, labelled
     assert record["training_seconds"]["Tables 3-4"] > 0
     assert all(0.0 <= r["ci_low"] <= r["value"] <= r["ci_high"] <= 1.0 for r in record["rows"])
 

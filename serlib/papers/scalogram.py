@@ -530,6 +530,8 @@ def findings(runs: Mapping[str, results.Run]) -> str:
     """One line per corpus with variants (Markdown): which variants reach the paper's values, and
     how far the best one moves ours."""
     table = variant_table(runs)
+    if not len(table):
+        return "No variant ran (they run on SAVEE and RAVDESS)."
     lines = []
     for corpus, chosen in table.groupby("corpus", sort=False):
         reached = [f"*{r['variant']}* ({r['Table 4 column']}: {r['variant [95% CI]'].split(' [')[0]} vs the paper's {r['paper']})"
