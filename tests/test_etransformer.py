@@ -11,7 +11,7 @@ from serlib import metrics, splits
 from serlib.models.etransformer import (ARCHITECTURES, Architecture, EmotionTransformer, ETransformer, ResidualBLSTM,
                                         multiply_adds, parameter_count, statistics_pooling, time_pool)
 from serlib.models.layers import length_mask
-from serlib.papers import etransformer
+from serlib.papers import common, etransformer
 from tests.test_corpora import write_iemocap_fixture
 
 
@@ -134,9 +134,9 @@ def test_the_iemocap_protocol_puts_the_paper_beside_random_folds_only(tmp_path):
 
 
 def test_agreement_needs_a_ci_that_excludes_zero():
-    assert etransformer.agreement(0.5, 3.0, 7.28) == "agrees"
-    assert etransformer.agreement(-3.0, -0.5, 7.28) == "opposite"
-    assert etransformer.agreement(-1.0, 2.0, 7.28) == "not established"
+    assert common.sign_agreement(0.5, 3.0, 7.28) == "agrees"
+    assert common.sign_agreement(-3.0, -0.5, 7.28) == "opposite"
+    assert common.sign_agreement(-1.0, 2.0, 7.28) == "not established"
 
 
 @pytest.mark.parametrize("overrides, message", [

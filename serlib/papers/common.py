@@ -97,6 +97,25 @@ def describe_settings(settings: Any) -> pd.DataFrame:
 # --------------------------------------------------------------------------- corpora
 
 
+def named(items: Sequence[Any], name: str, parameter: str = "variants") -> Any:
+    """The item of ``items`` (each with a ``name``) called ``name``; an unknown name is an error
+    naming the parameter and the known names (e.g. a paper's labelled variants)."""
+    known = {item.name: item for item in items}
+    if name not in known:
+        raise ValueError(f"parameter {parameter}: unknown variant {name!r}; known: {sorted(known)}")
+    return known[name]
+
+
+def sign_agreement(low: float, high: float, paper: float) -> str:
+    """Whether a difference's CI [low, high] establishes the paper's sign ("agrees"), the opposite
+    sign, a difference where the paper prints none, or nothing ("not established")."""
+    if not (low > 0 or high < 0):
+        return "not established"
+    if round(paper, 1) == 0:
+        return "differs (paper: equal)"
+    return "agrees" if (low > 0) == (paper > 0) else "opposite"
+
+
 def corpus_label(name: str) -> str:
     """The name results files use: a registered corpus's name or a CSV manifest's stem."""
     return Path(name).stem if name.endswith(".csv") else name

@@ -344,13 +344,6 @@ def differences(run: Table2Run, protocol: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["system", "metric", "ours", "low", "high", "paper"])
 
 
-def agreement(low: float, high: float, paper: float) -> str:
-    """Whether our CI establishes the paper's sign ("agrees"), the opposite sign, or neither."""
-    if low > 0 or high < 0:
-        return "agrees" if (low > 0) == (paper > 0) else "opposite"
-    return "not established"
-
-
 def contributions(run: Table2Run, protocol: str) -> pd.DataFrame:
     """Proposed − each ablation (points of WA and UA, 95 % paired bootstrap CI over utterances),
     beside the paper's difference, and whether our CI establishes the paper's sign."""
@@ -363,7 +356,7 @@ def contributions(run: Table2Run, protocol: str) -> pd.DataFrame:
         entry[f"ours {row.metric}"] = f"{row.ours:+.1f} [{row.low:+.1f}, {row.high:+.1f}]"
         entry[f"paper {row.metric}"] = f"{row.paper:+.2f}"
         if row.metric == "UA":
-            entry["UA: the paper's sign"] = agreement(row.low, row.high, row.paper)
+            entry["UA: the paper's sign"] = common.sign_agreement(row.low, row.high, row.paper)
     return pd.DataFrame(table).T.rename_axis("proposed − ...")
 
 
@@ -381,7 +374,7 @@ def verdict_box(run: Table2Run, corpus: str, profile: str, iemocap_ran: bool) ->
         found = differences(run, protocol)
         ua = found[found["metric"] == "UA"]
         if len(ua):
-            verdicts = [agreement(r.low, r.high, r.paper) for r in ua.itertuples()]
+            verdicts = [common.sign_agreement(r.low, r.high, r.paper) for r in ua.itertuples()]
             lines.append(f"**Components, {protocol} folds (proposed − BaseN, UA):** the paper's sign is established for "
                          f"{verdicts.count('agrees')} of {len(verdicts)} ablations, the opposite sign for "
                          f"{verdicts.count('opposite')}, neither for {verdicts.count('not established')} "

@@ -82,10 +82,7 @@ VARIANT_CONFIGURATIONS = (("MFCC +Δ+ΔΔ", "LSTM"), ("MSPEC +Δ+ΔΔ", "LSTM"))
 
 def variant(name: str) -> Variant:
     """The variant called ``name``; an unknown name is an error listing the known ones."""
-    known = {v.name: v for v in VARIANTS}
-    if name not in known:
-        raise ValueError(f"parameter variants: unknown variant {name!r}; known: {sorted(known)}")
-    return known[name]
+    return common.named(VARIANTS, name)
 
 
 @dataclass(frozen=True)
@@ -360,12 +357,7 @@ def mspec_minus_mfcc(outcomes: Outcomes, n_boot: int = 1000,
         diff, low, high = metrics.paired_difference_ci(first[0].y_true, [p.y_pred for p in first], [p.y_pred for p in second],
                                                        metrics.weighted_accuracy, n_boot, groups=first[0].utterance)
         paper = 100 * (PAPER_VALUES[table, mspec, cell] - PAPER_VALUES[table, mfcc, cell])
-        if not (low > 0 or high < 0):
-            sign = "not established"
-        elif round(paper, 1) == 0:
-            sign = "differs (paper: equal)"
-        else:
-            sign = "agrees" if (low > 0) == (paper > 0) else "opposite"
+        sign = common.sign_agreement(low, high, paper)
         lines.append({"table": table, "MSPEC − MFCC": f"{mspec.removeprefix('MSPEC') or ' (static)'} {cell}".strip(),
                       "paper (points)": f"{paper:+.1f}", "ours (points)": f"{100 * diff:+.1f}",
                       "95% CI": f"[{100 * low:+.1f}, {100 * high:+.1f}]", "seeds": len(first), "sign": sign})

@@ -93,10 +93,7 @@ VARIANTS = (
 
 def variant(name: str) -> Variant:
     """The variant called ``name``; an unknown name is an error listing the known ones."""
-    known = {v.name: v for v in VARIANTS}
-    if name not in known:
-        raise ValueError(f"parameter variants: unknown variant {name!r}; known: {sorted(known)}")
-    return known[name]
+    return common.named(VARIANTS, name)
 
 
 @dataclass(frozen=True)
