@@ -22,7 +22,7 @@ from __future__ import annotations
 import importlib
 import shutil
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
@@ -118,6 +118,9 @@ def run_job(spec: JobSpec, threads: int | None = None) -> str:
 
         torch.set_num_threads(threads)
     grid = _grid(spec.paper, spec.profile, spec.overrides, spec.data_root, spec.cache, spec.device)
+    if spec.digest not in grid:  # a later stage of a staged grid: plan again with the outcomes stored since
+        forget_grids()
+        grid = _grid(spec.paper, spec.profile, spec.overrides, spec.data_root, spec.cache, spec.device)
     if spec.digest not in grid:
         raise LookupError(f"{spec.name}: not in the grid built here; the code or settings differ from the driver's")
     grid[spec.digest].run(spec.cache)
@@ -246,6 +249,30 @@ def execute(specs: Sequence[JobSpec], execution: Execution = Execution(), log: C
     if report.failed:
         log("failed: " + ", ".join(sorted(report.failed)))
     return report
+
+
+def run_grid(paper: str, profile: str, parameters: Mapping[str, Any] | None = None, execution: Execution = Execution(),
+             data_root: str | Path | None = None, cache: str | Path | None = None, device: str = "auto",
+             log: Callable[[str], None] = print, max_stages: int = 5) -> GridReport:
+    """Plan and :func:`execute` ``paper``'s grid, and plan again while new trainings appear: a grid
+    may come in stages (capsule: the learning rate that the validation actor chooses from stored
+    candidates decides the table runs). ``force`` clears only the first stage's outcomes."""
+    total = GridReport(0)
+    for stage in range(max_stages):
+        forget_grids()
+        specs = plan(paper, profile, parameters, data_root, cache, device)
+        if stage and all(is_done(spec) for spec in specs):
+            break
+        if stage:
+            log(f"stage {stage + 1}: {len(specs)} trainings planned now that earlier outcomes are stored")
+        report = execute(specs, execution if not stage else replace(execution, force=False), log)
+        total.planned = len(specs)
+        total.skipped, total.ran = report.skipped, total.ran + report.ran
+        total.failed.update(report.failed)
+        if not report.ok or not report.ran:
+            break
+    forget_grids()
+    return total
 
 
 def _progress(report: GridReport, total: int, spec: JobSpec) -> str:

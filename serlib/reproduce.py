@@ -162,10 +162,8 @@ def run_grid(paper: Paper, profile: str, parameters: Mapping[str, str], executio
              log: Callable[[str], None] = print) -> str:
     """Run ``paper``'s training grid as :mod:`serlib.jobs` (``--executor dask``, or ``--force``);
     an error message naming the failed trainings, or "" when all are stored."""
-    specs = jobs.plan(paper.name, profile, parameters, parameters.get("data_root"), parameters.get("cache"),
-                      parameters.get("device", "auto"))
-    report = jobs.execute(specs, execution, log=lambda line: log(f"  {paper.name} grid {line}"))
-    jobs.forget_grids()  # the notebook builds its own data; free the driver's copy
+    report = jobs.run_grid(paper.name, profile, parameters, execution, parameters.get("data_root"), parameters.get("cache"),
+                           parameters.get("device", "auto"), log=lambda line: log(f"  {paper.name} grid {line}"))
     return "" if report.ok else f"{len(report.failed)} of {report.planned} trainings failed: {', '.join(sorted(report.failed))}"
 
 

@@ -63,7 +63,8 @@ class TrainConfig:
     """Optimisation and selection settings; each paper's configuration fills these.
 
     ``select``: keep the model after the ``"last"`` epoch or the epoch with the best validation
-    ``select_metric`` (``"val"``). ``patience``: stop once that many epochs have passed without a
+    ``select_metric`` (``"val"``) at ``select_level`` (windows, or utterances from their windows'
+    mean posteriors). ``patience``: stop once that many epochs have passed without a
     better validation score (None: train all ``epochs``). ``weight_decay`` is Adam's L2 term;
     ``gradient_clip`` the maximal global gradient norm (None: no clipping). ``balanced_loss``
     weights cross-entropy by inverse training-class frequency.
@@ -78,6 +79,7 @@ class TrainConfig:
     device: str = "auto"
     select: Literal["last", "val"] = "last"
     select_metric: Literal["WA", "UA"] = "WA"
+    select_level: Literal["window", "utterance"] = "window"
     patience: int | None = None
     balanced_loss: bool = False
     eval_batch_size: int = 2048
@@ -85,13 +87,25 @@ class TrainConfig:
 
     def identity(self) -> dict:
         """The settings that decide the trained weights, for a training's identity: ``device`` and
-        ``progress`` blanked, and switches that are off (``patience``, ``balanced_loss``) left out,
-        so that adding a switch keeps the identities of trainings that never used it."""
+        ``progress`` blanked, and switches that are off (``select_level`` at windows, ``patience``,
+        ``balanced_loss``) left out, so that adding a switch keeps the identities of trainings that
+        never used it."""
         fields = asdict(replace(self, device="", progress=False))
-        for name, off in (("patience", None), ("balanced_loss", False)):
+        for name, off in (("select_level", "window"), ("patience", None), ("balanced_loss", False)):
             if fields[name] == off:
                 del fields[name]
         return fields
+
+    @property
+    def selection_key(self) -> str:
+        """The history entry the kept epoch is chosen on, e.g. ``val_WA`` or ``val_utterance_UA``."""
+        return validation_key(self.select_metric, self.select_level)
+
+
+def validation_key(metric: str, level: str = "window") -> str:
+    """A validation score's name in a training history: ``val_<metric>`` for windows (the
+    historical name), ``val_utterance_<metric>`` for utterances."""
+    return f"val_{metric}" if level == "window" else f"val_{level}_{metric}"
 
 
 @dataclass
@@ -126,12 +140,15 @@ class Outcome:
             return float("nan")
         return float(sum(h["seconds"] for h in self.history))
 
-    def validation_score(self, metric: str = "WA") -> float:
-        """The best validation ``metric`` (window level) over the epochs: the epoch ``select="val"``
-        keeps, and the score by which hyperparameters (e.g. learning rates) are compared."""
-        scores = [h[f"val_{metric}"] for h in self.history if f"val_{metric}" in h]
+    def validation_score(self, metric: str = "WA", level: str = "window") -> float:
+        """The best validation ``metric`` at ``level`` over the epochs: the epoch ``select="val"``
+        keeps when it selects on the same score, and the score by which hyperparameters (e.g.
+        learning rates) are compared."""
+        key = validation_key(metric, level)
+        scores = [h[key] for h in self.history if key in h]
         if not scores:
-            raise ValueError(f"no validation {metric} in the history: train with a validation set")
+            raise ValueError(f"no validation {metric} at the {level} level in the history: train with a validation set "
+                             "(utterance-level scores are recorded by trainings since #12)")
         return max(scores)
 
 
@@ -251,11 +268,12 @@ def fit(
     cfg: TrainConfig,
     checkpoint: Path | None = None,
 ) -> list[dict]:
-    """Train ``model`` in place; returns the per-epoch history (loss, validation WA and UA, seconds).
+    """Train ``model`` in place; returns the per-epoch history (loss, validation WA and UA of
+    windows and of utterances, seconds).
 
     With ``checkpoint``, state is saved after every epoch and an existing checkpoint is resumed
     (a finished or early-stopped run reloads at once). ``cfg.select == "val"`` restores, at the end,
-    the epoch with the best validation ``cfg.select_metric`` (ties: the earliest).
+    the epoch with the best validation ``cfg.selection_key`` (ties: the earliest).
     """
     if (cfg.select == "val" or cfg.patience is not None) and val is None:
         raise ValueError("select='val' and patience need a validation set")
@@ -281,10 +299,11 @@ def fit(
         record = {"epoch": epoch, "train_loss": _epoch(model, optimizer, x, y, lengths, cfg, epoch, device)}
         record["seconds"] = time.time() - started
         if val is not None:
-            window = evaluate(model, val, device, cfg.eval_batch_size)["window"]
-            record.update({f"val_{metric}": window.score(metric) for metric in ("WA", "UA")})
-            if record[f"val_{cfg.select_metric}"] > best["score"]:
-                best = {"score": record[f"val_{cfg.select_metric}"], "epoch": epoch,
+            levels = evaluate(model, val, device, cfg.eval_batch_size)
+            record.update({validation_key(metric, level): predictions.score(metric)
+                           for level, predictions in levels.items() for metric in ("WA", "UA")})
+            if record[cfg.selection_key] > best["score"]:
+                best = {"score": record[cfg.selection_key], "epoch": epoch,
                         "state": {k: v.detach().clone() for k, v in model.state_dict().items()}}
         history.append(record)
         if checkpoint is not None:

@@ -23,6 +23,7 @@ class Settings:
     fail_once: str = ""  # a folder: each training fails the first time (leaving a marker there)
     fail_always: int = -1  # this training fails every time
     pause: float = 0.0  # seconds each training sleeps (to kill a driver mid-grid)
+    staged: bool = False  # a second stage of ``runs`` trainings appears once the first stage is stored
 
 
 PROFILES = {"smoke": Settings("smoke")}
@@ -62,7 +63,16 @@ def _train(run: int, chosen: Settings, checkpoint: Path) -> training.Outcome:
 
 
 def training_grid(chosen: Settings, data_root=None, cache=None, device="auto") -> list[common.Training]:
+    """``runs`` trainings; with ``staged``, ``runs`` more (table "Table 2") once the first ones are
+    stored, as a protocol whose first stage chooses what the second trains."""
     identity = {"model": "two layers", "config": {"epochs": chosen.epochs}}  # failures and pauses are not part of it
-    return [common.Training(common.TrainingKey("grid", "Table 1", f"system {run}", "2-class", "split", run), identity,
-                            lambda checkpoint, run=run: _train(run, chosen, checkpoint))
-            for run in range(chosen.runs)]
+
+    def stage(table: str, first: int) -> list[common.Training]:
+        return [common.Training(common.TrainingKey("grid", table, f"system {run}", "2-class", "split", run), identity,
+                                lambda checkpoint, run=run: _train(run, chosen, checkpoint))
+                for run in range(first, first + chosen.runs)]
+
+    grid = stage("Table 1", 0)
+    if chosen.staged and all(job.done(cache) for job in grid):
+        grid += stage("Table 2", chosen.runs)
+    return grid

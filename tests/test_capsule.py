@@ -144,3 +144,15 @@ def test_routing_systems_train_with_the_margin_loss_others_with_cross_entropy():
     assert routed.loss(scores, targets).item() == pytest.approx(margin_loss(scores.exp(), targets).item())
     dense = TemporalCapsuleNetwork("blstm", 6, 2, units=8)
     assert dense.loss(scores, targets).item() == pytest.approx(torch.nn.functional.cross_entropy(scores, targets).item())
+
+
+def test_whole_map_reading_makes_one_capsule_per_convolution():
+    model = TemporalCapsuleNetwork("proposed", 6, 8, capsules=10, units=8, filters=5, reading="whole_map", frames=12)
+    scores = model(torch.randn(3, 12, 6))
+    assert scores.shape == (3, 8)
+    assert model.conv_capsule_outputs.shape == (3, 10, 1, 5 * (12 - 2))  # K capsules of filters × T' values
+    assert model.routing.weight.shape[0] == 10 and model.routing.weight.shape[-1] == 5 * 10
+    with pytest.raises(ValueError, match="whole_map reading is for the routing systems"):
+        TemporalCapsuleNetwork("blstm_cnn", 6, 8, capsules=10, units=8, reading="whole_map", frames=12)
+    with pytest.raises(ValueError, match="needs frames"):
+        TemporalCapsuleNetwork("proposed", 6, 8, capsules=10, units=8, reading="whole_map")

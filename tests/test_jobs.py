@@ -56,6 +56,17 @@ def test_a_failure_that_persists_is_reported_and_a_rerun_runs_only_that_key(tmp_
     assert rerun.ran == broken and len(rerun.skipped) == 3
 
 
+@pytest.mark.parametrize("executor", [jobs.Execution("local"), jobs.Execution("dask", workers=2)])
+def test_a_staged_grid_is_planned_again_until_every_stage_is_stored(tmp_path, executor):
+    lines = []
+    report = jobs.run_grid(GRID, "smoke", {"staged": "True"}, executor, tmp_path, tmp_path / "cache", log=lines.append)
+    assert report.ok and len(report.ran) == 8 and report.planned == 8
+    assert any(line.startswith("stage 2: 8 trainings planned") for line in lines)
+    assert all(jobs.is_done(spec) for spec in _plan(tmp_path, staged=True))
+    again = jobs.run_grid(GRID, "smoke", {"staged": "True"}, executor, tmp_path, tmp_path / "cache", log=lines.append)
+    assert again.ok and again.ran == [] and len(again.skipped) == 8
+
+
 def test_local_runs_retry_and_report_the_same_way(tmp_path):
     report = jobs.execute(_plan(tmp_path, fail_always=1, fail_once=tmp_path / "markers"), jobs.Execution("local", retries=1),
                           log=lambda line: None)
@@ -123,8 +134,8 @@ def test_a_bad_cluster_profile_is_named(tmp_path):
 def test_cluster_options_need_the_dask_executor_and_a_paper_with_a_grid(capsys):
     assert cli.main(["reproduce", "rnn", "--profile", "smoke", "--workers", "2", "--no-book"]) == 2
     assert "--workers needs --executor dask" in capsys.readouterr().err
-    assert cli.main(["reproduce", "capsule", "--profile", "smoke", "--executor", "dask", "--no-book"]) == 2
-    assert "does not expose its training grid" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="does not expose its training grid"):
+        jobs.paper_module("serlib.papers.common")  # a module path without training_grid()
 
 
 def _rows(results_dir: Path) -> list[dict]:

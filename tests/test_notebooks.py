@@ -23,8 +23,9 @@ PROJECT = Path(__file__).resolve().parent.parent
 SMOKE_BUDGET_S = 90
 #: Executed pages that predate the notebook they are compared with, and why they have not been regenerated.
 AWAITING_RERUN = {
-    "capsule": "its full profile (twelve Table 2 networks, about 3 h on 2 CPU cores) has not been rerun since the "
-               "protocol moved into serlib.papers; the page shows the code of commit e11a3e9 that produced its numbers",
+    "capsule": "its protocol now chooses every network's learning rate on the validation actor and runs Table 3's "
+               "networks (#12): about 45 BLSTM trainings of 13-15 min on 2 CPU cores for the 8-class CPU run, not done "
+               "yet; the page shows the code of commit e11a3e9 that produced its numbers",
     "rnn": "its full profile grew to 10 seeds and three labelled variants (130 trainings, about 4.5 h on 2 CPU cores) "
            "and has not been rerun; the page shows the code of commit 4a45b85 that produced its 3-seed numbers",
 }

@@ -150,13 +150,55 @@ def test_capsule_inputs_and_supervectors_use_the_training_part_only(tmp_path):
 # --------------------------------------------------------------------------- learning-rate choice
 
 
-def outcome_with_validation(scores: list[float]) -> training.Outcome:
-    return training.Outcome({}, [{"epoch": i + 1, "val_WA": s} for i, s in enumerate(scores)])
+def outcome_with_validation(utterance_ua: list[float], window_wa: list[float] | None = None) -> training.Outcome:
+    window_wa = window_wa or [0.0] * len(utterance_ua)
+    return training.Outcome({}, [{"epoch": i + 1, "val_WA": w, "val_utterance_UA": u}
+                                 for i, (u, w) in enumerate(zip(utterance_ua, window_wa))])
 
 
-def test_learning_rate_is_chosen_on_the_best_validation_epoch_ties_keep_the_first():
+def with_test(outcome: training.Outcome) -> training.Outcome:
+    y = np.array([0, 1, 1])
+    outcome.levels["utterance"] = training.Predictions(y, y, np.arange(3), np.eye(2)[y])
+    return outcome
+
+
+def test_learning_rate_is_chosen_on_the_best_utterance_level_validation_ua_ties_keep_the_first():
     assert capsule.choose_learning_rate({1e-3: outcome_with_validation([0.2, 0.5]), 3e-4: outcome_with_validation([0.6, 0.3])}) == 3e-4
-    assert capsule.choose_learning_rate({1e-3: outcome_with_validation([0.5]), 3e-4: outcome_with_validation([0.4, 0.5])}) == 1e-3
+    assert capsule.choose_learning_rate({1e-3: outcome_with_validation([0.5]), 3e-4: outcome_with_validation([0.4, 0.5]),
+                                         1e-4: outcome_with_validation([0.45])}) == 1e-3
+    # window accuracy does not choose: 1e-3 has the better windows, 1e-4 the better utterances
+    assert capsule.choose_learning_rate({1e-3: outcome_with_validation([0.3], [0.9]), 1e-4: outcome_with_validation([0.4], [0.1])}) == 1e-4
+    choice = capsule.rate_choice(capsule.Cell("Table 2", "feature_blstm", "8-class"),
+                                 {1e-3: with_test(outcome_with_validation([0.2, 0.5, 0.4])), 3e-4: with_test(outcome_with_validation([0.3, 0.1, 0.2]))})
+    assert choice.chosen == 1e-3 and choice.kept_epoch == 2 and choice.validation_ua == {1e-3: 0.5, 3e-4: 0.3}
+
+
+def test_capsule_learning_rate_grid_is_fixed_and_an_earlier_history_without_utterance_scores_is_refused():
+    assert capsule.settings("full").learning_rates == (1e-3, 3e-4, 1e-4)
+    old = training.Outcome({}, [{"epoch": 1, "val_WA": 0.5}])
+    with pytest.raises(ValueError, match="no validation UA at the utterance level"):
+        old.validation_score("UA", "utterance")
+
+
+def test_only_ravdess_speech_enters_and_a_corpus_without_speech_is_named():
+    manifest = pd.DataFrame({"utterance_id": ["a", "b", "c"], "vocal_channel": ["speech", "song", "speech"]})
+    speech, note = capsule.speech_only(manifest, "ravdess")
+    assert speech["utterance_id"].tolist() == ["a", "c"] and "1 song files left out" in note
+    assert capsule.speech_only(manifest.drop(columns="vocal_channel"), "my.csv")[1] == ""
+    with pytest.raises(ValueError, match="'ravdess': no speech files"):
+        capsule.speech_only(manifest[manifest["vocal_channel"] == "song"], "ravdess")
+
+
+def test_the_protocol_chooses_each_rate_once_then_trains_every_table_at_it():
+    corpus = capsule.Corpus("ravdess", pd.DataFrame({"utterance_id": [], "speaker": []}), {"8-class": None}, {})
+    chosen = capsule.settings("full", tasks="8-class", table3_systems="supervector_svm,feature_blstm,feature_proposed")
+    cells = capsule.protocol_cells(corpus, chosen)
+    assert [(c.table, c.system, c.variant) for c in cells] == [
+        ("Table 2", "feature_proposed", ""), ("Table 2", "fb128_proposed", ""), ("Table 3", "supervector_svm", ""),
+        ("Table 3", "feature_blstm", ""), ("Table 3", "feature_proposed", ""), ("Table 2", "feature_proposed", "whole-map conv capsules")]
+    assert not capsule.is_network("supervector_svm") and capsule.is_network("supervector_cnn")
+    with pytest.raises(ValueError, match="unknown variant 'whole map'"):
+        capsule.settings("full", variants="whole map")
 
 
 # --------------------------------------------------------------------------- training keys and cached outcomes

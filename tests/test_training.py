@@ -181,3 +181,13 @@ def test_identity_of_a_config_without_the_new_switches_is_unchanged():
                                       "device", "select", "select_metric", "eval_batch_size", "progress"}
     assert config.identity()["device"] == "" and config.identity()["progress"] is False
     assert training.TrainConfig(epochs=3, batch_size=8, patience=2).identity()["patience"] == 2
+    assert "select_level" not in training.TrainConfig(epochs=3, batch_size=8, select_level="window").identity()
+
+
+def test_selection_on_utterance_level_validation_ua_keeps_that_epoch():
+    data = {"train": toy_data(), "val": toy_data(seed=2), "test": toy_data(seed=2)}  # four windows per utterance
+    config = training.TrainConfig(epochs=5, batch_size=16, select="val", select_metric="UA", select_level="utterance", progress=False)
+    assert config.selection_key == "val_utterance_UA" and config.identity()["select_level"] == "utterance"
+    outcome = training.train_and_evaluate(make_model, data, config)
+    assert all({"val_WA", "val_UA", "val_utterance_WA", "val_utterance_UA"} <= set(h) for h in outcome.history)
+    assert outcome.levels["utterance"].score("UA") == pytest.approx(outcome.validation_score("UA", "utterance"))

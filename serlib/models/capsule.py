@@ -21,6 +21,11 @@ from serlib.models.layers import DynamicRouting, margin_loss, squash
 
 System = Literal["proposed", "capsule", "blstm", "capsule_blstm", "blstm_cnn"]
 SYSTEMS: tuple[str, ...] = get_args(System)
+#: How a convolution's feature maps form capsules (§3 "the output feature maps are concatenated to
+#: form a capsule"): one capsule per time step (``per_step``, our main reading) or one capsule per
+#: convolution, its whole 90 × T′ map (``whole_map``, the labelled variant).
+CapsuleReading = Literal["per_step", "whole_map"]
+CAPSULE_READINGS: tuple[str, ...] = get_args(CapsuleReading)
 
 #: §3: K conv capsules per task.
 CAPSULES_FOR_CLASSES = {2: 4, 8: 10}
@@ -41,21 +46,38 @@ class BLSTM(nn.Module):
 class ConvCapsules(nn.Module):
     """K one-dimensional convolutions of ``filters`` filters over time (§2.2, §3).
 
-    Choice (the paper does not say how the maps form vectors): at each output time step the
-    ``filters`` values of convolution k form one capsule vector, squashed by eq. (2), as in
-    Sabour et al.'s primary capsules; so there are K × T' capsules of dimension ``filters``.
+    The paper does not say how the maps form vectors. ``per_step`` (our main reading): at each
+    output time step the ``filters`` values of convolution k form one capsule vector, squashed by
+    eq. (2), as in Sabour et al.'s primary capsules, so there are K × T' capsules of dimension
+    ``filters``. ``whole_map`` (variant): convolution k's whole map, ``filters`` × T' values, is
+    one capsule, so there are K capsules per window.
     """
 
-    def __init__(self, n_inputs: int, capsules: int, filters: int = 90, kernel: int = 3, stride: int = 1) -> None:
+    def __init__(self, n_inputs: int, capsules: int, filters: int = 90, kernel: int = 3, stride: int = 1,
+                 reading: CapsuleReading = "per_step") -> None:
         super().__init__()
-        self.capsules, self.filters = capsules, filters
+        if reading not in CAPSULE_READINGS:
+            raise ValueError(f"reading must be one of {CAPSULE_READINGS}, got {reading!r}")
+        self.capsules, self.filters, self.reading = capsules, filters, reading
         self.conv = nn.Conv1d(n_inputs, capsules * filters, kernel, stride)  # K convolutions as one grouped output
 
+    def steps(self, frames: int) -> int:
+        """T': the convolution's output steps for a window of ``frames``."""
+        return (frames - self.conv.kernel_size[0]) // self.conv.stride[0] + 1
+
+    def capsule_dim(self, frames: int) -> int:
+        """A capsule's dimension for windows of ``frames``."""
+        return self.filters * (self.steps(frames) if self.reading == "whole_map" else 1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x``: (batch, time, features) → squashed capsules (batch, K, T', filters)."""
+        """``x``: (batch, time, features) → squashed capsules: (batch, K, T', filters) per step, or
+        (batch, K, 1, filters·T') for the whole map."""
         maps = self.conv(x.transpose(1, 2))  # (batch, K·filters, T')
         batch, _, steps = maps.shape
-        return squash(maps.view(batch, self.capsules, self.filters, steps).transpose(2, 3))
+        capsules = maps.view(batch, self.capsules, self.filters, steps)
+        if self.reading == "whole_map":
+            return squash(capsules.flatten(2).unsqueeze(2))
+        return squash(capsules.transpose(2, 3))
 
 
 class TemporalCapsuleNetwork(nn.Module):
@@ -78,7 +100,11 @@ class TemporalCapsuleNetwork(nn.Module):
         kernel: int = 3,
         class_capsule_dim: int = 16,
         routing_iterations: int = 3,
+        reading: CapsuleReading = "per_step",
+        frames: int | None = None,
     ) -> None:
+        """``reading``: how conv maps form capsules (:class:`ConvCapsules`); ``whole_map`` needs the
+        window length ``frames`` (its capsules' dimension depends on it)."""
         super().__init__()
         if system not in SYSTEMS:
             raise ValueError(f"system must be one of {SYSTEMS}, got {system!r}")
@@ -88,11 +114,15 @@ class TemporalCapsuleNetwork(nn.Module):
         self.system = system
         self.blstm = BLSTM(n_inputs, units) if system in ("proposed", "blstm", "blstm_cnn") else None
         conv_inputs = self.blstm.n_outputs if self.blstm is not None else n_inputs
-        self.conv_capsules = ConvCapsules(conv_inputs, capsules, filters, kernel) if system != "blstm" else None
+        if reading == "whole_map" and (system not in ("proposed", "capsule") or frames is None):
+            raise ValueError("the whole_map reading is for the routing systems (proposed, capsule) and needs frames")
+        self.conv_capsules = ConvCapsules(conv_inputs, capsules, filters, kernel, reading=reading) if system != "blstm" else None
         # Routing over K × T' capsules; W_mn is shared by the T' capsules of convolution m, as the
-        # convolution's weights are (our choice: K × C matrices, not K × T' × C).
+        # convolution's weights are (our choice: K × C matrices, not K × T' × C). Whole-map
+        # capsules: K capsules of filters × T' dimensions, routed K → C.
         self.routing = (
-            DynamicRouting(capsules, filters, n_classes, class_capsule_dim, routing_iterations)
+            DynamicRouting(capsules, self.conv_capsules.capsule_dim(frames or 0), n_classes, class_capsule_dim,
+                           routing_iterations)
             if system in ("proposed", "capsule") else None
         )
         self.top_blstm = BLSTM(capsules * filters, units) if system == "capsule_blstm" else None
@@ -158,7 +188,7 @@ class VectorCNN(nn.Module):
 
 @torch.no_grad()
 def capsule_activations(model: TemporalCapsuleNetwork, x: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """Conv-capsule outputs (n, K, T', filters) and class capsules (n, classes, dim) of a routing
+    """Conv-capsule outputs (n, K, T', dim) and class capsules (n, classes, dim) of a routing
     system for the windows ``x`` (Figs. 2 and 3)."""
     if model.routing is None:
         raise ValueError(f"system {model.system!r} has no capsule routing")
