@@ -435,13 +435,13 @@ def train_system(corpus: Corpus, table: str, system: str, task: Task, split: spl
                  settings: Settings, learning_rate: float, device: str = "auto",
                  cache: str | Path | None = None) -> training.Outcome:
     """One cached training of ``system`` on ``split`` for ``task`` (run, or read when stored)."""
-    return system_training(corpus, table, system, task, split, seed, settings, learning_rate, device).run(cache)
+    return system_training(corpus, table, system, task, split, seed, settings, learning_rate, device, cache).run(cache)
 
 
 def trained_model(corpus: Corpus, table: str, system: str, task: Task, split: splits.Split, seed: int,
                   settings: Settings, learning_rate: float, cache: str | Path | None = None):
     """The network :func:`train_system` left behind (with its inputs), reloaded from its checkpoint."""
-    job = system_training(corpus, table, system, task, split, seed, settings, learning_rate)
+    job = system_training(corpus, table, system, task, split, seed, settings, learning_rate, cache=cache)
     data = split_inputs(corpus, SYSTEMS[system][1], task, split, seed, settings, cache)
     make_model = model_builder(system, data["train"].x.shape[-1], len(task.classes))
     return training.load_trained(make_model, job.folder(cache) / "checkpoint.ckpt", "val" if "val" in data else "last"), data
@@ -572,18 +572,22 @@ def run_protocol(corpus: Corpus, settings: Settings, device: str = "auto", cache
                  log=print) -> ProtocolRun:
     """Every cell of :func:`protocol_cells`: each network's learning rate chosen once per system and
     task on the validation actor (utterance-level UA), then the table's runs at that rate."""
-    out = ProtocolRun()
+    out, candidate_digests = ProtocolRun(), set()
     for cell in protocol_cells(corpus, settings):
         choice_key = (cell.system, cell.task, cell.variant)
         if choice_key not in out.choices and is_network(cell.system):
-            candidates = {rate: job.run(cache) for rate, job in rate_candidates(corpus, cell, settings, device, cache).items()}
+            jobs = rate_candidates(corpus, cell, settings, device, cache)
+            candidate_digests |= {job.digest for job in jobs.values()}
+            candidates = {rate: job.run(cache) for rate, job in jobs.items()}
             out.choice_seconds += sum(o.training_seconds() for o in candidates.values())
             out.choices[choice_key] = rate_choice(cell, candidates)
         rate = out.choices[choice_key].chosen if is_network(cell.system) else HPARAMS.learning_rate
-        runs = [job.run(cache) for job in cell_trainings(corpus, cell, rate, settings, device, cache)]
+        jobs = cell_trainings(corpus, cell, rate, settings, device, cache)
+        runs = [job.run(cache) for job in jobs]
         table = out.table(cell)
         table.outcomes[cell.system, cell.task], table.rates[cell.system, cell.task] = runs, rate
-        table.training_seconds += sum(o.training_seconds() for o in runs)
+        table.training_seconds += sum(o.training_seconds() for job, o in zip(jobs, runs)
+                                      if job.digest not in candidate_digests)  # a winning candidate counts once
         uar = [o.levels["utterance"].score("UA") for o in runs]
         log(f"[{settings.profile}, {corpus.name}] {cell.variant or cell.table} {cell.task:<18} {SYSTEMS[cell.system][0]:<34} "
             f"{f'lr {rate:g}' if is_network(cell.system) else 'no lr'}, {len(runs)} run(s): utterance UA {100 * np.mean(uar):.1f} ± {100 * np.std(uar):.1f}")
