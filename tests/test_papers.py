@@ -193,10 +193,31 @@ def test_the_protocol_chooses_each_rate_once_then_trains_every_table_at_it():
     corpus = capsule.Corpus("ravdess", pd.DataFrame({"utterance_id": [], "speaker": []}), {"8-class": None}, {})
     chosen = capsule.settings("full", tasks="8-class", table3_systems="supervector_svm,feature_blstm,feature_proposed")
     cells = capsule.protocol_cells(corpus, chosen)
+    unseen = "baselines on unseen actors"
     assert [(c.table, c.system, c.variant) for c in cells] == [
         ("Table 2", "feature_proposed", ""), ("Table 2", "fb128_proposed", ""), ("Table 3", "supervector_svm", ""),
-        ("Table 3", "feature_blstm", ""), ("Table 3", "feature_proposed", ""), ("Table 2", "feature_proposed", "whole-map conv capsules")]
+        ("Table 3", "feature_blstm", ""), ("Table 3", "feature_proposed", ""), ("Table 2", "feature_proposed", "whole-map conv capsules"),
+        ("Table 3", "supervector_svm", unseen), ("Table 3", "supervector_cnn", unseen), ("Table 3", "egemaps_cnn", unseen)]
     assert not capsule.is_network("supervector_svm") and capsule.is_network("supervector_cnn")
+    # a variant that changes the network chooses its own rate and has its own trainings; one that only moves a
+    # system to Table 2's split shares the paper protocol's rate candidates and seed-0 training
+    speakers = [f"{i:02d}" for i in range(1, 9)]
+    manifest = pd.DataFrame({"utterance_id": [f"{s}-{e}" for s in speakers for e in range(8)],
+                             "speaker": [s for s in speakers for _ in range(8)], "emotion": [str(e) for _ in speakers for e in range(8)]})
+    task = capsule.Task("8-class", tuple("01234567"), np.tile(np.arange(8), 8))
+    corpus = capsule.Corpus("ravdess", manifest, {"8-class": task}, {})
+    moved, whole = capsule.Cell("Table 3", "supervector_cnn", "8-class", unseen), capsule.Cell("Table 2", "feature_proposed", "8-class", "whole-map conv capsules")
+    assert capsule.model_variant(moved) is None and capsule.model_variant(whole).reading == "whole_map"
+    plain = capsule.rate_candidates(corpus, capsule.Cell("Table 3", "supervector_cnn", "8-class"), chosen)
+    assert {j.digest for j in capsule.rate_candidates(corpus, moved, chosen).values()} == {j.digest for j in plain.values()}
+    runs = capsule.cell_trainings(corpus, moved, 1e-3, chosen)
+    assert len(runs) == chosen.table2_seeds and runs[0].digest == plain[1e-3].digest  # Table 2's split, seed 0 shared
+    assert all(r.key.split.endswith("speaker-independent") for r in runs)
+    table3 = capsule.cell_trainings(corpus, capsule.Cell("Table 3", "supervector_cnn", "8-class"), 1e-3, chosen)
+    assert len(table3) == chosen.table3_runs and "random" in table3[0].key.split
+    candidates = capsule.rate_candidates(corpus, whole, chosen)
+    assert not {j.digest for j in candidates.values()} & {j.digest for j in capsule.rate_candidates(
+        corpus, capsule.Cell("Table 2", "feature_proposed", "8-class"), chosen).values()}
     with pytest.raises(ValueError, match="unknown variant 'whole map'"):
         capsule.settings("full", variants="whole map")
 

@@ -140,6 +140,28 @@ def test_log_variant_compresses_the_modulus():
     np.testing.assert_allclose(logged["train"].x, np.log(plain["train"].x + scalogram.LOG_FLOOR), rtol=1e-6)
 
 
+def test_per_scale_variant_standardises_each_scale_with_training_statistics_only():
+    from serlib.papers import scalogram
+
+    corpus, settings = toy_corpus(), scalogram.settings("full")
+    fold = scalogram.protocol_splits(corpus, "speaker-independent", settings)[0]
+    plain = scalogram.fold_examples(corpus, fold)
+    scaled = scalogram.fold_examples(corpus, fold, scalogram.variant("per-scale normalised scalograms"))
+    train = scaled["train"].x
+    np.testing.assert_allclose(train.mean(axis=(0, 1, 3)), 0, atol=1e-4)  # each scale centred on the training part
+    np.testing.assert_allclose(train.std(axis=(0, 1, 3)), 1, rtol=1e-3)
+    mean = plain["train"].x.mean(axis=(0, 1, 3), keepdims=True)
+    std = plain["train"].x.std(axis=(0, 1, 3), keepdims=True)
+    np.testing.assert_allclose(scaled["test"].x, (plain["test"].x - mean) / (std + 1e-8), rtol=1e-4, atol=1e-5)  # test: train stats
+
+
+def test_a_switch_added_later_keeps_the_identities_of_earlier_variants():
+    from serlib.papers import scalogram
+
+    assert "per_scale_normalised" not in scalogram.variant("class-balanced loss").behaviour()
+    assert scalogram.variant("per-scale normalised scalograms").behaviour()["per_scale_normalised"] is True
+
+
 def test_variants_are_named_checked_and_have_their_own_trainings():
     from serlib.papers import scalogram
 
