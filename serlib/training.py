@@ -151,6 +151,13 @@ class Outcome:
                              "(utterance-level scores are recorded by trainings since #12)")
         return max(scores)
 
+    def kept_epoch(self, metric: str = "WA", level: str = "window") -> int:
+        """The epoch ``select="val"`` keeps when it selects on this score: the first with the best
+        validation ``metric`` at ``level``."""
+        self.validation_score(metric, level)  # a clear error where the history has no such score
+        key = validation_key(metric, level)
+        return max((h for h in self.history if key in h), key=lambda h: (h[key], -h["epoch"]))["epoch"]
+
 
 def resolve_device(name: str = "auto") -> torch.device:
     """``"auto"`` picks CUDA when present, else the CPU."""

@@ -191,3 +191,11 @@ def test_selection_on_utterance_level_validation_ua_keeps_that_epoch():
     outcome = training.train_and_evaluate(make_model, data, config)
     assert all({"val_WA", "val_UA", "val_utterance_WA", "val_utterance_UA"} <= set(h) for h in outcome.history)
     assert outcome.levels["utterance"].score("UA") == pytest.approx(outcome.validation_score("UA", "utterance"))
+
+
+def test_kept_epoch_is_the_first_with_the_best_validation_score():
+    outcome = training.Outcome({}, [{"epoch": 1, "val_UA": 0.4}, {"epoch": 2, "val_UA": 0.6, "val_utterance_UA": 0.5},
+                                    {"epoch": 3, "val_UA": 0.6, "val_utterance_UA": 0.7}])
+    assert outcome.kept_epoch("UA") == 2 and outcome.kept_epoch("UA", "utterance") == 3
+    with pytest.raises(ValueError, match="no validation WA"):
+        outcome.kept_epoch("WA")

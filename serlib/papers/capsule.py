@@ -545,8 +545,7 @@ def rate_candidates(corpus: Corpus, cell: Cell, settings: Settings, device: str 
 def rate_choice(cell: Cell, candidates: Mapping[float, training.Outcome]) -> LearningRateChoice:
     """Validation's choice among the candidates' outcomes."""
     chosen = choose_learning_rate(candidates)
-    key = training.validation_key(HPARAMS.select_metric, HPARAMS.select_level)
-    kept = max(candidates[chosen].history, key=lambda h: (h.get(key, -1.0), -h["epoch"]))["epoch"]
+    kept = candidates[chosen].kept_epoch(HPARAMS.select_metric, HPARAMS.select_level)
     return LearningRateChoice(
         cell.system, cell.task, chosen,
         {r: o.validation_score(HPARAMS.select_metric, HPARAMS.select_level) for r, o in candidates.items()},
@@ -610,10 +609,17 @@ def run_protocol(corpus: Corpus, settings: Settings, device: str = "auto", cache
         table.outcomes[cell.system, cell.task], table.rates[cell.system, cell.task] = runs, rate
         table.training_seconds += sum(o.training_seconds() for job, o in zip(jobs, runs)
                                       if job.digest not in candidate_digests)  # a winning candidate counts once
-        uar = [o.levels["utterance"].score("UA") for o in runs]
-        log(f"[{settings.profile}, {corpus.name}] {cell.variant or cell.table} {cell.task:<18} {SYSTEMS[cell.system][0]:<34} "
-            f"{f'lr {rate:g}' if is_network(cell.system) else 'no lr'}, {len(runs)} run(s): utterance UA {100 * np.mean(uar):.1f} ± {100 * np.std(uar):.1f}")
+        log(runs_line(settings, corpus, cell.variant or cell.table, cell.task, cell.system, rate, runs))
     return out
+
+
+def runs_line(settings: Settings, corpus: Corpus, label: str, task: str, system: str, rate: float,
+              runs: Sequence[training.Outcome]) -> str:
+    """The log line of one cell's runs: profile, corpus, rate and utterance UA (mean ± std)."""
+    uar = [o.levels["utterance"].score("UA") for o in runs]
+    return (f"[{settings.profile}, {corpus.name}] {label} {task:<18} {SYSTEMS[system][0]:<34} "
+            f"{f'lr {rate:g}' if is_network(system) else 'no lr'}, {len(runs)} run(s): "
+            f"utterance UA {100 * np.mean(uar):.1f} ± {100 * np.std(uar):.1f}")
 
 
 def training_grid(settings: Settings, data_root: str | Path | None = None, cache: str | Path | None = None,
@@ -648,9 +654,7 @@ def run_table(corpus: Corpus, table: str, systems: Sequence[str], table_splits: 
                     for seed, split in enumerate(table_splits)]
             out.outcomes[system, task_name], out.rates[system, task_name] = runs, rate
             out.training_seconds += sum(o.training_seconds() for o in runs)
-            uar = [o.levels["utterance"].score("UA") for o in runs]
-            log(f"[{settings.profile}, {corpus.name}] {table} {task_name:<18} {SYSTEMS[system][0]:<34} {len(runs)} split(s): "
-                f"utterance UA {100 * np.mean(uar):.1f} ± {100 * np.std(uar):.1f}")
+            log(runs_line(settings, corpus, table, task_name, system, rate, runs))
     return out
 
 
@@ -811,11 +815,11 @@ def verdict_box(run: results.Run, profile: str) -> str:
     order, rho = system_order(run)
     if rho is not None:
         best = order.index[order["our rank"] == 1][0]
-        lines.append(f"- **The paper's central comparison** (Table 3, 8-class, {len(order)} systems): our order of the systems "
+        lines.append(f"- **The paper's central comparison** (Table 3, 8-class, {len(order)} systems, {profile} profile): our order of the systems "
                      f"follows the paper's with Spearman ρ = {rho:.2f}; our best system is {best} "
                      f"(the paper's: {order.index[0]}).")
     for name, chosen in variant_table(run).groupby("variant", sort=False):
-        lines.append(f"- **Variant, {name}** ({chosen['table'].iloc[0]}; ours under the paper's protocol → the variant, "
+        lines.append(f"- **Variant, {name}** ({chosen['table'].iloc[0]}, {profile} profile; ours under the paper's protocol → the variant, "
                      "paper): " + "; ".join(f"{v['system']} {v['task']} {v['paper protocol']} → "
                                             f"{v['variant [95% CI]'].split(' [')[0]}, {v['paper']}" for _, v in chosen.iterrows()) + ".")
     if run.not_run:

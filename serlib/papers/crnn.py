@@ -304,7 +304,7 @@ def run_table1(data: Data, settings: Settings, device: str = "auto", cache: str 
 
 def best_epoch(outcome: training.Outcome) -> int:
     """The epoch ``select="val"`` kept: the first with the best validation UA."""
-    return max(outcome.history, key=lambda h: h[f"val_{HPARAMS.select_metric}"])["epoch"]
+    return outcome.kept_epoch(HPARAMS.select_metric)
 
 
 def choices(data: Data, run: FoldRun, settings: Settings) -> pd.DataFrame:

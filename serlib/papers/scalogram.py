@@ -348,8 +348,7 @@ class ProtocolOutcomes:
 
     def stopping_epochs(self) -> list[int]:
         """The epoch each model kept (best validation UAR), over every initialisation and fold."""
-        return [max(o.history, key=lambda h: (h.get("val_UA", -1), -h["epoch"]))["epoch"] for per_fold in self.folds
-                for o in per_fold]
+        return [o.kept_epoch("UA") for per_fold in self.folds for o in per_fold]
 
 
 def protocol_trainings(corpus: Corpus, protocol: str, settings: Settings, device: str = "auto",
