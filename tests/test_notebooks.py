@@ -120,6 +120,9 @@ def test_capsule_notebook_runs_tables_1_and_4_on_a_fau_aibo_fixture(tmp_path, co
         assert scores[choice["chosen"]] == max(scores.values())
     unseen = {r["row"] for r in ravdess["rows"] if r["variant"] == "baselines on unseen actors"}
     assert unseen == {"Supervector+SVM", "Supervector+CNN", "eGeMAPS+CNN"}  # the variant, beside Table 3's values
+    dense = {(r["table"], r["row"]) for r in ravdess["rows"] if r["variant"] == "denser windows"}
+    assert dense == {("Table 2", "(Feature*) + Proposed Framework")}
+    assert "denser windows" not in {c["variant"] for c in ravdess["notes"]["learning_rate_choices"]}  # the paper protocol's rate
     assert {"table": "Table 3", "row": "Supervector+SVM", "column": "2-class valence"} in ravdess["not_run"]
     assert set(ravdess["notes"]["binary_reading_mean_gap"]) == {"2-class valence", "2-class intensity"}
 

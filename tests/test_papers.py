@@ -197,7 +197,8 @@ def test_the_protocol_chooses_each_rate_once_then_trains_every_table_at_it():
     assert [(c.table, c.system, c.variant) for c in cells] == [
         ("Table 2", "feature_proposed", ""), ("Table 2", "fb128_proposed", ""), ("Table 3", "supervector_svm", ""),
         ("Table 3", "feature_blstm", ""), ("Table 3", "feature_proposed", ""), ("Table 2", "feature_proposed", "whole-map conv capsules"),
-        ("Table 3", "supervector_svm", unseen), ("Table 3", "supervector_cnn", unseen), ("Table 3", "egemaps_cnn", unseen)]
+        ("Table 3", "supervector_svm", unseen), ("Table 3", "supervector_cnn", unseen), ("Table 3", "egemaps_cnn", unseen),
+        ("Table 2", "feature_proposed", "denser windows")]
     assert not capsule.is_network("supervector_svm") and capsule.is_network("supervector_cnn")
     # a variant that changes the network chooses its own rate and has its own trainings; one that only moves a
     # system to Table 2's split shares the paper protocol's rate candidates and seed-0 training
@@ -207,7 +208,11 @@ def test_the_protocol_chooses_each_rate_once_then_trains_every_table_at_it():
     task = capsule.Task("8-class", tuple("01234567"), np.tile(np.arange(8), 8))
     corpus = capsule.Corpus("ravdess", manifest, {"8-class": task}, {})
     moved, whole = capsule.Cell("Table 3", "supervector_cnn", "8-class", unseen), capsule.Cell("Table 2", "feature_proposed", "8-class", "whole-map conv capsules")
-    assert capsule.model_variant(moved) is None and capsule.model_variant(whole).reading == "whole_map"
+    whole_variant = capsule.variant("whole-map conv capsules")
+    dense = capsule.Cell("Table 2", "feature_proposed", "8-class", "denser windows")
+    assert capsule.training_variant(moved) is None and capsule.training_variant(whole).reading == "whole_map"
+    assert capsule.rate_variant(whole) is whole_variant and capsule.rate_variant(dense) is None
+    assert capsule.training_variant(dense).window_shift < capsule.HPARAMS.window_shift
     plain = capsule.rate_candidates(corpus, capsule.Cell("Table 3", "supervector_cnn", "8-class"), chosen)
     assert {j.digest for j in capsule.rate_candidates(corpus, moved, chosen).values()} == {j.digest for j in plain.values()}
     runs = capsule.cell_trainings(corpus, moved, 1e-3, chosen)
@@ -218,6 +223,14 @@ def test_the_protocol_chooses_each_rate_once_then_trains_every_table_at_it():
     candidates = capsule.rate_candidates(corpus, whole, chosen)
     assert not {j.digest for j in candidates.values()} & {j.digest for j in capsule.rate_candidates(
         corpus, capsule.Cell("Table 2", "feature_proposed", "8-class"), chosen).values()}
+    # denser windows: the paper protocol's network and rate candidates, but trainings of its own (seed 0 included)
+    paper_cell = capsule.Cell("Table 2", "feature_proposed", "8-class")
+    assert ({j.digest for j in capsule.rate_candidates(corpus, dense, chosen).values()}
+            == {j.digest for j in capsule.rate_candidates(corpus, paper_cell, chosen).values()})
+    dense_runs, paper_runs = (capsule.cell_trainings(corpus, c, 1e-3, chosen) for c in (dense, paper_cell))
+    assert len(dense_runs) == chosen.table2_seeds and not {j.digest for j in dense_runs} & {j.digest for j in paper_runs}
+    assert dense_runs[0].identity["config"]["window_shift"] == 9 and "window_shift" not in paper_runs[0].identity["config"]
+    assert "denser windows" in dense_runs[0].key.task and "denser" not in paper_runs[0].key.task
     with pytest.raises(ValueError, match="unknown variant 'whole map'"):
         capsule.settings("full", variants="whole map")
 
@@ -342,3 +355,29 @@ def test_rnn_variants_are_checked_and_the_paired_difference_reads_the_papers_sig
     equal_in_paper = [("Table 4", "MSPEC +Δ+ΔΔ", "MFCC +Δ+ΔΔ", "Bidirectional")]
     renamed = {("MSPEC +Δ+ΔΔ", "Bidirectional"): outcomes(10), ("MFCC +Δ+ΔΔ", "Bidirectional"): outcomes(40)}
     assert rnn.mspec_minus_mfcc(renamed, 200, equal_in_paper)["sign"].tolist() == ["differs (paper: equal)"]
+
+
+def test_the_capsule_verdict_names_each_table_the_ranking_the_variants_and_what_did_not_run():
+    from serlib import results
+
+    settings = {"variants": ["whole-map conv capsules", "baselines on unseen actors"]}
+    run = results.Run(paper="capsule", corpus="ravdess", protocol="p", profile="full", device="cpu", seeds=[0],
+                      notes={"settings": settings})
+
+    def row(table, system, value, paper, variant=""):
+        run.add(results.ResultRow(table=table, row=capsule.SYSTEMS[system][0], column="8-class", metric="UA", level="utterance",
+                                  paper_value=paper, value=value, ci_low=value - 0.05, ci_high=value + 0.05, variant=variant))
+
+    row("Table 2", "feature_proposed", 0.50, 0.562)
+    row("Table 2", "feature_proposed", 0.48, 0.562, "whole-map conv capsules")
+    for system, ours in (("feature_blstm", 0.60), ("feature_proposed", 0.55), ("feature_capsule", 0.30)):
+        row("Table 3", system, ours, capsule.PAPER_VALUES["Table 3", system]["8-class"] / 100)
+    box = capsule.verdict_box(run, "full")
+    assert "**Table 2** (full profile): **0 of 1** cells" in box  # 50.0 vs 56.2, CI [45, 55]
+    assert "**Table 3** (full profile): **2 of 3** cells" in box  # BLSTM [55, 65] holds 63.9, capsule [25, 35] 25.5
+    assert "the largest gap is (Feature*) + Proposed Framework, 8-class: 55.0 vs 69.4" in box
+    assert "Spearman ρ = 0.50" in box and "our best system is (Feature*) + BLSTM" in box
+    assert "(Feature*) + Proposed Framework 8-class 50.0 → 48.0, 56.2" in box
+    assert "**Variants not run here:** *denser windows*" in box
+    run.notes["settings"]["variants"] = [v.name for v in capsule.VARIANTS]
+    assert "Variants not run" not in capsule.verdict_box(run, "full")

@@ -12,8 +12,8 @@ Every (table, system, task, split, seed, learning rate) is one cached training
 (:func:`system_training`). Each network's learning rate is chosen once per system and task from a
 grid fixed in advance, by the utterance-level UA of Table 2's validation actor
 (:func:`run_protocol`); Table 2 then trains three seeds, Table 3 its random splits at that rate.
-Labelled variants (:data:`VARIANTS`) read the conv capsules the other way §3 allows, and test
-Table 3's baselines on unseen actors.
+Labelled variants (:data:`VARIANTS`) read the conv capsules the other way §3 allows, test
+Table 3's baselines on unseen actors, and train on denser context windows.
 """
 
 from __future__ import annotations
@@ -93,17 +93,26 @@ TASKS = ("8-class", "2-class valence", "2-class intensity")
 @dataclass(frozen=True)
 class Variant:
     """A labelled sensitivity run: ``systems`` trained on Table 2's split (its seeds, its validation
-    actor) and reported beside the paper's cells of ``table``; ``reading`` changes the model."""
+    actor) and reported beside the paper's cells of ``table``; ``explains`` names the explanation it
+    tests; ``reading`` changes the model, ``window_shift`` the context windows' hop (frames)."""
 
     name: str
     question: str
     systems: tuple[str, ...]
     table: str
+    explains: str
     reading: CapsuleReading = "per_step"
+    window_shift: int | None = None  # None: the paper protocol's (HPARAMS.window_shift)
 
     @property
-    def changes_model(self) -> bool:
-        """Whether its networks differ from the paper protocol's (then they choose their own rate)."""
+    def changes_training(self) -> bool:
+        """Whether its trainings differ from the paper protocol's (else it shares them)."""
+        return self.reading != "per_step" or self.window_shift is not None
+
+    @property
+    def chooses_own_rate(self) -> bool:
+        """Whether its networks differ from the paper protocol's, so that they choose their own rate.
+        Denser windows keep the network and the rate validation chose for it."""
         return self.reading != "per_step"
 
 
@@ -112,11 +121,16 @@ VARIANTS = (
     #: capsule of each time step's 90 values; this one makes each convolution's whole map one capsule.
     Variant("whole-map conv capsules", "§3's other reading: each convolution's whole 90 × T′ map is one capsule, so "
             "K capsules per window are routed to the C classes. Does it close the gap?", ("feature_proposed",), "Table 2",
-            "whole_map"),
+            "§3's conv capsules read another way", reading="whole_map"),
     #: Our Table 3 baselines lie far above the paper's on random utterance splits; on unseen actors?
     Variant("baselines on unseen actors", "Were Table 3's baselines tested on actors they never heard? The same "
             "systems trained on Table 2's split, its last actors testing", ("supervector_svm", "supervector_cnn", "egemaps_cnn"),
-            "Table 3"),
+            "Table 3", "Table 3's random utterance splits"),
+    #: §4.1 appends the ±45 neighbours to *each* frame: one window per frame. Our windows hop 45 frames.
+    Variant("denser windows", "§4.1 gives every frame its ±45-frame context, one window per frame; ours hop 45 frames. "
+            "Windows every 9 frames (5× as many training examples and updates per epoch, at the rate validation chose "
+            "for the paper protocol's windows): does the proposed framework learn more?", ("feature_proposed",), "Table 2",
+            "too few training windows (under-training)", window_shift=9),
 )
 
 
@@ -352,14 +366,15 @@ def supervectors(corpus: Corpus, task: Task, split: splits.Split, seed: int, set
 
 
 def split_inputs(corpus: Corpus, kind: str, task: Task, split: splits.Split, seed: int, settings: Settings,
-                 cache: str | Path | None = None) -> dict[str, Examples]:
-    """Train/val/test examples of one input kind. Every statistic (z-scores, GMMs, vector
-    scaling) comes from the training part only."""
+                 cache: str | Path | None = None, window_shift: int = HPARAMS.window_shift) -> dict[str, Examples]:
+    """Train/val/test examples of one input kind (frame kinds: ±``HPARAMS.context`` windows every
+    ``window_shift`` frames). Every statistic (z-scores, GMMs, vector scaling) comes from the
+    training part only."""
     parts = {part: rows for part, rows in split.parts().items() if len(rows)}
     y = task.labels
     if kind in ("feature*", "fb128"):
         scaled = _scaled(split.train, corpus.features[kind])
-        windows = {r: features.context_windows(scaled[r], HPARAMS.context, HPARAMS.window_shift)
+        windows = {r: features.context_windows(scaled[r], HPARAMS.context, window_shift)
                    for rows in parts.values() for r in rows}
         return {part: stack_examples(windows, y, rows) for part, rows in parts.items()}
     vectors = supervectors(corpus, task, split, seed, settings, cache) if kind == "supervector" else corpus.features["egemaps"]
@@ -410,16 +425,19 @@ def is_network(system: str) -> bool:
 
 
 def training_identity(corpus: Corpus, system: str, task: Task, split: splits.Split, settings: Settings,
-                      learning_rate: float, reading: CapsuleReading = "per_step") -> dict:
-    """What, besides its key, a training of ``system`` depends on."""
+                      learning_rate: float, variant_: Variant | None = None) -> dict:
+    """What, besides its key, a training of ``system`` depends on (a variant's changes only where
+    it makes them, so that the paper protocol's trainings keep their identities)."""
     backend = SYSTEMS[system][2]
     model_class = VectorCNN if backend == "vector_cnn" else TemporalCapsuleNetwork
     config_ = {"hparams": asdict(HPARAMS), "learning_rate": learning_rate, "epochs": settings.epochs,
                "vector_cnn_epochs": settings.vector_cnn_epochs, "gmm_components": settings.gmm_components,
                "features": features.extractor_key(EXTRACTORS[SYSTEMS[system][1]]), "classes": task.classes,
                "utterances": config.fingerprint(corpus.manifest["utterance_id"].tolist())}
-    if reading != "per_step":
-        config_["reading"] = reading
+    if variant_ is not None and variant_.reading != "per_step":
+        config_["reading"] = variant_.reading
+    if variant_ is not None and variant_.window_shift is not None:
+        config_["window_shift"] = variant_.window_shift
     return {"model": backend if backend == "svm" else model_class.__name__,
             "code": "" if backend == "svm" else common.code_fingerprint(model_class),
             "config": config_, "split": common.split_identity(split)}
@@ -428,12 +446,14 @@ def training_identity(corpus: Corpus, system: str, task: Task, split: splits.Spl
 def system_training(corpus: Corpus, table: str, system: str, task: Task, split: splits.Split, seed: int,
                     settings: Settings, learning_rate: float, device: str = "auto", cache: str | Path | None = None,
                     variant_: Variant | None = None) -> common.Training:
-    """One training of ``system`` on ``split`` for ``task`` (an SVM fit included, as one job), not yet run."""
+    """One training of ``system`` on ``split`` for ``task`` (an SVM fit included, as one job), not yet
+    run; ``variant_``: a variant that changes the training (its model or its windows)."""
     reading = variant_.reading if variant_ else "per_step"
-    label = f"{corpus.name} {task.name} lr={learning_rate:g}" + (f" {variant_.name}" if variant_ and variant_.changes_model else "")
+    shift = (variant_.window_shift if variant_ else None) or HPARAMS.window_shift
+    label = f"{corpus.name} {task.name} lr={learning_rate:g}" + (f" {variant_.name}" if variant_ and variant_.changes_training else "")
 
     def train(checkpoint: Path) -> training.Outcome:
-        data = split_inputs(corpus, SYSTEMS[system][1], task, split, seed, settings, cache)
+        data = split_inputs(corpus, SYSTEMS[system][1], task, split, seed, settings, cache, shift)
         if not is_network(system):
             return training.evaluate_estimator(svm_estimator(data["train"].y, len(task.classes)), data)
         make_model = model_builder(system, data["train"].x.shape[-1], len(task.classes), reading)
@@ -441,7 +461,7 @@ def system_training(corpus: Corpus, table: str, system: str, task: Task, split: 
         return training.train_and_evaluate(make_model, data, cfg, checkpoint)
 
     return common.Training(common.TrainingKey(PAPER, table, system, label, split.name, seed),
-                           training_identity(corpus, system, task, split, settings, learning_rate, reading), train)
+                           training_identity(corpus, system, task, split, settings, learning_rate, variant_), train)
 
 
 def train_system(corpus: Corpus, table: str, system: str, task: Task, split: splits.Split, seed: int,
@@ -514,11 +534,18 @@ def protocol_cells(corpus: Corpus, settings: Settings) -> list[Cell]:
                for system in variant(name).systems])
 
 
-def model_variant(cell: Cell) -> Variant | None:
-    """The cell's variant where it changes the networks (a variant that only moves a system to
-    Table 2's split trains the paper protocol's model, and shares its trainings and rate)."""
+def training_variant(cell: Cell) -> Variant | None:
+    """The cell's variant where it changes the trainings (its model or its windows); None for the
+    paper protocol and for a variant that only moves a system to Table 2's split (that one trains
+    the paper protocol's model and shares its trainings and rate)."""
     chosen = variant(cell.variant) if cell.variant else None
-    return chosen if chosen is not None and chosen.changes_model else None
+    return chosen if chosen is not None and chosen.changes_training else None
+
+
+def rate_variant(cell: Cell) -> Variant | None:
+    """The cell's variant where it chooses its own learning rate (it changes the network)."""
+    chosen = training_variant(cell)
+    return chosen if chosen is not None and chosen.chooses_own_rate else None
 
 
 def table_runs(corpus: Corpus, table: str, settings: Settings) -> list[tuple[splits.Split, int]]:
@@ -532,13 +559,13 @@ def table_runs(corpus: Corpus, table: str, settings: Settings) -> list[tuple[spl
 def rate_candidates(corpus: Corpus, cell: Cell, settings: Settings, device: str = "auto",
                     cache: str | Path | None = None) -> dict[float, common.Training]:
     """The trainings that choose a network's learning rate for a task, once per system and task
-    (and variant), whatever table the cell is in: one per candidate on Table 2's split, whose
+    (and variant that changes the network), whatever table the cell is in: one per candidate on Table 2's split, whose
     validation actor chooses (seed 0). None for an SVM."""
     if not is_network(cell.system):
         return {}
     split = table2_split(corpus, settings)
     return {rate: system_training(corpus, "Table 2", cell.system, corpus.tasks[cell.task], split, 0, settings, rate,
-                                  device, cache, model_variant(cell))
+                                  device, cache, rate_variant(cell))
             for rate in settings.learning_rates}
 
 
@@ -549,15 +576,16 @@ def rate_choice(cell: Cell, candidates: Mapping[float, training.Outcome]) -> Lea
     return LearningRateChoice(
         cell.system, cell.task, chosen,
         {r: o.validation_score(HPARAMS.select_metric, HPARAMS.select_level) for r, o in candidates.items()},
-        {r: o.levels["utterance"].score("UA") for r, o in candidates.items()}, cell.variant if model_variant(cell) else "", kept)
+        {r: o.levels["utterance"].score("UA") for r, o in candidates.items()}, cell.variant if rate_variant(cell) else "", kept)
 
 
 def cell_trainings(corpus: Corpus, cell: Cell, learning_rate: float, settings: Settings, device: str = "auto",
                    cache: str | Path | None = None) -> list[common.Training]:
     """The runs of ``cell`` at the chosen ``learning_rate`` (Table 2's seed 0 is the candidate that
-    won). A variant trains on Table 2's split, whatever table it is reported beside."""
+    won, unless a variant changes the windows). A variant trains on Table 2's split, whatever table
+    it is reported beside."""
     task, table = corpus.tasks[cell.task], "Table 2" if cell.variant else cell.table
-    return [system_training(corpus, table, cell.system, task, split, seed, settings, learning_rate, device, cache, model_variant(cell))
+    return [system_training(corpus, table, cell.system, task, split, seed, settings, learning_rate, device, cache, training_variant(cell))
             for split, seed in table_runs(corpus, table, settings)]
 
 
@@ -595,7 +623,7 @@ def run_protocol(corpus: Corpus, settings: Settings, device: str = "auto", cache
     task on the validation actor (utterance-level UA), then the table's runs at that rate."""
     out, candidate_digests = ProtocolRun(), set()
     for cell in protocol_cells(corpus, settings):
-        choice_key = (cell.system, cell.task, cell.variant if model_variant(cell) else "")
+        choice_key = (cell.system, cell.task, cell.variant if rate_variant(cell) else "")
         if choice_key not in out.choices and is_network(cell.system):
             jobs = rate_candidates(corpus, cell, settings, device, cache)
             candidate_digests |= {job.digest for job in jobs.values()}
@@ -822,6 +850,9 @@ def verdict_box(run: results.Run, profile: str) -> str:
         lines.append(f"- **Variant, {name}** ({chosen['table'].iloc[0]}, {profile} profile; ours under the paper's protocol → the variant, "
                      "paper): " + "; ".join(f"{v['system']} {v['task']} {v['paper protocol']} → "
                                             f"{v['variant [95% CI]'].split(' [')[0]}, {v['paper']}" for _, v in chosen.iterrows()) + ".")
+    skipped = [v.name for v in VARIANTS if v.name not in run.notes.get("settings", {}).get("variants", [v.name])]
+    if skipped:
+        lines.append(f"- **Variants not run here:** {', '.join(f'*{name}*' for name in skipped)} (the `variants` parameter).")
     if run.not_run:
         tasks = sorted({c.column for c in run.not_run})
         lines.append(f"- **Not run here:** {len(run.not_run)} of the paper's cells ({', '.join(tasks)}); they are listed "
@@ -853,7 +884,7 @@ def why_table(run: results.Run, protocol: ProtocolRun) -> pd.DataFrame:
                           "what it showed": "; ".join(f"{r['system'].split(' + ')[0]} {r['task']}: {r['chosen']:g}" for _, r in chosen.iterrows())})
         variants = variant_table(run)
         for _, v in (variants[variants["table"] == "Table 2"] if len(variants) else variants).iterrows():
-            lines.append({"gap": "", "explanation": "§3's conv capsules read another way",
+            lines.append({"gap": "", "explanation": variant(v["variant"]).explains,
                           "run that tests it": f"variant *{v['variant']}* ({v['task']})",
                           "what it showed": f"{v['change (points)']} points ({v['variant [95% CI]']} vs {v['paper protocol']})"})
         lines.append({"gap": "", "explanation": "which actors test (the paper's 19 + 4 of 24 names none)",
