@@ -381,3 +381,31 @@ def test_the_capsule_verdict_names_each_table_the_ranking_the_variants_and_what_
     assert "**Variants not run here:** *denser windows*" in box
     run.notes["settings"]["variants"] = [v.name for v in capsule.VARIANTS]
     assert "Variants not run" not in capsule.verdict_box(run, "full")
+
+
+def test_the_rnn_why_table_draws_each_explanation_from_the_run():
+    from serlib import results
+
+    run = results.Run(paper="rnn", corpus="emodb", protocol="p", profile="full", device="cpu", seeds=list(range(10)))
+
+    def row(feature_type, value, std, variant=""):
+        paper = rnn.PAPER_VALUES["Table 3", feature_type, "LSTM"]
+        run.add(results.ResultRow(table="Table 3", row=feature_type, column="LSTM", metric="WA", level="window", paper_value=paper,
+                                  value=value, ci_low=value - 0.02, ci_high=value + 0.02, std=std, seeds=3 if variant else 10,
+                                  variant=variant))
+
+    row("MFCC +Δ+ΔΔ", 0.55, 0.01)  # 55.0 vs 54.0: close, and [53, 57] holds it
+    row("MSPEC +Δ+ΔΔ", 0.50, 0.03)  # 50.0 vs 57.8: outside both
+    row("MSPEC +Δ+ΔΔ", 0.56, 0.02, "DT2119 front end")
+    differences = pd.DataFrame([{"paper (points)": "+3.8", "ours (points)": "-5.0", "95% CI": "[-8.0, -2.0]", "seeds": 10,
+                                 "sign": "opposite"}])
+    variant_diffs = pd.DataFrame([{"variant": "DT2119 front end", "paper (points)": "+3.8", "ours (points)": "+1.0",
+                                   "95% CI": "[-2.0, +4.0]", "seeds": 3, "sign": "not established"}])
+    why = rnn.why_table(run, differences, variant_diffs)
+    assert why["gap"].iloc[0].startswith("Tables 3-4: 1 of 2 accuracies") and "MSPEC +Δ+ΔΔ -7.8 points" in why["gap"].iloc[0]
+    assert why["what it showed"].iloc[0] == "std over seeds 1.0–3.0 points; the paper's value lies in our CI in 1 of 2"
+    assert why["what it showed"].iloc[1] == "MSPEC +Δ+ΔΔ LSTM 50.0 → 56.0 (paper 57.8)"
+    assert why["what it showed"].iloc[2].startswith("our CI establishes the paper's sign in 0, the opposite in 1, neither in 0")
+    assert why["what it showed"].iloc[3] == "MSPEC − MFCC +1.0 [-2.0, +4.0] (paper +3.8): not established"
+    box = rnn.verdict_box(run, differences, "full", variant_diffs)
+    assert "*DT2119 front end* +1.0 [-2.0, +4.0], not established" in box
