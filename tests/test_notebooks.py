@@ -26,8 +26,6 @@ AWAITING_RERUN = {
     "capsule": "its protocol now chooses every network's learning rate on the validation actor and runs Table 3's "
                "networks (#12): about 45 BLSTM trainings of 13-15 min on 2 CPU cores for the 8-class CPU run, not done "
                "yet; the page shows the code of commit e11a3e9 that produced its numbers",
-    "rnn": "its full profile grew to 10 seeds and three labelled variants (118 trainings, about 4 h on 2 CPU cores) "
-           "and has not been rerun; the page shows the code of commit 4a45b85 that produced its 3-seed numbers",
 }
 
 
