@@ -2,7 +2,7 @@
 
 ``serlib corpus NAME --root DIR [--json]``: summarise a corpus.
 ``serlib reproduce [PAPER ...] [--all] --profile {smoke,full} [--device D] [--data-root DIR]
-[-p NAME VALUE ...] [--no-book] [--executor {local,dask} ...]``: run papers' notebooks, their
+[-p NAME VALUE ...] [--no-book] [--plan] [--executor {local,dask} ...]``: run papers' notebooks, their
 training grids first on a Dask cluster with ``--executor dask`` (see :mod:`serlib.reproduce`, :mod:`serlib.jobs`).
 """
 
@@ -29,9 +29,11 @@ def _corpus(args: argparse.Namespace) -> int:
 
 def _reproduce(args: argparse.Namespace) -> int:
     from serlib.jobs import Execution
-    from serlib.reproduce import reproduce
+    from serlib.reproduce import reproduce, show_plans
 
     extra = dict(args.parameter or [])
+    if args.plan:
+        return show_plans(args.papers, args.all, args.profile, args.device, args.data_root, extra)
     execution = Execution(args.executor, args.workers, args.scheduler_address, args.scheduler_file,
                           args.cluster_profile, args.retries, args.force)
     return reproduce(args.papers, args.all, args.profile, args.device, args.data_root, extra, book=not args.no_book,
@@ -63,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     repro.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
                        help="a notebook parameter, e.g. -p corpus my_corpus.csv or -p epochs 2 (repeatable)")
     repro.add_argument("--no-book", action="store_true", help="do not build the book afterwards")
+    repro.add_argument("--plan", action="store_true",
+                       help="print each paper's training grid and what the cache holds of it (stored, started, "
+                            "not begun, time left); train nothing")
     grid = repro.add_argument_group(
         "where the trainings run", "With --executor dask, each paper's training grid runs on a Dask cluster first "
         "(one job per training, outcomes stored in the cache), then its notebook reads the outcomes.")

@@ -167,6 +167,24 @@ def run_grid(paper: Paper, profile: str, parameters: Mapping[str, str], executio
     return "" if report.ok else f"{len(report.failed)} of {report.planned} trainings failed: {', '.join(sorted(report.failed))}"
 
 
+def show_plans(names: Sequence[str], every: bool, profile: str, device: str = "auto", data_root: str | None = None,
+               extra: Mapping[str, str] | None = None, log: Callable[[str], None] = print) -> int:
+    """``serlib reproduce --plan``: each chosen paper's grid under these parameters, with what the
+    cache holds of it (stored, started, not begun) and the training time left; trains nothing."""
+    if profile not in ("smoke", "full"):
+        raise ValueError(f"unknown profile {profile!r}; valid profiles: ['full', 'smoke']")
+    papers = select_papers(names, every)
+    parameters = parameters_for(papers, profile, device, extra or {})
+    for paper in papers:
+        module, chosen = jobs.paper_module(paper.name), parameters[paper.name]
+        specs = jobs.plan(paper.name, profile, chosen, data_root or chosen.get("data_root"), chosen.get("cache"),
+                          chosen.get("device", "auto"))
+        log(f"{paper.name} ({profile}):")
+        for line in jobs.status_lines(paper.name, jobs.grid_status(specs), getattr(module, "GRID_STAGES", 1)):
+            log(f"  {line}")
+    return 0
+
+
 def reproduce(names: Sequence[str], every: bool, profile: str, device: str = "auto", data_root: str | None = None,
               extra: Mapping[str, str] | None = None, book: bool = True, log: Callable[[str], None] = print,
               execution: jobs.Execution = jobs.Execution()) -> int:

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from serlib import cli, config, jobs
+from serlib.papers import common
+from serlib.papers.common import load_outcome
 
 GRID = "tests.grid_fixture"
 DATA = Path(__file__).parent / "data"
@@ -102,6 +104,34 @@ def test_a_job_built_from_other_code_or_settings_is_refused(tmp_path):
     stale = jobs.JobSpec(spec.paper, spec.profile, spec.overrides, spec.key, "0" * 16, spec.data_root, spec.cache)
     with pytest.raises(LookupError, match="not in the grid"):
         jobs.run_job(stale)
+
+
+def test_the_plan_counts_stored_started_and_not_begun_trainings_and_times_what_is_left(tmp_path):
+    import torch
+
+    specs = _plan(tmp_path)
+    jobs.execute(specs[:2], jobs.Execution("local"), log=lambda line: None)
+    started = common.folder_of(specs[2].key, specs[2].digest, specs[2].cache)
+    started.mkdir(parents=True)
+    torch.save({"history": [{"epoch": 1}, {"epoch": 2}, {"epoch": 3}]}, started / "checkpoint.ckpt")
+    status = jobs.grid_status(specs)
+    groups = [status.groups[spec.key.table, spec.key.system, spec.key.task] for spec in specs]
+    assert [(g.stored, g.started, g.not_begun) for g in groups] == [(1, 0, 0), (1, 0, 0), (0, 1, 0), (0, 0, 1)]
+    assert groups[2].started_epochs == [3]
+    recorded = load_outcome(common.folder_of(specs[0].key, specs[0].digest, specs[0].cache) / "outcome.npz").training_seconds()
+    assert status.pace(specs[0].key.system) == pytest.approx(recorded) and status.pace(specs[3].key.system) is None
+    lines = jobs.status_lines("grid", status, stages=2)
+    assert "4 trainings planned now: 2 stored, 1 started, 1 not begun" in lines[-2]
+    assert "and 2 whose system has no stored training to time them by" in lines[-2] and "2 stages" in lines[-1]
+    assert any("1 (3)" in line for line in lines)  # the started training and its finished epochs
+
+
+def test_reproduce_plan_prints_the_grid_and_trains_nothing(capsys, monkeypatch, corpora_root, tmp_path):
+    monkeypatch.setenv("SERLIB_CACHE", str(tmp_path / "cache"))
+    assert cli.main(["reproduce", "rnn", "--profile", "smoke", "--plan", "--data-root", str(corpora_root)]) == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"rnn: (\d+) trainings planned now: 0 stored, 0 started, \1 not begun", printed)
+    assert not (tmp_path / "cache" / "runs").exists()
 
 
 def _normalised(script: str) -> str:

@@ -650,6 +650,10 @@ def runs_line(settings: Settings, corpus: Corpus, label: str, task: str, system:
             f"utterance UA {100 * np.mean(uar):.1f} ± {100 * np.std(uar):.1f}")
 
 
+#: :func:`training_grid` comes in two stages: the rate candidates, then the table runs at the chosen rate.
+GRID_STAGES = 2
+
+
 def training_grid(settings: Settings, data_root: str | Path | None = None, cache: str | Path | None = None,
                   device: str = "auto") -> list[common.Training]:
     """The protocol's trainings (for ``serlib reproduce --executor dask`` and resumable runs), in two
