@@ -13,6 +13,7 @@ import platform
 import re
 import subprocess
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
@@ -132,7 +133,8 @@ class Run:
     Writing **merges by cell** (:data:`CELL_FIELDS`) into the file already there: a run of some
     systems replaces their rows and keeps every other row with its own provenance.
     ``training_seconds`` (per table) merge the same way; ``not_run`` lists the paper's cells that
-    no row of the merged file holds.
+    no row of the merged file holds. A file holds one protocol: a run whose ``protocol`` text
+    differs replaces every earlier row, and the paper cells it does not measure become not run.
     """
 
     paper: str
@@ -167,6 +169,9 @@ class Run:
         stored = upgrade_record(json.loads(path.read_text())) if path.exists() else {}
         mine = {r.cell() for r in self.rows}
         rows = [r for r in stored.get("rows", []) if tuple(r.get(k, "") for k in CELL_FIELDS) not in mine]
+        if stored and stored.get("protocol") != self.protocol:
+            stored = _superseded(path, stored, rows, self.protocol)
+            rows = []
         rows += [asdict(r) for r in self.rows]
         held = {(r["table"], r["row"], r["column"]) for r in rows}
         not_run = {str(c): asdict(c) for c in [Cell(**c) for c in stored.get("not_run", [])] + self.not_run}
@@ -185,6 +190,20 @@ class Run:
         temporary.write_text(json.dumps(record, indent=2) + "\n")
         temporary.replace(path)
         return path
+
+
+def _superseded(path: Path, stored: dict, kept: Sequence[dict], protocol: str) -> dict:
+    """What of a results file measured under another protocol survives a run under ``protocol``:
+    none of its rows, notes or training times (the file's protocol text would mislabel them), only
+    its not-run cells and the paper-protocol cells of its rows, now not run; one warning names them."""
+    cells = {(r["table"], r["row"], r["column"]) for r in kept if r.get("paper_value") is not None and not r.get("variant")}
+    if kept:
+        commits = sorted({str(r.get("git_commit", ""))[:7] for r in kept})
+        warnings.warn(f"{path}: {len(kept)} rows measured under another protocol (commit {', '.join(commits)}) are "
+                      f"dropped, and their {len(cells)} paper cells listed as not run; the file's protocol was: "
+                      f"{stored.get('protocol')!r}", stacklevel=3)
+    not_run = [*stored.get("not_run", []), *({"table": t, "row": r, "column": c} for t, r, c in sorted(cells))]
+    return {"not_run": not_run}
 
 
 def _iso(seconds: float) -> str:

@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from serlib import results, training
 
@@ -79,6 +80,29 @@ def test_writing_merges_by_cell_and_keeps_each_rows_provenance(tmp_path):
     assert record["training_seconds"] == {"Table 2": 100.0, "Table 3": 50.0}
     assert record["not_run"] == []
     assert not list(tmp_path.glob("*/*.tmp"))
+
+
+def test_a_run_under_another_protocol_replaces_the_earlier_rows_and_lists_their_cells_not_run(tmp_path):
+    earlier = results.Run(paper="p", corpus="c", protocol="rate fixed at 1e-3", profile="full", device="cpu", seeds=[0])
+    earlier.add(row("Table 2", "A", "8-class", 0.6))
+    earlier.add(row("Table 2", "A", "2-class", 0.7))
+    earlier.add(row("Table 2", "A", "2-class", 0.5, variant="whole map"))
+    earlier.training_seconds["Table 2"] = 100.0
+    earlier.notes["rate"] = 1e-3
+    earlier.not_run.append(results.Cell("Table 3", "B", "2-class"))
+    earlier.write(tmp_path)
+    later = results.Run(paper="p", corpus="c", protocol="rate chosen on validation", profile="full", device="cpu", seeds=[0])
+    later.add(row("Table 2", "A", "8-class", 0.65))
+    with pytest.warns(UserWarning, match=r"2 rows measured under another protocol .* their 1 paper cells listed as not run"):
+        path = later.write(tmp_path)
+    record = json.loads(path.read_text())
+    assert [(r["column"], r["value"]) for r in record["rows"]] == [("8-class", 0.65)]
+    assert {(c["table"], c["column"]) for c in record["not_run"]} == {("Table 2", "2-class"), ("Table 3", "2-class")}
+    assert record["training_seconds"] == {} and "rate" not in record["notes"]
+    again = results.Run(paper="p", corpus="c", protocol="rate chosen on validation", profile="full", device="cpu", seeds=[0])
+    again.add(row("Table 2", "A", "2-class", 0.7))
+    record = json.loads(again.write(tmp_path).read_text())  # the same protocol merges as before
+    assert len(record["rows"]) == 2 and {c["table"] for c in record["not_run"]} == {"Table 3"}
 
 
 def test_files_written_before_named_fields_are_read_the_same(tmp_path):
