@@ -4,6 +4,8 @@
 ``serlib reproduce [PAPER ...] [--all] --profile {smoke,full} [--device D] [--data-root DIR]
 [-p NAME VALUE ...] [--no-book] [--plan] [--executor {local,dask} ...]``: run papers' notebooks, their
 training grids first on a Dask cluster with ``--executor dask`` (see :mod:`serlib.reproduce`, :mod:`serlib.jobs`).
+``serlib outcomes export PAPER --profile P [-p NAME VALUE ...] [--to DIR]`` and ``serlib outcomes import
+[PAPER ...] [--from DIR]``: carry a grid's finished trainings to another machine or session (default ``outcomes/``).
 """
 
 from __future__ import annotations
@@ -38,6 +40,15 @@ def _reproduce(args: argparse.Namespace) -> int:
                           args.cluster_profile, args.retries, args.force)
     return reproduce(args.papers, args.all, args.profile, args.device, args.data_root, extra, book=not args.no_book,
                      log=lambda line: print(line, flush=True), execution=execution)
+
+
+def _outcomes(args: argparse.Namespace) -> int:
+    from serlib.reproduce import export_outcomes, import_outcomes
+
+    if args.action == "import":
+        return import_outcomes(args.papers, args.folder, log=lambda line: print(line, flush=True))
+    return export_outcomes(args.papers, args.all, args.profile, args.folder, args.device, args.data_root,
+                           dict(args.parameter or []), log=lambda line: print(line, flush=True))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,6 +91,25 @@ def main(argv: list[str] | None = None) -> int:
     grid.add_argument("--retries", type=int, default=1, help="times a failed training is tried again (default 1)")
     grid.add_argument("--force", action="store_true", help="clear the stored outcomes and checkpoints of the grid first")
     repro.set_defaults(run=_reproduce)
+    outcomes = commands.add_parser(
+        "outcomes", help="carry a grid's finished trainings to another machine or session",
+        description="export: copy the stored outcomes of each paper's grid (the same --profile and -p as reproduce) "
+                    "into a folder, to commit or copy; import: copy a folder's outcomes the cache lacks into the cache, "
+                    "so that reproduce trains only what is left. Checkpoints stay behind.")
+    outcome_actions = outcomes.add_subparsers(dest="action", required=True)
+    export = outcome_actions.add_parser("export", help="copy a grid's stored outcomes into a folder")
+    export.add_argument("papers", nargs="*", metavar="PAPER", help=f"papers whose grid to export: {reproduced}")
+    export.add_argument("--all", action="store_true", help="every reproduced paper")
+    export.add_argument("--profile", required=True, choices=["smoke", "full"])
+    export.add_argument("--device", default="auto", help="the device the grid was planned for (as for reproduce)")
+    export.add_argument("--data-root", help="folder holding one sub-folder per corpus (default: $SERLIB_DATA)")
+    export.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                        help="a notebook parameter, as given to reproduce (repeatable)")
+    export.add_argument("--to", dest="folder", help="the folder (default: outcomes/ in the checkout)")
+    imported = outcome_actions.add_parser("import", help="copy exported outcomes into the cache")
+    imported.add_argument("papers", nargs="*", metavar="PAPER", help="only these papers' outcomes (default: all)")
+    imported.add_argument("--from", dest="folder", help="the folder (default: outcomes/ in the checkout)")
+    outcomes.set_defaults(run=_outcomes)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

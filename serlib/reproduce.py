@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 from serlib import config, jobs
 from serlib.papers import PAPERS, Paper, get
@@ -167,21 +168,53 @@ def run_grid(paper: Paper, profile: str, parameters: Mapping[str, str], executio
     return "" if report.ok else f"{len(report.failed)} of {report.planned} trainings failed: {', '.join(sorted(report.failed))}"
 
 
-def show_plans(names: Sequence[str], every: bool, profile: str, device: str = "auto", data_root: str | None = None,
-               extra: Mapping[str, str] | None = None, log: Callable[[str], None] = print) -> int:
-    """``serlib reproduce --plan``: each chosen paper's grid under these parameters, with what the
-    cache holds of it (stored, started, not begun) and the training time left; trains nothing."""
+def _grids(names: Sequence[str], every: bool, profile: str, device: str, data_root: str | None,
+           extra: Mapping[str, str] | None) -> list[tuple[Paper, ModuleType, list[jobs.JobSpec]]]:
+    """Each chosen paper, its module and its grid's job specs under these parameters."""
     if profile not in ("smoke", "full"):
         raise ValueError(f"unknown profile {profile!r}; valid profiles: ['full', 'smoke']")
     papers = select_papers(names, every)
     parameters = parameters_for(papers, profile, device, extra or {})
+    grids = []
     for paper in papers:
-        module, chosen = jobs.paper_module(paper.name), parameters[paper.name]
-        specs = jobs.plan(paper.name, profile, chosen, data_root or chosen.get("data_root"), chosen.get("cache"),
-                          chosen.get("device", "auto"))
+        chosen = parameters[paper.name]
+        grids.append((paper, jobs.paper_module(paper.name),
+                      jobs.plan(paper.name, profile, chosen, data_root or chosen.get("data_root"), chosen.get("cache"),
+                                chosen.get("device", "auto"))))
+    return grids
+
+
+def show_plans(names: Sequence[str], every: bool, profile: str, device: str = "auto", data_root: str | None = None,
+               extra: Mapping[str, str] | None = None, log: Callable[[str], None] = print) -> int:
+    """``serlib reproduce --plan``: each chosen paper's grid under these parameters, with what the
+    cache holds of it (stored, started, not begun) and the training time left; trains nothing."""
+    for paper, module, specs in _grids(names, every, profile, device, data_root, extra):
         log(f"{paper.name} ({profile}):")
         for line in jobs.status_lines(paper.name, jobs.grid_status(specs), getattr(module, "GRID_STAGES", 1)):
             log(f"  {line}")
+    return 0
+
+
+def export_outcomes(names: Sequence[str], every: bool, profile: str, folder: str | Path | None = None,
+                    device: str = "auto", data_root: str | None = None, extra: Mapping[str, str] | None = None,
+                    log: Callable[[str], None] = print) -> int:
+    """``serlib outcomes export``: copy the stored outcomes of each chosen paper's grid (under
+    these parameters) into ``folder`` (default ``outcomes/``), to commit or carry to another machine."""
+    target = Path(folder) if folder is not None else jobs.OUTCOMES_DIR
+    for paper, _, specs in _grids(names, every, profile, device, data_root, extra):
+        copied, present = jobs.export_outcomes(specs, target)
+        log(f"{paper.name}: {len(copied)} outcomes exported to {config.shown(target / paper.name)}, {len(present)} "
+            f"there already, {len(specs) - len(copied) - len(present)} of the {len(specs)} planned not stored yet")
+    return 0
+
+
+def import_outcomes(names: Sequence[str] = (), folder: str | Path | None = None, cache: str | Path | None = None,
+                    log: Callable[[str], None] = print) -> int:
+    """``serlib outcomes import``: copy the exported outcomes the cache lacks into it."""
+    source = Path(folder) if folder is not None else jobs.OUTCOMES_DIR
+    copied, present = jobs.import_outcomes(source, cache, [get(name).name for name in names])
+    log(f"{len(copied)} outcomes imported from {config.shown(source)} into {config.shown(config.cache_dir(cache))}, "
+        f"{len(present)} there already")
     return 0
 
 

@@ -134,6 +134,64 @@ def test_reproduce_plan_prints_the_grid_and_trains_nothing(capsys, monkeypatch, 
     assert not (tmp_path / "cache" / "runs").exists()
 
 
+def test_exported_outcomes_resume_the_grid_on_another_machine_and_a_broken_one_is_named(tmp_path):
+    specs = _plan(tmp_path)
+    jobs.execute(specs[:3], jobs.Execution("local"), log=lambda line: None)
+    carried = tmp_path / "outcomes"
+    copied, present = jobs.export_outcomes(specs, carried)
+    assert sorted(copied) == sorted(spec.name for spec in specs[:3]) and present == []
+    assert jobs.export_outcomes(specs, carried) == ([], copied)  # unchanged outcomes are not copied again
+    assert not list(carried.rglob("*.ckpt"))  # checkpoints stay behind
+    assert len(list(carried.rglob("key.json"))) == 3  # each outcome travels with its key and identity
+    # another machine: an empty cache, the same grid; importing makes the three trainings stored there
+    elsewhere = [jobs.JobSpec(s.paper, s.profile, s.overrides, s.key, s.digest, s.data_root, str(tmp_path / "other"))
+                 for s in specs]
+    assert len(jobs.import_outcomes(carried, tmp_path / "other")[0]) == 3
+    assert [jobs.is_done(spec) for spec in elsewhere] == [True, True, True, False]
+    report = jobs.execute(elsewhere, jobs.Execution("local"), log=lambda line: None)
+    assert report.ran == [specs[3].name] and len(report.skipped) == 3
+    assert jobs.import_outcomes(carried, tmp_path / "other") == ([], sorted(s.name for s in specs[:3]))
+    # a page that reloads an imported training's network trains it again here, and says so
+    imported = jobs._grid(GRID, "smoke", specs[0].overrides, specs[0].data_root, str(tmp_path / "other"), "auto")[specs[0].digest]
+    with pytest.warns(UserWarning, match=r"trained again here .* 0 of 4 \w+-level predictions differ"):
+        assert imported.checkpoint(tmp_path / "other").exists()
+    broken = next(carried.rglob("outcome.npz"))
+    broken.write_bytes(b"not an npz")
+    with pytest.raises(ValueError, match=re.escape(str(broken))):
+        jobs.import_outcomes(carried, tmp_path / "third")
+
+
+def test_outcomes_cli_exports_a_papers_grid_and_imports_it_into_an_empty_cache(capsys, monkeypatch, corpora_root, tmp_path):
+    monkeypatch.setenv("SERLIB_CACHE", str(tmp_path / "cache"))
+    args = ["--profile", "smoke", "--data-root", str(corpora_root), "--to", str(tmp_path / "out")]
+    assert cli.main(["outcomes", "export", "rnn", *args]) == 0
+    assert re.search(r"rnn: 0 outcomes exported .*, 0 there already, (\d+) of the \1 planned not stored yet",
+                     capsys.readouterr().out)
+    assert cli.main(["outcomes", "import", "--from", str(tmp_path / "missing")]) == 2
+    assert "no such folder of exported outcomes" in capsys.readouterr().err
+
+
+def test_committed_outcomes_are_still_found_by_the_code_that_looks_for_them():
+    """An outcome in ``outcomes/`` is found only by a training whose model code and hyperparameters
+    hash as they did when it ran: a change to a model, a layer it uses or a paper's
+    hyperparameters orphans the committed trainings, and this names them (rerun the grid, or keep
+    the change out of the models the outcomes used)."""
+    import importlib
+    from dataclasses import asdict
+
+    orphaned = []
+    for path in sorted(jobs.OUTCOMES_DIR.glob("*/*/key.json")):
+        saved, paper = json.loads(path.read_text()), path.parent.parent.name
+        models = importlib.import_module(f"serlib.models.{paper}")
+        module = importlib.import_module(f"serlib.papers.{paper}")
+        if saved.get("code") and common.code_fingerprint(getattr(models, saved["model"])) != saved["code"]:
+            orphaned.append(f"{path.parent.name}: model code")
+        hparams = saved.get("config", {}).get("hparams")
+        if hparams is not None and json.loads(json.dumps(asdict(module.HPARAMS))) != hparams:
+            orphaned.append(f"{path.parent.name}: hyperparameters")
+    assert not orphaned, "committed outcomes no longer found by the code: " + "; ".join(orphaned)
+
+
 def _normalised(script: str) -> str:
     """The job script without what belongs to this machine: the Python and the scheduler's address."""
     script = script.replace(sys.executable, "PYTHON")

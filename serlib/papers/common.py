@@ -353,3 +353,23 @@ class Training:
         save_outcome(outcome, stored)
         (folder / "key.json").write_text(json.dumps({"key": asdict(self.key), **self.identity}, indent=1, default=str))
         return outcome
+
+    def checkpoint(self, cache: str | Path | None = None) -> Path:
+        """The checkpoint to reload this training's network from. An outcome imported from another
+        machine (``serlib outcomes import``) comes without one: the training then runs again here,
+        with its seed, and a warning says so and how many of its test predictions differ from the
+        stored outcome's (the tables keep reading the stored outcome)."""
+        folder = self.folder(cache)
+        path = folder / "checkpoint.ckpt"
+        if path.exists() or not self.done(cache):
+            self.run(cache)
+            return path
+        retrained = self.train(path)
+        stored = load_outcome(folder / "outcome.npz")
+        level = "utterance" if "utterance" in stored.levels else next(iter(stored.levels))
+        before, after = stored.levels[level].y_pred, retrained.levels[level].y_pred
+        differ = int((before != after).sum()) if before.shape == after.shape else len(before)
+        warnings.warn(f"{self.key.slug()}: its outcome came without a checkpoint, so it was trained again here to "
+                      f"reload its network; {differ} of {len(before)} {level}-level predictions differ from the stored "
+                      "outcome's", stacklevel=2)
+        return path
