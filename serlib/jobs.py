@@ -168,6 +168,7 @@ class GridStatus:
 
     groups: dict[tuple[str, str, str], GroupStatus] = field(default_factory=dict)
     seconds_by_system: dict[str, list[float]] = field(default_factory=dict)
+    exported: int = 0  # not stored in the cache, but finished in outcomes/ (not imported yet)
 
     def pace(self, system: str) -> float | None:
         """The median recorded time of the system's stored trainings; None where none recorded one."""
@@ -217,6 +218,7 @@ def grid_status(specs: Sequence[JobSpec]) -> GridStatus:
             group.started_epochs.append(_finished_epochs(folder / "checkpoint.ckpt"))
         else:
             group.not_begun += 1
+    status.exported = len(exported_not_imported(specs))
     return status
 
 
@@ -242,6 +244,9 @@ def status_lines(paper: str, status: GridStatus, stages: int = 1) -> list[str]:
                  f"{not_begun} not begun; {hours(sum(s for s in timed.values() if s is not None))} of training left "
                  "at the pace of the stored trainings of each system"
                  + (f", and {untimed} whose system has no stored training to time them by" if untimed else ""))
+    if status.exported:
+        lines.append(f"{status.exported} of the trainings not stored here are finished in {config.shown(OUTCOMES_DIR)}: "
+                     "`serlib outcomes import` copies them into the cache")
     if stages > 1:
         lines.append(f"{paper}'s grid comes in {stages} stages: a later stage's trainings are planned, and counted "
                      "here, once the trainings they depend on are stored.")
@@ -284,6 +289,13 @@ def export_outcomes(specs: Sequence[JobSpec], folder: str | Path | None = None) 
                 _copy_atomically(stored.parent / name, target.parent / name)
         copied.append(spec.name)
     return copied, present
+
+
+def exported_not_imported(specs: Sequence[JobSpec], folder: str | Path | None = None) -> list[JobSpec]:
+    """The specs not stored in their cache whose outcome ``folder`` (default ``outcomes/``) holds."""
+    root = Path(folder) if folder is not None else OUTCOMES_DIR
+    return [spec for spec in specs if not is_done(spec)
+            and (root / spec.key.paper / f"{spec.key.slug()}-{spec.digest}" / OUTCOME_FILE).exists()]
 
 
 def import_outcomes(folder: str | Path | None = None, cache: str | Path | None = None,
@@ -421,6 +433,10 @@ def execute(specs: Sequence[JobSpec], execution: Execution = Execution(), log: C
         else:
             todo.append(spec)
     log(f"{len(specs)} trainings: {len(report.skipped)} stored already, {len(todo)} to run ({execution.executor})")
+    exported = exported_not_imported(todo)
+    if exported:
+        log(f"warning: {len(exported)} of them are finished in {config.shown(OUTCOMES_DIR)} but not in this cache; "
+            "stop and run `serlib outcomes import` first to skip them")
     if todo:
         (_run_local if execution.executor == "local" else _run_dask)(todo, report, execution, log)
     if report.failed:

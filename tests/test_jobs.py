@@ -146,7 +146,13 @@ def test_exported_outcomes_resume_the_grid_on_another_machine_and_a_broken_one_i
     # another machine: an empty cache, the same grid; importing makes the three trainings stored there
     elsewhere = [jobs.JobSpec(s.paper, s.profile, s.overrides, s.key, s.digest, s.data_root, str(tmp_path / "other"))
                  for s in specs]
+    assert jobs.grid_status(elsewhere).exported == 0  # the status looks in outcomes/ of the checkout ...
+    assert [s.name for s in jobs.exported_not_imported(elsewhere, carried)] == copied  # ... a driver is told before training
+    waiting = jobs.grid_status(elsewhere)
+    waiting.exported = 3
+    assert any(line.startswith("3 of the trainings not stored here are finished in") for line in jobs.status_lines("grid", waiting))
     assert len(jobs.import_outcomes(carried, tmp_path / "other")[0]) == 3
+    assert jobs.exported_not_imported(elsewhere, carried) == []
     assert [jobs.is_done(spec) for spec in elsewhere] == [True, True, True, False]
     report = jobs.execute(elsewhere, jobs.Execution("local"), log=lambda line: None)
     assert report.ran == [specs[3].name] and len(report.skipped) == 3
