@@ -32,8 +32,7 @@ from serlib import config
 from serlib.papers import common
 
 EXECUTORS = ("local", "dask")
-OUTCOME_FILE = "outcome.npz"  # a finished training's stored outcome, in its run folder
-KEY_FILE = "key.json"  # beside it: the training's key and identity, for a reader
+OUTCOME_FILE, KEY_FILE, CHECKPOINT_FILE = common.OUTCOME_FILE, common.KEY_FILE, common.CHECKPOINT_FILE
 #: Where ``serlib outcomes export`` puts a grid's stored outcomes by default: a folder of the
 #: checkout, so that the trainings of a grid too long for one machine's session can be committed
 #: and the grid resumed on the next machine after ``serlib outcomes import``.
@@ -210,12 +209,12 @@ def grid_status(specs: Sequence[JobSpec]) -> GridStatus:
         key = spec.key
         group = status.groups.setdefault((key.table, key.system, key.task), GroupStatus())
         folder = common.folder_of(key, spec.digest, spec.cache)
-        if (folder / "outcome.npz").exists():
+        if (folder / OUTCOME_FILE).exists():
             group.stored += 1
-            status.seconds_by_system.setdefault(key.system, []).append(_recorded_seconds(folder / "outcome.npz"))
-        elif (folder / "checkpoint.ckpt").exists():
+            status.seconds_by_system.setdefault(key.system, []).append(_recorded_seconds(folder / OUTCOME_FILE))
+        elif (folder / CHECKPOINT_FILE).exists():
             group.started += 1
-            group.started_epochs.append(_finished_epochs(folder / "checkpoint.ckpt"))
+            group.started_epochs.append(_finished_epochs(folder / CHECKPOINT_FILE))
         else:
             group.not_begun += 1
     status.exported = len(exported_not_imported(specs))

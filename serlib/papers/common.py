@@ -276,6 +276,13 @@ def split_identity(split: Any) -> dict[str, list[int]]:
     return {part: np.asarray(rows).tolist() for part, rows in split.parts().items()}
 
 
+#: The files of a run folder: the finished training's outcome (its presence marks the training as
+#: stored), the key and identity beside it for a reader, and the checkpoint a training resumes from.
+OUTCOME_FILE = "outcome.npz"
+KEY_FILE = "key.json"
+CHECKPOINT_FILE = "checkpoint.ckpt"
+
+
 def run_folder(key: TrainingKey, identity: Mapping[str, Any], cache: str | Path | None = None) -> Path:
     """``<cache>/runs/<paper>/<key slug>-<hash of key and identity>``."""
     return folder_of(key, config.fingerprint({"key": asdict(key), **identity}), cache)
@@ -335,12 +342,12 @@ class Training:
 
     def done(self, cache: str | Path | None = None) -> bool:
         """Whether a finished run's outcome is stored."""
-        return (self.folder(cache) / "outcome.npz").exists()
+        return (self.folder(cache) / OUTCOME_FILE).exists()
 
     def run(self, cache: str | Path | None = None) -> Outcome:
         """The stored outcome, or a training (resumed from its checkpoint) whose outcome is stored."""
         folder = self.folder(cache)
-        stored = folder / "outcome.npz"
+        stored = folder / OUTCOME_FILE
         if stored.exists():
             try:
                 return load_outcome(stored)
@@ -349,9 +356,12 @@ class Training:
                               "(from the checkpoint where it is intact)", stacklevel=3)
                 stored.unlink()
         folder.mkdir(parents=True, exist_ok=True)
-        outcome = self.train(folder / "checkpoint.ckpt")
+        outcome = self.train(folder / CHECKPOINT_FILE)
+        key_file = folder / KEY_FILE  # before the outcome, which marks the training as stored
+        key_file.with_name(KEY_FILE + ".tmp").write_text(
+            json.dumps({"key": asdict(self.key), **self.identity}, indent=1, default=str))
+        key_file.with_name(KEY_FILE + ".tmp").replace(key_file)
         save_outcome(outcome, stored)
-        (folder / "key.json").write_text(json.dumps({"key": asdict(self.key), **self.identity}, indent=1, default=str))
         return outcome
 
     def checkpoint(self, cache: str | Path | None = None) -> Path:
@@ -360,12 +370,12 @@ class Training:
         with its seed, and a warning says so and how many of its test predictions differ from the
         stored outcome's (the tables keep reading the stored outcome)."""
         folder = self.folder(cache)
-        path = folder / "checkpoint.ckpt"
+        path = folder / CHECKPOINT_FILE
         if path.exists() or not self.done(cache):
             self.run(cache)
             return path
         retrained = self.train(path)
-        stored = load_outcome(folder / "outcome.npz")
+        stored = load_outcome(folder / OUTCOME_FILE)
         level = "utterance" if "utterance" in stored.levels else next(iter(stored.levels))
         before, after = stored.levels[level].y_pred, retrained.levels[level].y_pred
         differ = int((before != after).sum()) if before.shape == after.shape else len(before)
