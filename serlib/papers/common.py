@@ -357,10 +357,9 @@ class Training:
                 stored.unlink()
         folder.mkdir(parents=True, exist_ok=True)
         outcome = self.train(folder / CHECKPOINT_FILE)
-        key_file = folder / KEY_FILE  # before the outcome, which marks the training as stored
-        key_file.with_name(KEY_FILE + ".tmp").write_text(
-            json.dumps({"key": asdict(self.key), **self.identity}, indent=1, default=str))
-        key_file.with_name(KEY_FILE + ".tmp").replace(key_file)
+        temporary = folder / (KEY_FILE + ".tmp")  # the key before the outcome, which marks the training stored
+        temporary.write_text(json.dumps({"key": asdict(self.key), **self.identity}, indent=1, default=str))
+        temporary.replace(folder / KEY_FILE)
         save_outcome(outcome, stored)
         return outcome
 
