@@ -1,4 +1,4 @@
-"""Figures shared by the paper notebooks."""
+"""Figures and displayed tables shared by the paper notebooks."""
 
 from __future__ import annotations
 
@@ -83,3 +83,12 @@ def learning_curves(
     ax.set(xlabel="epoch", ylabel=f"{metric.replace('_', ' ')} (%)", title=title)
     ax.legend(fontsize="x-small", ncol=2, loc="lower right")
     return ax
+
+
+def prose_table(frame: pd.DataFrame, caption: str, min_width_em: float = 14.0):
+    """``frame`` as a table of sentences (e.g. a page's "Why our numbers differ"): no index, left
+    aligned, and its cells wrap at ``min_width_em`` or wider, where the book's number tables keep
+    each cell on one line and scroll sideways (``_static/custom.css``)."""
+    return frame.style.hide(axis="index").set_caption(caption).set_properties(
+        **{"text-align": "left", "white-space": "normal", "min-width": f"{min_width_em:g}em", "vertical-align": "top"})
+

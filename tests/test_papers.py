@@ -383,6 +383,29 @@ def test_the_capsule_verdict_names_each_table_the_ranking_the_variants_and_what_
     assert "Variants not run" not in capsule.verdict_box(run, "full")
 
 
+def test_the_capsule_why_table_separates_baselines_from_networks_and_counts_each_back_ends_epochs():
+    from serlib import results
+
+    run = results.Run(paper="capsule", corpus="ravdess", protocol="p", profile="full", device="cpu", seeds=[0],
+                      notes={"settings": {"epochs": 15, "vector_cnn_epochs": 50, "test_speakers": 4}})
+    for system, ours in (("supervector_svm", 0.70), ("feature_blstm_cnn", 0.69), ("supervector_cnn", 0.30), ("feature_proposed", 0.70)):
+        run.add(results.ResultRow(table="Table 3", row=capsule.SYSTEMS[system][0], column="8-class", metric="UA", level="utterance",
+                                  paper_value=capsule.PAPER_VALUES["Table 3", system]["8-class"] / 100, value=ours,
+                                  ci_low=ours - 0.02, ci_high=ours + 0.02))
+    protocol = capsule.ProtocolRun(choices={
+        (system, "8-class", ""): capsule.LearningRateChoice(system, "8-class", 1e-3, {1e-3: ua, 3e-4: 0.1}, {1e-3: 0.5, 3e-4: 0.5},
+                                                            kept_epoch=epoch)
+        for system, ua, epoch in (("feature_blstm_cnn", 0.719, 3), ("supervector_cnn", 0.391, 36), ("feature_proposed", 0.641, 10))})
+    why = capsule.why_table(run, protocol).set_index("gap")
+    baselines = why.loc["Table 3 baselines above the paper: Supervector+SVM 8-class +33.7"]
+    assert "baselines on unseen actors" in baselines["run that tests it"]
+    networks = why.loc["Table 3 networks above the paper: (F0 + MFCC*) + BLSTM + CNN 8-class +17.7"]
+    assert networks["what it showed"] == ("(F0 + MFCC*) + BLSTM + CNN 8-class: 71.9; "
+                                          "(Feature*) + Proposed Framework 8-class: 64.1")
+    below = why.loc["Table 3 below the paper: Supervector+CNN 8-class -4.6"]
+    assert below["what it showed"] == "Supervector+CNN 8-class: 36 of 50"  # the vector CNNs train 50 epochs, not 15
+
+
 def test_the_rnn_why_table_draws_each_explanation_from_the_run():
     from serlib import results
 
