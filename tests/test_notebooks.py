@@ -22,11 +22,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 #: The issue's budget for one paper's smoke run on 2 cores.
 SMOKE_BUDGET_S = 90
 #: Executed pages that predate the notebook they are compared with, and why they have not been regenerated.
-AWAITING_RERUN = {
-    "capsule": "its protocol now chooses every network's learning rate on the validation actor and runs Table 3's "
-               "networks (#12): about 45 network trainings of 4-22 min on 2 CPU cores for the 8-class CPU run, under way "
-               "across sessions (outcomes/capsule/); the page shows the code of commit e11a3e9 that produced its numbers",
-}
+AWAITING_RERUN: dict[str, str] = {}
 
 
 def reproduce(*args: str, results: Path, env: dict | None = None) -> subprocess.CompletedProcess:
