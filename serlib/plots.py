@@ -91,4 +91,3 @@ def prose_table(frame: pd.DataFrame, caption: str, min_width_em: float = 14.0):
     each cell on one line and scroll sideways (``_static/custom.css``)."""
     return frame.style.hide(axis="index").set_caption(caption).set_properties(
         **{"text-align": "left", "white-space": "normal", "min-width": f"{min_width_em:g}em", "vertical-align": "top"})
-
