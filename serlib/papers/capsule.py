@@ -396,13 +396,18 @@ def model_builder(system: str, n_inputs: int, n_classes: int, reading: CapsuleRe
         HPARAMS.kernel, HPARAMS.class_capsule_dim, HPARAMS.routing_iterations, reading, 2 * HPARAMS.context + 1)
 
 
+def epoch_budget(system: str, epochs: int, vector_cnn_epochs: int) -> int:
+    """The epochs ``system``'s back-end trains: ``vector_cnn_epochs`` for the vector CNNs, else ``epochs``."""
+    return vector_cnn_epochs if SYSTEMS[system][2] == "vector_cnn" else epochs
+
+
 def network_config(system: str, settings: Settings, learning_rate: float, seed: int, device: str, has_val: bool) -> training.TrainConfig:
     """Batch and epochs of the back-end. Where there is a validation speaker, the epoch with the
     best utterance-level validation UA is kept (the score that also chooses the learning rate);
     else the model after the last epoch."""
     vector = SYSTEMS[system][2] == "vector_cnn"
     return training.TrainConfig(
-        epochs=settings.vector_cnn_epochs if vector else settings.epochs,
+        epochs=epoch_budget(system, settings.epochs, settings.vector_cnn_epochs),
         batch_size=HPARAMS.vector_cnn_batch if vector else HPARAMS.batch_size,
         learning_rate=learning_rate, seed=seed, device=device, progress=False, select="val" if has_val else "last",
         select_metric=HPARAMS.select_metric, select_level=HPARAMS.select_level)
@@ -944,11 +949,9 @@ def unseen_actor_baselines(run: results.Run) -> str:
 
 def kept_epochs(protocol: ProtocolRun, systems: Sequence[str], epochs: int, vector_cnn_epochs: int) -> str:
     """The epoch the validation actor kept for each of ``systems``' chosen candidates, of the epochs
-    its back-end trains (``vector_cnn_epochs`` for the vector CNNs, ``epochs`` for the others)."""
-    def budget(system: str) -> int:
-        return vector_cnn_epochs if SYSTEMS[system][2] == "vector_cnn" else epochs
-
-    return "; ".join(f"{SYSTEMS[c.system][0]} {c.task}: {c.kept_epoch} of {budget(c.system)}" for c in protocol.choices.values()
+    its back-end trains (:func:`epoch_budget`)."""
+    return "; ".join(f"{SYSTEMS[c.system][0]} {c.task}: {c.kept_epoch} of {epoch_budget(c.system, epochs, vector_cnn_epochs)}"
+                     for c in protocol.choices.values()
                      if not c.variant and c.kept_epoch and c.system in systems) or "not run"
 
 
