@@ -1,5 +1,8 @@
+import warnings
+
 import numpy as np
 import pytest
+from sklearn import metrics as sk
 
 from serlib import metrics
 
@@ -13,6 +16,29 @@ def test_ua_and_wa_on_a_hand_made_confusion():
     matrix = metrics.confusion_matrix(y_true, y_pred, 3)
     assert matrix.tolist() == [[8, 2, 0], [1, 1, 0], [0, 0, 0]]
     assert metrics.row_normalised(matrix).tolist() == [[0.8, 0.2, 0.0], [0.5, 0.5, 0.0], [0.0, 0.0, 0.0]]
+
+
+def test_wa_and_ua_equal_scikit_learn_exactly():
+    """The NumPy WA and UA are scikit-learn's, bit for bit: with a predicted class absent from
+    y_true, with string labels, and on a single class."""
+    rng = np.random.default_rng(1)
+    cases = [(rng.integers(0, 7, n), rng.integers(0, 7, n)) for n in (1, 5, 40, 999)]
+    cases += [(np.array([0, 0, 1, 1]), np.array([0, 2, 1, 2])),  # class 2 predicted, never true
+              (np.array(["anger", "joy", "joy"]), np.array(["joy", "joy", "sad"])),
+              (np.array([3, 3, 3]), np.array([3, 1, 3]))]
+    for y_true, y_pred in cases:
+        assert metrics.weighted_accuracy(y_true, y_pred) == sk.accuracy_score(y_true, y_pred)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # scikit-learn warns about a class never true
+            assert metrics.unweighted_accuracy(y_true, y_pred) == sk.balanced_accuracy_score(y_true, y_pred)
+
+
+def test_wa_and_ua_refuse_mismatched_or_empty_labels():
+    for y_true, y_pred in (([0, 1], [0]), ([], []), ([[0, 1]], [[0, 1]])):
+        with pytest.raises(ValueError, match="non-empty label vectors of one length"):
+            metrics.unweighted_accuracy(y_true, y_pred)
+        with pytest.raises(ValueError, match="non-empty label vectors of one length"):
+            metrics.weighted_accuracy(y_true, y_pred)
 
 
 def test_bootstrap_ci_brackets_the_estimate():
