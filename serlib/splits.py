@@ -8,8 +8,8 @@ Speaker-dependent splits (random stratified) exist only for papers that use them
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -22,13 +22,15 @@ class SpeakerLeakError(ValueError):
 
 @dataclass(frozen=True)
 class Split:
-    """Row positions (into the manifest) of each part of one split."""
+    """Row positions (into the manifest) of each part of one split, and the utterance ids of each
+    part (what a training's identity hashes: :func:`serlib.identity.split_identity`)."""
 
     name: str
     train: np.ndarray
     val: np.ndarray
     test: np.ndarray
     speaker_independent: bool = True
+    utterances: Mapping[str, tuple[str, ...]] | None = field(default=None, compare=False, repr=False)
 
     def parts(self) -> dict[str, np.ndarray]:
         return {"train": self.train, "val": self.val, "test": self.test}
@@ -55,7 +57,9 @@ def make_split(
 ) -> Split:
     """Build a split, checking that parts do not overlap and (if so flagged) share no speaker."""
     parts = [np.asarray(sorted(p), dtype=int) for p in (train, val, test)]
-    split = Split(name, parts[0], parts[1], parts[2], speaker_independent)
+    ids = manifest["utterance_id"].astype(str).to_numpy() if "utterance_id" in manifest else None
+    utterances = None if ids is None else {part: tuple(ids[rows]) for part, rows in zip(("train", "val", "test"), parts)}
+    split = Split(name, parts[0], parts[1], parts[2], speaker_independent, utterances)
     if speaker_independent:
         check_speaker_disjoint(manifest, split)
     seen = np.concatenate(parts)

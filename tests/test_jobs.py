@@ -181,27 +181,6 @@ def test_outcomes_cli_exports_a_papers_grid_and_imports_it_into_an_empty_cache(c
     assert "no such folder of exported outcomes" in capsys.readouterr().err
 
 
-def test_committed_outcomes_are_still_found_by_the_code_that_looks_for_them():
-    """An outcome in ``outcomes/`` is found only by a training whose model code and hyperparameters
-    hash as they did when it ran: a change to a model, a layer it uses or a paper's
-    hyperparameters orphans the committed trainings, and this names them (rerun the grid, or keep
-    the change out of the models the outcomes used)."""
-    import importlib
-    from dataclasses import asdict
-
-    orphaned = []
-    for path in sorted(jobs.OUTCOMES_DIR.glob("*/*/key.json")):
-        saved, paper = json.loads(path.read_text()), path.parent.parent.name
-        models = importlib.import_module(f"serlib.models.{paper}")
-        module = importlib.import_module(f"serlib.papers.{paper}")
-        if saved.get("code") and common.code_fingerprint(getattr(models, saved["model"])) != saved["code"]:
-            orphaned.append(f"{path.parent.name}: model code")
-        hparams = saved.get("config", {}).get("hparams")
-        if hparams is not None and json.loads(json.dumps(asdict(module.HPARAMS))) != hparams:
-            orphaned.append(f"{path.parent.name}: hyperparameters")
-    assert not orphaned, "committed outcomes no longer found by the code: " + "; ".join(orphaned)
-
-
 def _normalised(script: str) -> str:
     """The job script without what belongs to this machine: the Python and the scheduler's address."""
     script = script.replace(sys.executable, "PYTHON")

@@ -229,7 +229,7 @@ def test_the_protocol_chooses_each_rate_once_then_trains_every_table_at_it():
             == {j.digest for j in capsule.rate_candidates(corpus, paper_cell, chosen).values()})
     dense_runs, paper_runs = (capsule.cell_trainings(corpus, c, 1e-3, chosen) for c in (dense, paper_cell))
     assert len(dense_runs) == chosen.table2_seeds and not {j.digest for j in dense_runs} & {j.digest for j in paper_runs}
-    assert dense_runs[0].identity["config"]["window_shift"] == 9 and "window_shift" not in paper_runs[0].identity["config"]
+    assert dense_runs[0].identity["inputs"]["window_shift"] == 9 and "window_shift" not in paper_runs[0].identity["inputs"]
     assert "denser windows" in dense_runs[0].key.task and "denser" not in paper_runs[0].key.task
     with pytest.raises(ValueError, match="unknown variant 'whole map'"):
         capsule.settings("full", variants="whole map")
@@ -252,21 +252,6 @@ def test_run_folders_differ_by_key_and_identity(tmp_path):
         assert common.run_folder(key(), identity | changed, tmp_path) != folder
     assert common.run_folder(key(seed=1), identity, tmp_path) != folder
     assert common.run_folder(key(table="Table 3"), identity, tmp_path) != folder
-
-
-def test_code_fingerprint_changes_with_the_model_source(tmp_path):
-    def fingerprint_of(source: str) -> str:
-        path = tmp_path / f"model_{abs(hash(source))}.py"
-        path.write_text(source)
-        spec = importlib.util.spec_from_file_location(path.stem, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[path.stem] = module
-        spec.loader.exec_module(module)
-        return common.code_fingerprint(module.Model)
-
-    first = fingerprint_of("class Model:\n    def loss(self):\n        return 1\n")
-    assert fingerprint_of("class Model:\n    def loss(self):\n        return 1\n") == first
-    assert fingerprint_of("class Model:\n    def loss(self):\n        return 2\n") != first
 
 
 def test_a_finished_training_is_read_back_and_a_new_seed_trains_alone(tmp_path):
@@ -316,23 +301,6 @@ def test_rnn_models_are_built_for_the_width_of_their_inputs(corpora_root):
     data = rnn.load_data(chosen, corpora_root, progress=False)
     for feature_type in rnn.FEATURE_TYPES:
         assert rnn.inputs(data, feature_type, chosen)["train"].x.shape[2] == rnn.feature_dims(feature_type)
-
-
-def test_a_model_fingerprint_covers_its_module_and_the_model_modules_it_uses_only():
-    """A layer added to serlib.models.layers for one paper must not invalidate the cached trainings
-    of a model that does not use the shared layers, and must invalidate those of one that does."""
-    import inspect
-
-    from serlib import config
-    from serlib.models import crnn as crnn_models
-    from serlib.models import layers
-    from serlib.models import rnn as rnn_models
-
-    assert common.model_modules_used_by(rnn_models) == []
-    assert common.model_modules_used_by(crnn_models) == [layers]
-    assert common.code_fingerprint(rnn_models.RecurrentClassifier) == config.fingerprint([inspect.getsource(rnn_models)])
-    assert common.code_fingerprint(crnn_models.PlainCRNN) == config.fingerprint(
-        [inspect.getsource(crnn_models), inspect.getsource(layers)])
 
 
 def test_rnn_variants_are_checked_and_the_paired_difference_reads_the_papers_sign():

@@ -96,6 +96,7 @@ def toy_corpus(name: str = "savee", speakers: int = 4, per_class: int = 2) -> "s
 
     rows = [(f"s{s}", emotion) for s in range(speakers) for emotion in scalogram.CLASSES for _ in range(per_class)]
     manifest = pd.DataFrame(rows, columns=["speaker", "emotion"])
+    manifest.insert(0, "utterance_id", [f"u{i:03d}" for i in range(len(manifest))])
     labels = manifest["emotion"].map(scalogram.CLASSES.index).to_numpy()
     rng = np.random.default_rng(0)
     segments = [rng.random((1 + i % 3, 5, 4, 2)).astype(np.float32) for i in range(len(manifest))]

@@ -28,6 +28,7 @@ import pandas as pd
 from sklearn.preprocessing import StandardScaler
 
 from serlib import config, corpora, features, results, splits, training
+from serlib.identity import training_identity
 from serlib.examples import Examples, stack_examples
 from serlib.models.capsule import CapsuleReading, TemporalCapsuleNetwork, VectorCNN, capsule_activations
 from serlib.papers import common
@@ -433,23 +434,22 @@ def is_network(system: str) -> bool:
     return SYSTEMS[system][2] != "svm"
 
 
-def training_identity(corpus: Corpus, system: str, task: Task, split: splits.Split, settings: Settings,
+def system_identity(corpus: Corpus, system: str, task: Task, split: splits.Split, settings: Settings,
                       learning_rate: float, variant_: Variant | None = None) -> dict:
     """What, besides its key, a training of ``system`` depends on (a variant's changes only where
     it makes them, so that the paper protocol's trainings keep their identities)."""
     backend = SYSTEMS[system][2]
-    model_class = VectorCNN if backend == "vector_cnn" else TemporalCapsuleNetwork
-    config_ = {"hparams": asdict(HPARAMS), "learning_rate": learning_rate, "epochs": settings.epochs,
-               "vector_cnn_epochs": settings.vector_cnn_epochs, "gmm_components": settings.gmm_components,
-               "features": features.extractor_key(EXTRACTORS[SYSTEMS[system][1]]), "classes": task.classes,
-               "utterances": config.fingerprint(corpus.manifest["utterance_id"].tolist())}
+    model = "svm" if backend == "svm" else VectorCNN if backend == "vector_cnn" else TemporalCapsuleNetwork
+    arguments = {"backend": backend, "hparams": asdict(HPARAMS)}
     if variant_ is not None and variant_.reading != "per_step":
-        config_["reading"] = variant_.reading
+        arguments["reading"] = variant_.reading
+    trained = {"learning_rate": learning_rate, "epochs": settings.epochs, "vector_cnn_epochs": settings.vector_cnn_epochs}
+    inputs = {"features": features.extractor_key(EXTRACTORS[SYSTEMS[system][1]]), "classes": task.classes,
+              "gmm_components": settings.gmm_components,
+              "utterances": config.fingerprint(corpus.manifest["utterance_id"].tolist())}
     if variant_ is not None and variant_.window_shift is not None:
-        config_["window_shift"] = variant_.window_shift
-    return {"model": backend if backend == "svm" else model_class.__name__,
-            "code": "" if backend == "svm" else common.code_fingerprint(model_class),
-            "config": config_, "split": common.split_identity(split)}
+        inputs["window_shift"] = variant_.window_shift
+    return training_identity(model, arguments, trained, inputs, split)
 
 
 def system_training(corpus: Corpus, table: str, system: str, task: Task, split: splits.Split, seed: int,
@@ -470,7 +470,7 @@ def system_training(corpus: Corpus, table: str, system: str, task: Task, split: 
         return training.train_and_evaluate(make_model, data, cfg, checkpoint)
 
     return common.Training(common.TrainingKey(PAPER, table, system, label, split.name, seed),
-                           training_identity(corpus, system, task, split, settings, learning_rate, variant_), train)
+                           system_identity(corpus, system, task, split, settings, learning_rate, variant_), train)
 
 
 def train_system(corpus: Corpus, table: str, system: str, task: Task, split: splits.Split, seed: int,

@@ -3,8 +3,9 @@
 function of its key whose outcome is cached.
 
 A training is identified by a :class:`TrainingKey` (paper, table, system, task, split, seed) plus
-its *identity*: the model class, a fingerprint of the model's code, the configuration and the
-split's rows. Both name the folder ``<cache>/runs/<paper>/<key>-<hash>/`` that holds its
+its *identity* (:func:`serlib.identity.training_identity`: the model class and a fingerprint of
+its code's syntax, what it is built from, how it is trained, its inputs and the utterance ids of
+each part of its split). Both name the folder ``<cache>/runs/<paper>/<key>-<hash>/`` that holds its
 per-epoch checkpoint and, once finished, its outcome (``outcome.npz``): a changed model, loss,
 configuration or split never reloads an old checkpoint, and adding a seed trains only that seed.
 """
@@ -252,28 +253,6 @@ class TrainingKey:
     def slug(self) -> str:
         text = "-".join([self.table, self.system, self.task, self.split, f"seed{self.seed}"])
         return re.sub(r"[^A-Za-z0-9.+]+", "_", text).strip("_")[:120]
-
-
-def code_fingerprint(model_class: type) -> str:
-    """Hash of the source of the module defining ``model_class`` and of the ``serlib.models``
-    modules it takes names from (the shared layers): any change to the model, its loss or a layer
-    module it uses gives its trainings a new identity; a model that uses no shared layer keeps
-    its trainings when a layer is added for another paper."""
-    module = inspect.getmodule(model_class)
-    return config.fingerprint([inspect.getsource(m) for m in (module, *model_modules_used_by(module))])
-
-
-def model_modules_used_by(module: types.ModuleType) -> list[types.ModuleType]:
-    """The other ``serlib.models`` modules whose functions, classes or selves ``module`` imports, by name."""
-    used = {inspect.getmodule(value) for value in vars(module).values()
-            if inspect.ismodule(value) or inspect.isclass(value) or inspect.isfunction(value)}
-    return sorted((m for m in used if m is not None and m is not module and m.__name__.startswith("serlib.models.")),
-                  key=lambda m: m.__name__)
-
-
-def split_identity(split: Any) -> dict[str, list[int]]:
-    """The rows of each part of a :class:`serlib.splits.Split`, for a training's identity."""
-    return {part: np.asarray(rows).tolist() for part, rows in split.parts().items()}
 
 
 #: The files of a run folder: the finished training's outcome (its presence marks the training as

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from serlib import corpora, features, metrics, results, splits, training
+from serlib.identity import training_identity
 from serlib.examples import Examples, pad_sequences
 from serlib.models.crnn import HSFCRNN, MultiCRNN, PlainCRNN
 from serlib.papers import common
@@ -216,15 +217,14 @@ def train_config(settings: Settings, learning_rate: float, seed: int, device: st
 
 
 def system_training(examples: Callable[[], dict[str, Examples]], n_functionals: int, system: str, table: str,
-                    split_name: str, split_rows: dict, cfg: training.TrainConfig, corpus: str) -> common.Training:
+                    split: splits.Split, cfg: training.TrainConfig, corpus: str) -> common.Training:
     """One training of ``system`` (key: table, system + learning rate, split, seed); its inputs
     are made (``examples()``) only when it trains."""
     model_class = SYSTEMS[system]
-    identity = {"model": model_class.__name__, "code": common.code_fingerprint(model_class),
-                "config": {"hparams": asdict(HPARAMS), "train": cfg.identity(),
-                           "features": feature_keys(), "corpus": corpus},
-                "split": split_rows}
-    key = common.TrainingKey(PAPER, table, f"{system} lr={cfg.learning_rate:g}", f"{corpus} 4-class", split_name, cfg.seed)
+    identity = training_identity(model_class, {"n_functionals": n_functionals, "n_classes": len(CLASSES)},
+                                 {"hparams": asdict(HPARAMS), "config": cfg.identity()},
+                                 {"features": feature_keys(), "corpus": corpus}, split)
+    key = common.TrainingKey(PAPER, table, f"{system} lr={cfg.learning_rate:g}", f"{corpus} 4-class", split.name, cfg.seed)
     build = lambda: make_model(system, len(CLASSES), n_functionals)  # noqa: E731
     return common.Training(key, identity, lambda checkpoint: training.train_and_evaluate(build, examples(), cfg, checkpoint))
 
@@ -233,11 +233,11 @@ def feature_keys() -> dict[str, str]:
     return {name: features.extractor_key(extractor) for name, extractor in extractors().items()}
 
 
-def train_system(examples: dict[str, Examples], system: str, table: str, split_name: str, split_rows: dict,
+def train_system(examples: dict[str, Examples], system: str, table: str, split: splits.Split,
                  cfg: training.TrainConfig, corpus: str, cache: str | Path | None = None) -> training.Outcome:
     """One cached training of ``system`` on ready ``examples``."""
     n_functionals = examples["train"].x["functionals"].shape[1]
-    return system_training(lambda: examples, n_functionals, system, table, split_name, split_rows, cfg, corpus).run(cache)
+    return system_training(lambda: examples, n_functionals, system, table, split, cfg, corpus).run(cache)
 
 
 def table1_trainings(data: Data, settings: Settings, device: str = "auto") -> dict[tuple[str, int, float], list[common.Training]]:
@@ -252,7 +252,7 @@ def table1_trainings(data: Data, settings: Settings, device: str = "auto") -> di
             for rate in settings.learning_rates:
                 trainings[system, session, rate] = [
                     system_training(lambda session=session: examples_of(session), data.functionals.shape[1], system,
-                                    "Table 1", fold.name, common.split_identity(fold),
+                                    "Table 1", fold,
                                     train_config(settings, rate, seed, device), data.corpus)
                     for seed in settings.seeds]
     return trainings
@@ -406,7 +406,7 @@ def run_table2(emotass_root: str | Path, table1_data: Data, table1_run: FoldRun,
     outcomes = []
     for system in settings.systems:
         rate, epochs = transferred_choices(table1_data, table1_run, system)
-        runs = [train_system(examples, system, "Table 2", split.name, common.split_identity(split),
+        runs = [train_system(examples, system, "Table 2", split,
                              train_config(settings, rate, seed, device, select="last", epochs=epochs), "emotass", cache)
                 for seed in settings.seeds]
         outcomes += runs

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from serlib import features, metrics, results, splits, training
+from serlib.identity import training_identity
 from serlib.examples import Examples, pad_sequences
 from serlib.models.etransformer import ARCHITECTURES, EmotionTransformer, Sizes, multiply_adds, parameter_count
 from serlib.papers import common
@@ -201,11 +202,9 @@ def system_training(examples: Callable[[], dict[str, Examples]], system: str, pr
                     corpus: str, cfg: training.TrainConfig) -> common.Training:
     """One training of ``system`` on one fold of ``protocol``; its inputs are made (``examples()``)
     only when it trains."""
-    identity = {"model": EmotionTransformer.__name__, "code": common.code_fingerprint(EmotionTransformer),
-                "config": {"architecture": asdict(ARCHITECTURES[system]), "sizes": asdict(SIZES), "hparams": asdict(HPARAMS),
-                           "train": cfg.identity(),
-                           "features": features.extractor_key(extractor()), "corpus": corpus},
-                "split": common.split_identity(split)}
+    identity = training_identity(EmotionTransformer, {"architecture": asdict(ARCHITECTURES[system]), "sizes": asdict(SIZES)},
+                                 {"hparams": asdict(HPARAMS), "config": cfg.identity()},
+                                 {"features": features.extractor_key(extractor()), "corpus": corpus}, split)
     key = common.TrainingKey(PAPER, "Table 2", system, f"{corpus} 4-class {protocol}", split.name, cfg.seed)
     build = lambda: make_model(system)  # noqa: E731
     return common.Training(key, identity, lambda checkpoint: training.train_and_evaluate(build, examples(), cfg, checkpoint))

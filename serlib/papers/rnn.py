@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from serlib import corpora, features, metrics, results, splits, training
+from serlib.identity import training_identity
 from serlib.examples import Examples
 from serlib.models.rnn import RecurrentClassifier
 from serlib.papers import common
@@ -247,15 +248,15 @@ def trainings(data: Data, feature_type: str, cell: str, settings: Settings, devi
     make_model = lambda: RecurrentClassifier(feature_dims(feature_type), len(data.classes.classes), CELLS[cell],  # noqa: E731
                                              dropout=HPARAMS.dropout, l2=HPARAMS.l2)
     kind = FEATURE_TYPES[feature_type][0]
-    config = {"hparams": asdict(HPARAMS), "epochs": settings.epochs, "train_sequence_shift": settings.train_sequence_shift,
-              "features": features.extractor_key(extractors(variant_.front_end if variant_ else "ours")[kind]),
-              "classes": data.classes.classes}
+    trained = {"hparams": asdict(HPARAMS), "epochs": settings.epochs, "train_sequence_shift": settings.train_sequence_shift}
     if settings.eval_sequence_shift != HPARAMS.sequence_shift:  # absent at the paper's shift: earlier runs keep their identities
-        config["eval_sequence_shift"] = settings.eval_sequence_shift
+        trained["eval_sequence_shift"] = settings.eval_sequence_shift
     if variant_ is not None:  # absent for the paper's protocol, so its identities stay those of earlier runs
-        config["variant"] = variant_.behaviour()
-    identity = {"model": "RecurrentClassifier", "code": common.code_fingerprint(RecurrentClassifier), "config": config,
-                "split": common.split_identity(data.split)}
+        trained["variant"] = variant_.behaviour()
+    read = {"features": features.extractor_key(extractors(variant_.front_end if variant_ else "ours")[kind]),
+            "classes": data.classes.classes}
+    identity = training_identity(RecurrentClassifier, {"feature_type": feature_type, "cell": CELLS[cell]}, trained, read,
+                                 data.split)
     base = train_config(settings, device)
     system = f"{feature_type} {cell}" + (f" [{variant_.name}]" if variant_ else "")
     return [

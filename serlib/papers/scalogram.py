@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from serlib import corpora, features, metrics, results, splits, training
+from serlib.identity import training_identity
 from serlib.examples import stack_examples
 from serlib.models.scalogram import ScalogramCRNN
 from serlib.papers import common
@@ -254,11 +255,15 @@ def segment_folds(corpus: Corpus, k: int, seed: int = 0) -> list[SegmentSplit]:
     from sklearn.model_selection import StratifiedKFold, train_test_split
 
     labels = np.repeat(corpus.labels, [len(s) for s in corpus.scalograms])
+    segment_ids = np.array([f"{utterance}#{k}" for utterance, s in zip(corpus.manifest["utterance_id"], corpus.scalograms)
+                            for k in range(len(s))])
     folds = []
     for i, (rest, test) in enumerate(StratifiedKFold(k, shuffle=True, random_state=seed).split(labels, labels)):
         size = max(len(corpus.classes.classes), round(HPARAMS.validation_fraction * len(rest)))
         train, val = train_test_split(rest, test_size=size, stratify=labels[rest], random_state=seed + i)
-        folds.append(SegmentSplit(f"segment fold {i + 1}/{k}", np.sort(train), np.sort(val), np.sort(test), speaker_independent=False))
+        parts = {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
+        folds.append(SegmentSplit(f"segment fold {i + 1}/{k}", *parts.values(), speaker_independent=False,
+                                  utterances={part: tuple(segment_ids[rows]) for part, rows in parts.items()}))
     return folds
 
 
@@ -320,10 +325,10 @@ def fold_training(corpus: Corpus, protocol: str, split: splits.Split, seed: int,
     n_classes = len(corpus.classes.classes)
     make_model = lambda: ScalogramCRNN(shape[2], shape[3], n_classes, dense_units=HPARAMS.dense_units,  # noqa: E731
                                        dropout=HPARAMS.dropout)
-    identity = {"model": "ScalogramCRNN", "code": common.code_fingerprint(ScalogramCRNN),
-                "config": {"hparams": asdict(HPARAMS), "epochs": settings.epochs, "features": features.extractor_key(SCALOGRAM),
-                           "classes": corpus.classes.classes, "variant": variant_.behaviour() if variant_ else None},
-                "split": common.split_identity(split)}
+    identity = training_identity(ScalogramCRNN, {"shape": list(shape), "n_classes": n_classes},
+                                 {"hparams": asdict(HPARAMS), "epochs": settings.epochs,
+                                  "variant": variant_.behaviour() if variant_ else None},
+                                 {"features": features.extractor_key(SCALOGRAM), "classes": corpus.classes.classes}, split)
     system = "scalogram CRNN" + (f" [{variant_.name}]" if variant_ else "")
     key = common.TrainingKey(PAPER, "Table 4", system, f"{corpus.name} {protocol}", split.name, seed)
 
