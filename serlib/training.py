@@ -67,7 +67,11 @@ class TrainConfig:
     mean posteriors). ``patience``: stop once that many epochs have passed without a
     better validation score (None: train all ``epochs``). ``weight_decay`` is Adam's L2 term;
     ``gradient_clip`` the maximal global gradient norm (None: no clipping). ``balanced_loss``
-    weights cross-entropy by inverse training-class frequency.
+    weights cross-entropy by inverse training-class frequency. ``length_buckets``: for zero-padded
+    inputs, batches of similar lengths (each shuffled pool of :data:`BUCKET_POOL` batches sorted by
+    length, then cut into batches taken in a shuffled order); every batch is cut to its longest
+    sequence either way. ``threads``: torch's CPU threads in the training process (None: as
+    the process has them, torch's default or a Dask worker's share).
     """
 
     epochs: int
@@ -82,16 +86,20 @@ class TrainConfig:
     select_level: Literal["window", "utterance"] = "window"
     patience: int | None = None
     balanced_loss: bool = False
+    length_buckets: bool = False
     eval_batch_size: int = 2048
     progress: bool = True
+    threads: int | None = None
 
     def identity(self) -> dict:
         """The settings that decide the trained weights, for a training's identity: ``device`` and
-        ``progress`` blanked, and switches that are off (``select_level`` at windows, ``patience``,
-        ``balanced_loss``) left out, so that adding a switch keeps the identities of trainings that
-        never used it."""
+        ``progress`` blanked, ``threads`` left out, and switches that are off (``select_level`` at
+        windows, ``patience``, ``balanced_loss``, ``length_buckets``) left out, so that adding a switch
+        keeps the identities of trainings that never used it."""
         fields = asdict(replace(self, device="", progress=False))
-        for name, off in (("select_level", "window"), ("patience", None), ("balanced_loss", False)):
+        del fields["threads"]
+        for name, off in (("select_level", "window"), ("patience", None), ("balanced_loss", False),
+                          ("length_buckets", False)):
             if fields[name] == off:
                 del fields[name]
         return fields
@@ -184,19 +192,34 @@ def as_tensors(x: Inputs, device: torch.device):
     return torch.as_tensor(x, device=device)
 
 
+def cut_to_longest(x, lengths: torch.Tensor | np.ndarray | None):
+    """A batch of zero-padded sequences (an array or tensor, or a mapping of them) cut to its longest
+    sequence: every input with a time axis (three or more dimensions) loses the padding no example
+    of the batch needs. Masked models compute the same on the shorter batch."""
+    if lengths is None:
+        return x
+    longest = int(lengths.max())
+    cut = lambda value: value[:, :longest] if value.ndim >= 3 else value  # noqa: E731
+    return {name: cut(value) for name, value in x.items()} if isinstance(x, Mapping) else cut(x)
+
+
 @torch.no_grad()
 def predict_proba(
     model: nn.Module, x: Inputs, device: torch.device, batch_size: int, lengths: np.ndarray | None = None
 ) -> np.ndarray:
-    """Softmax posteriors for ``x`` (with its ``lengths`` where padded) in evaluation mode."""
+    """Softmax posteriors for ``x`` (with its ``lengths`` where padded) in evaluation mode;
+    padded sequences are scored in batches of similar lengths, each cut to its longest."""
     model.eval()
+    order = np.arange(count_rows(x)) if lengths is None else np.argsort(lengths, kind="stable")
     outputs = []
-    for i in range(0, count_rows(x), batch_size):
-        rows = slice(i, i + batch_size)
+    for i in range(0, len(order), batch_size):
+        rows = order[i : i + batch_size]
         batch_lengths = None if lengths is None else torch.as_tensor(lengths[rows], device=device)
-        scores = _forward(model, as_tensors(take_rows(x, rows), device), batch_lengths)
-        outputs.append(torch.softmax(scores, dim=1).cpu().numpy())
-    return np.concatenate(outputs)
+        batch = as_tensors(cut_to_longest(take_rows(x, rows), batch_lengths), device)
+        outputs.append(torch.softmax(_forward(model, batch, batch_lengths), dim=1).cpu().numpy())
+    posteriors = np.empty((len(order), outputs[0].shape[1]), dtype=outputs[0].dtype)
+    posteriors[order] = np.concatenate(outputs)
+    return posteriors
 
 
 def utterance_level(window: Predictions) -> Predictions:
@@ -232,15 +255,35 @@ def stopped_early(history: list[dict], best: dict, cfg: TrainConfig) -> bool:
     return cfg.patience is not None and bool(history) and len(history) - best.get("epoch", 0) >= cfg.patience
 
 
+#: Batches per pool that :class:`TrainConfig`'s ``length_buckets`` sorts by length.
+BUCKET_POOL = 16
+
+
+def epoch_batches(rows: int, batch_size: int, seed: int, lengths: torch.Tensor | None = None) -> list[torch.Tensor]:
+    """The shuffled mini-batches of one epoch (seeded); with ``lengths``, batches of similar
+    lengths (see :class:`TrainConfig`'s ``length_buckets``)."""
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(rows, generator=generator)
+    if lengths is None:
+        return list(order.split(batch_size))
+    batches = []
+    for pool in order.split(batch_size * BUCKET_POOL):
+        by_length = pool[torch.argsort(lengths.cpu()[pool], stable=True)]
+        batches += list(by_length.split(batch_size))
+    return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+
+
 def _epoch(model, optimizer, x, y, lengths, cfg: TrainConfig, epoch: int, device) -> float:
     model.train()
-    order = torch.randperm(count_rows(x), generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch))
-    torch.manual_seed(cfg.seed * 100_003 + epoch)  # dropout masks: reproducible after a resume
+    seed = cfg.seed * 100_003 + epoch
+    batches = epoch_batches(count_rows(x), cfg.batch_size, seed, lengths if cfg.length_buckets else None)
+    torch.manual_seed(seed)  # dropout masks: reproducible after a resume
     loss_fn = model.loss if isinstance(model, HasOwnLoss) else nn.CrossEntropyLoss(weight=class_weights(y, cfg))
     total, count = 0.0, 0
-    for start in range(0, count_rows(x), cfg.batch_size):
-        rows = order[start : start + cfg.batch_size].to(device)
-        scores = _forward(model, take_rows(x, rows), None if lengths is None else lengths[rows])
+    for rows in batches:
+        rows = rows.to(device)
+        batch_lengths = None if lengths is None else lengths[rows]
+        scores = _forward(model, cut_to_longest(take_rows(x, rows), batch_lengths), batch_lengths)
         loss = loss_fn(scores, y[rows])
         if isinstance(model, HasPenalty):
             loss = loss + model.penalty()
@@ -331,6 +374,8 @@ def train_and_evaluate(
 ) -> Outcome:
     """Seed, build, train on ``data["train"]`` (validating on ``data.get("val")``), test on ``data["test"]``."""
     device = resolve_device(cfg.device)
+    if cfg.threads is not None and torch.get_num_threads() != cfg.threads:
+        torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed, device)
     model = make_model().to(device)
     history = fit(model, data["train"], data.get("val"), cfg, checkpoint)

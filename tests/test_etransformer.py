@@ -19,8 +19,8 @@ def test_the_eight_models_are_configurations_of_one_network_with_the_papers_size
     models = {name: EmotionTransformer(4, architecture) for name, architecture in ARCHITECTURES.items()}
     assert len(models) == 8 and {type(m) for m in models.values()} == {EmotionTransformer}
     proposed = models["proposed"]
-    assert [b[0].kernel_size[0] for b in proposed.front.blocks] == [5, 3, 3]
-    assert {b[0].out_channels for b in proposed.front.blocks} == {128}
+    assert [b["conv"].kernel_size[0] for b in proposed.front.blocks] == [5, 3, 3]
+    assert {b["conv"].out_channels for b in proposed.front.blocks} == {128}
     assert len(proposed.recurrent) == 2 and all(isinstance(m, ResidualBLSTM) for m in proposed.recurrent)
     ffn = [m for m in proposed.recurrent[0].ffn if isinstance(m, torch.nn.Linear)]
     assert [(m.in_features, m.out_features) for m in ffn] == [(256, 512), (512, 128)]
@@ -32,6 +32,10 @@ def test_the_eight_models_are_configurations_of_one_network_with_the_papers_size
     assert models["Base7: BLSTM (baseline)"].front is None and not models["Base7: BLSTM (baseline)"].transformers
     assert models["Base1: w/ BLSTM"].projection.in_features == 256  # plain BLSTM → d_model
     assert models["Base4: w/o time pooling"].pool_dropout is None
+    # §3.3: Base6 is Base5 without the residual connection, "the other parameters are the same"
+    base5, base6 = models["Base5: Conv-residual-BLSTM"], models["Base6: Conv-BLSTM"]
+    assert parameter_count(base5) == parameter_count(base6)
+    assert all(m.skip for m in base5.recurrent) and not any(m.skip for m in base6.recurrent)
     for model in models.values():
         assert model(torch.randn(3, 50, 40), torch.tensor([50, 31, 7])).shape == (3, 4)
 

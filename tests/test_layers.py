@@ -1,6 +1,7 @@
+import pytest
 import torch
 
-from serlib.models.layers import DynamicRouting, squash
+from serlib.models.layers import DynamicRouting, MaskedBatchNorm1d, MaskedLSTM, length_mask, reverse_within_lengths, squash
 
 
 def test_squash_keeps_direction_and_norm_below_one():
@@ -27,3 +28,63 @@ def test_routing_learns_through_backpropagation():
     layer = DynamicRouting(in_capsules=4, in_dim=8, out_capsules=2, out_dim=4)
     layer(torch.randn(3, 4, 8)).norm(dim=-1).sum().backward()
     assert layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0
+
+
+def _packed_reference(lstm: torch.nn.LSTM, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    return pad_packed_sequence(lstm(packed)[0], batch_first=True, total_length=x.shape[1])[0]
+
+
+def _copy_weights(reference: torch.nn.LSTM, layer: MaskedLSTM) -> None:
+    with torch.no_grad():
+        for suffix, target in (("", layer.forward_lstm), ("_reverse", layer.backward_lstm)):
+            if target is None:
+                continue
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                getattr(target, f"{name}_l0").copy_(getattr(reference, f"{name}_l0{suffix}"))
+
+
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_the_fused_lstm_computes_what_the_packed_lstm_computes(bidirectional):
+    torch.manual_seed(0)
+    lengths = torch.tensor([7, 3, 11, 1, 11])
+    x = torch.randn(5, 11, 6) * length_mask(lengths, 11).unsqueeze(-1)
+    x_packed, x_fused = x.clone().requires_grad_(), x.clone().requires_grad_()
+    reference = torch.nn.LSTM(6, 4, batch_first=True, bidirectional=bidirectional)
+    layer = MaskedLSTM(6, 4, bidirectional)
+    _copy_weights(reference, layer)
+    expected, got = _packed_reference(reference, x_packed, lengths), layer(x_fused, lengths)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+    weights = torch.randn_like(expected)
+    (expected * weights).sum().backward()
+    (got * weights).sum().backward()
+    torch.testing.assert_close(x_fused.grad, x_packed.grad, atol=1e-5, rtol=1e-5)
+    for suffix, target in (("", layer.forward_lstm), ("_reverse", layer.backward_lstm)):
+        if target is not None:
+            for name in ("weight_ih", "weight_hh", "bias_hh"):
+                torch.testing.assert_close(getattr(target, f"{name}_l0").grad, getattr(reference, f"{name}_l0{suffix}").grad,
+                                           atol=1e-5, rtol=1e-5)
+
+
+def test_reversing_within_lengths_twice_gives_the_batch_back():
+    lengths = torch.tensor([3, 5, 1])
+    x = torch.arange(15.0).view(3, 5, 1)
+    reversed_ = reverse_within_lengths(x, lengths)
+    assert reversed_[0, :, 0].tolist() == [2, 1, 0, 3, 4] and reversed_[2, :, 0].tolist() == [10, 11, 12, 13, 14]
+    torch.testing.assert_close(reverse_within_lengths(reversed_, lengths), x)
+
+
+def test_masked_batch_norm_statistics_ignore_the_padding():
+    torch.manual_seed(0)
+    short = torch.randn(2, 3, 4)
+    padded = torch.cat([short, torch.full((2, 3, 6), 50.0)], dim=2)  # the same frames with junk padding
+    mask = length_mask(torch.tensor([4, 4]), 10)
+    norm = MaskedBatchNorm1d(3)
+    plain = torch.nn.BatchNorm1d(3)
+    torch.testing.assert_close(norm(padded, mask)[..., :4], plain(short))
+    torch.testing.assert_close(norm.running_mean, plain.running_mean)
+    torch.testing.assert_close(norm.running_var, plain.running_var)
+    norm.eval(), plain.eval()
+    torch.testing.assert_close(norm(padded, mask)[..., :4], plain(short))

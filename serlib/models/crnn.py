@@ -18,7 +18,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from serlib.models.layers import length_mask, masked_mean_max_min
+from serlib.models.layers import MaskedLSTM, length_mask, masked_mean_max_min
 
 
 def segment_counts(lengths: torch.Tensor, size: int, hop: int) -> torch.Tensor:
@@ -53,7 +53,7 @@ class CRNN(nn.Module):
         )
         with torch.no_grad():
             flat = self.convolutions(torch.zeros(1, 1, n_mels, segment)).numel()
-        self.lstm = nn.LSTM(flat, lstm_units, batch_first=True)
+        self.lstm = MaskedLSTM(flat, lstm_units, bidirectional=False)
         self.output_size = 3 * lstm_units
 
     def forward(self, spectrogram: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -69,9 +69,7 @@ class CRNN(nn.Module):
         batch, steps = segments.shape[:2]
         features = self.convolutions(segments.reshape(batch * steps, 1, self.n_mels, self.segment))
         features = features.reshape(batch, steps, -1)
-        packed = nn.utils.rnn.pack_padded_sequence(features, counts.cpu(), batch_first=True, enforce_sorted=False)
-        outputs, _ = self.lstm(packed)
-        outputs, _ = nn.utils.rnn.pad_packed_sequence(outputs, batch_first=True, total_length=steps)
+        outputs = self.lstm(features, counts)
         return masked_mean_max_min(outputs, length_mask(counts, steps))
 
 

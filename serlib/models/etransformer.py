@@ -4,9 +4,9 @@ Table 2 are configurations of one class.
 
 Input: a batch of zero-padded log-mel spectrograms (batch, frames, mels) with their true
 ``lengths`` in frames. The paper zero-pads every utterance to 4 s and says nothing of masks; here
-padded frames never count (our choice): they are re-zeroed after every convolution, skipped by the
-LSTMs (packed sequences), excluded from pooling windows, attention (key padding mask) and the
-statistics. An utterance therefore scores the same alone as padded in a batch.
+padded frames never count (our choice): they are re-zeroed after every convolution, left out of
+the batch normalisation statistics, never read by the LSTMs (each direction starts at a valid
+frame), excluded from pooling windows, attention (key padding mask) and the statistics. An utterance therefore scores the same alone as padded in a batch.
 """
 
 from __future__ import annotations
@@ -15,11 +15,9 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from serlib.models.layers import MaskedBatchNorm1d, MaskedLSTM, length_mask
 
-from serlib.models.layers import length_mask
-
-RECURRENT = ("residual", "plain")
+RECURRENT = ("residual", "no skip", "plain")
 TRANSFORMERS = ("enhanced", "plain", None)
 
 
@@ -27,7 +25,8 @@ TRANSFORMERS = ("enhanced", "plain", None)
 class Architecture:
     """Which modules the network has (Table 2's models differ only here).
 
-    ``recurrent``: "residual" (two residual-BLSTM modules, §2.2) or "plain" (two stacked BLSTMs);
+    ``recurrent``: "residual" (two residual-BLSTM modules, §2.2), "no skip" (the same modules without
+    their residual connection: ``H = FFN(BLSTM(X))``) or "plain" (two stacked BLSTMs, no FFN);
     ``transformer``: "enhanced" (three E-transformer modules, §2.4), "plain" (three transformer
     encoder layers) or None (statistics pooling right after the recurrent part).
     """
@@ -53,7 +52,8 @@ ARCHITECTURES: dict[str, Architecture] = {
     "Base3: w/ BLSTM and transformer": Architecture(recurrent="plain", transformer="plain"),
     "Base4: w/o time pooling": Architecture(time_pooling=False),
     "Base5: Conv-residual-BLSTM": Architecture(transformer=None),
-    "Base6: Conv-BLSTM": Architecture(recurrent="plain", transformer=None),
+    # §3.3: Base6 differs from Base5 only in the residual connection ("the other parameters are the same")
+    "Base6: Conv-BLSTM": Architecture(recurrent="no skip", transformer=None),
     "Base7: BLSTM (baseline)": Architecture(conv_front=False, recurrent="plain", transformer=None),
 }
 
@@ -91,44 +91,45 @@ class ConvBlocks(nn.Module):
         super().__init__()
         widths = [n_inputs] + [sizes.channels] * len(sizes.kernels)
         self.blocks = nn.ModuleList(
-            nn.Sequential(nn.Conv1d(n_in, n_out, k, padding=k // 2), nn.BatchNorm1d(n_out), nn.ReLU())
+            nn.ModuleDict({"conv": nn.Conv1d(n_in, n_out, k, padding=k // 2), "norm": MaskedBatchNorm1d(n_out)})
             for n_in, n_out, k in zip(widths, widths[1:], sizes.kernels))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         h = x.transpose(1, 2)  # (batch, channels, time)
         keep = mask.unsqueeze(1).to(h.dtype)
         for i, block in enumerate(self.blocks):
-            out = block(h) * keep
+            out = torch.relu(block["norm"](block["conv"](h), mask)) * keep
             h = out + h if i == len(self.blocks) - 1 else out
         return h.transpose(1, 2)
 
 
 class BLSTM(nn.Module):
-    """One bidirectional LSTM layer over packed sequences, dropout on its output (§2.2)."""
+    """One bidirectional LSTM layer over the valid frames (fused kernel, :class:`MaskedLSTM`),
+    dropout on its output (§2.2)."""
 
     def __init__(self, n_inputs: int, units: int, dropout: float) -> None:
         super().__init__()
-        self.lstm = nn.LSTM(n_inputs, units, batch_first=True, bidirectional=True)
+        self.lstm = MaskedLSTM(n_inputs, units)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        out, _ = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=x.shape[1])
-        return self.dropout(out)
+        return self.dropout(self.lstm(x, lengths))
 
 
 class ResidualBLSTM(nn.Module):
     """Eqs. (1)-(3): ``H = FFN(BLSTM(X)) + X`` with ``FFN(h) = max(0, hW₁ + b₁)W₂ + b₂``
-    (256 → 512 → 128)."""
+    (256 → 512 → 128); without ``skip`` (Base6), ``H = FFN(BLSTM(X))``."""
 
-    def __init__(self, n_inputs: int, sizes: Sizes) -> None:
+    def __init__(self, n_inputs: int, sizes: Sizes, skip: bool = True) -> None:
         super().__init__()
+        self.skip = skip
         self.blstm = BLSTM(n_inputs, sizes.lstm_units, sizes.dropout)
         self.ffn = nn.Sequential(nn.Linear(2 * sizes.lstm_units, sizes.ffn_hidden), nn.ReLU(),
                                  nn.Linear(sizes.ffn_hidden, n_inputs))
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return self.ffn(self.blstm(x, lengths)) + x
+        out = self.ffn(self.blstm(x, lengths))
+        return out + x if self.skip else out
 
 
 def time_pool(h: torch.Tensor, lengths: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -213,10 +214,11 @@ class EmotionTransformer(nn.Module):
         width = sizes.n_mels
         self.front = ConvBlocks(width, sizes) if architecture.conv_front else None
         width = sizes.channels if architecture.conv_front else width
-        if architecture.recurrent == "residual":
+        if architecture.recurrent in ("residual", "no skip"):
             if width != sizes.d_model:
                 raise ValueError("a residual-BLSTM needs the 3-Conv-layers front (its input width is d_model)")
-            self.recurrent = nn.ModuleList(ResidualBLSTM(width, sizes) for _ in range(sizes.recurrent_layers))
+            skip = architecture.recurrent == "residual"
+            self.recurrent = nn.ModuleList(ResidualBLSTM(width, sizes, skip) for _ in range(sizes.recurrent_layers))
         else:
             widths = [width] + [2 * sizes.lstm_units] * sizes.recurrent_layers
             self.recurrent = nn.ModuleList(BLSTM(n_in, sizes.lstm_units, sizes.dropout) for n_in in widths[:-1])
@@ -265,7 +267,7 @@ def multiply_adds(model: EmotionTransformer, frames: int) -> dict[str, int]:
     steps = frames
     if model.front is not None:
         counts["3-Conv-layers"] = sum(steps * conv.in_channels * conv.out_channels * conv.kernel_size[0]
-                                      for conv in (block[0] for block in model.front.blocks))
+                                      for conv in (block["conv"] for block in model.front.blocks))
     recurrent = 0
     for layer in model.recurrent:
         lstm = layer.blstm.lstm if isinstance(layer, ResidualBLSTM) else layer.lstm

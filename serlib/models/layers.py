@@ -85,3 +85,58 @@ def masked_mean_max_min(h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     largest = h.masked_fill(~valid, float("-inf")).amax(dim=1)
     smallest = h.masked_fill(~valid, float("inf")).amin(dim=1)
     return torch.cat([mean, largest, smallest], dim=1)
+
+
+def reverse_within_lengths(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """``x`` (batch, time, dim) with each sequence's first ``lengths[b]`` steps in reverse order
+    and its padding left in place; applying it twice gives ``x`` back."""
+    steps = torch.arange(x.shape[1], device=x.device)[None, :]
+    last = lengths.to(x.device)[:, None] - 1
+    order = torch.where(steps <= last, last - steps, steps)
+    return x.gather(1, order.unsqueeze(-1).expand_as(x))
+
+
+class MaskedLSTM(nn.Module):
+    """A one-layer (bidirectional) LSTM over a zero-padded batch that computes what the packed
+    sequence version computes, through PyTorch's fused kernel: packed sequences make the CPU LSTM
+    step through time in small kernels, several times slower in the backward pass.
+
+    The forward direction reads the padded batch as it is (padding after a sequence's last valid
+    step never reaches its valid outputs); the backward direction reads each sequence reversed
+    within its own length, so it starts at its last valid step. Outputs at padded steps are zero.
+    ``(batch, time, n_inputs)`` with ``lengths`` → ``(batch, time, units · directions)``.
+    """
+
+    def __init__(self, n_inputs: int, units: int, bidirectional: bool = True) -> None:
+        super().__init__()
+        self.forward_lstm = nn.LSTM(n_inputs, units, batch_first=True)
+        self.backward_lstm = nn.LSTM(n_inputs, units, batch_first=True) if bidirectional else None
+        self.input_size, self.hidden_size, self.bidirectional = n_inputs, units, bidirectional
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        outputs = [self.forward_lstm(x)[0]]
+        if self.backward_lstm is not None:
+            backward = self.backward_lstm(reverse_within_lengths(x, lengths))[0]
+            outputs.append(reverse_within_lengths(backward, lengths))
+        out = torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0]
+        return out * length_mask(lengths.to(x.device), x.shape[1]).unsqueeze(-1).to(out.dtype)
+
+
+class MaskedBatchNorm1d(nn.BatchNorm1d):
+    """Batch normalisation of (batch, channels, time) whose training statistics (and running
+    averages) come from the valid steps only, so that they do not depend on how much padding a
+    batch has; in evaluation the running averages normalise every step, as ``nn.BatchNorm1d``."""
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        if not self.training:
+            return super().forward(x)
+        valid = mask.unsqueeze(1).to(x.dtype)
+        count = valid.sum()
+        mean = (x * valid).sum(dim=(0, 2)) / count
+        variance = (((x - mean[None, :, None]) ** 2) * valid).sum(dim=(0, 2)) / count
+        with torch.no_grad():
+            self.running_mean.lerp_(mean, self.momentum)
+            self.running_var.lerp_(variance * count / (count - 1).clamp(min=1), self.momentum)
+            self.num_batches_tracked += 1
+        normalised = (x - mean[None, :, None]) / torch.sqrt(variance[None, :, None] + self.eps)
+        return normalised * self.weight[None, :, None] + self.bias[None, :, None]
