@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import uuid
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import Executor, as_completed, wait
@@ -19,7 +18,7 @@ import pandas as pd
 from scipy.fft import dct
 from tqdm import tqdm
 
-from serlib import config
+from serlib import config, files
 from serlib.audio import load_audio
 from serlib.examples import Examples, stack_examples
 
@@ -378,12 +377,22 @@ def per_utterance_standardised(features: list[np.ndarray]) -> list[np.ndarray]:
 
 
 class Standardizer:
-    """Per-dimension z-score with statistics from the training utterances only."""
+    """Per-dimension z-score with statistics from the training utterances only.
+
+    A dimension (nearly) constant in training (standard deviation at most
+    :attr:`CONSTANT_TOLERANCE` times its mean's magnitude, or 1) is centred but not scaled, as
+    scikit-learn's ``StandardScaler`` does: dividing by its ~0 deviation would turn a small
+    difference on test data (a ComParE functional that is always 0 in training) into ~1e8.
+    """
+
+    CONSTANT_TOLERANCE = 1e-7
 
     def fit(self, features: list[np.ndarray]) -> Standardizer:
         frames = np.concatenate(features, axis=0).astype(np.float64)
         self.mean = frames.mean(axis=0)
-        self.std = frames.std(axis=0) + 1e-8
+        std = frames.std(axis=0)
+        constant = std <= self.CONSTANT_TOLERANCE * np.maximum(1.0, np.abs(self.mean))
+        self.std = np.where(constant, 1.0, std + 1e-8)
         return self
 
     def transform(self, features: list[np.ndarray]) -> list[np.ndarray]:
@@ -420,13 +429,8 @@ def worker_count(jobs: int | None = None) -> int:
 def write_atomically(path: Path, values: np.ndarray) -> None:
     """Save ``values`` to ``path`` through a temporary file of this writer's own, so that a
     reader never sees a partial file and two runs writing one entry never collide."""
-    temporary = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(temporary, "wb") as handle:
-            np.save(handle, values)
-        temporary.replace(path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with files.atomic_path(path) as temporary, open(temporary, "wb") as handle:
+        np.save(handle, values)
 
 
 def extract_files(extractor: Extractor, files: Sequence[tuple[str, Path]]) -> list[np.ndarray]:

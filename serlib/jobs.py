@@ -28,7 +28,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from serlib import config
+from serlib import config, files
 from serlib.papers import common
 
 EXECUTORS = ("local", "dask")
@@ -261,10 +261,8 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def _copy_atomically(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(target.name + ".tmp")
-    shutil.copyfile(source, temporary)
-    temporary.replace(target)
+    with files.atomic_path(target) as temporary:
+        shutil.copyfile(source, temporary)
 
 
 def export_outcomes(specs: Sequence[JobSpec], folder: str | Path | None = None) -> tuple[list[str], list[str]]:

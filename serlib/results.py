@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from serlib import config, metrics
+from serlib import config, files, metrics
 from serlib.training import Outcome
 
 PACKAGES = ("serlib", "numpy", "scipy", "torch", "librosa", "soundfile", "scikit-learn", "pandas", "PyWavelets", "opensmile")
@@ -186,9 +186,7 @@ class Run:
             "notes": {**stored.get("notes", {}), **self.notes},
             "rows": rows,
         }
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(record, indent=2) + "\n")
-        temporary.replace(path)
+        files.write_text(path, json.dumps(record, indent=2) + "\n")
         return path
 
 

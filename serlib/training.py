@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from serlib import metrics
+from serlib import files, metrics
 from serlib.examples import Examples, Inputs, count_rows, stack_examples, take_rows
 
 __all__ = ["Examples", "stack_examples", "Trainable", "TrainConfig", "Predictions", "Outcome", "fit",
@@ -359,8 +359,8 @@ def fit(
         if checkpoint is not None:
             checkpoint.parent.mkdir(parents=True, exist_ok=True)
             state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "history": history, "best": best}
-            torch.save(state, checkpoint.with_suffix(".tmp"))
-            checkpoint.with_suffix(".tmp").replace(checkpoint)
+            with files.atomic_path(checkpoint) as temporary:
+                torch.save(state, temporary)
     if cfg.select == "val":
         model.load_state_dict(best["state"])
     return history

@@ -177,3 +177,41 @@ def test_per_utterance_standardisation_uses_each_utterances_own_statistics():
     for scaled in features.per_utterance_standardised(utterances):
         np.testing.assert_allclose(scaled.mean(axis=0), 0, atol=1e-5)
         np.testing.assert_allclose(scaled.std(axis=0), 1, atol=1e-4)
+
+
+def test_a_feature_constant_in_training_stays_finite_and_sane_on_test():
+    """ComParE-like functionals: some are always 0 (or one value) in training and not on test."""
+    rng = np.random.default_rng(0)
+    train = rng.normal(5.0, 2.0, (50, 6))
+    train[:, 1] = 0.0  # constant zero in training
+    train[:, 4] = 3.25  # constant non-zero in training
+    test = rng.normal(5.0, 2.0, (10, 6))
+    test[:, 1], test[:, 4] = 0.5, 3.5
+    scaler = features.Standardizer().fit([train])
+    scaled = scaler.transform([test])[0]
+    assert np.all(np.isfinite(scaled)) and np.abs(scaled).max() < 10
+    np.testing.assert_allclose(scaled[:, 1], 0.5)
+    np.testing.assert_allclose(scaled[:, 4], 0.25)
+    np.testing.assert_allclose(scaler.transform([train])[0][:, [0, 2, 3, 5]].std(axis=0), 1.0, rtol=1e-5)
+
+
+def test_concurrent_writers_of_one_cache_entry_never_leave_a_partial_file(tmp_path):
+    """Two jobs (the capsule SVM and CNN of one split under Dask) write the same supervector entry."""
+    from serlib import files
+
+    entry = tmp_path / "supervectors" / "entry.npy"
+    values = [np.full((400, 500), float(i)) for i in range(8)]
+
+    def write(value: np.ndarray) -> None:
+        with files.atomic_path(entry) as temporary, open(temporary, "wb") as handle:
+            np.save(handle, value)
+
+    def read() -> float:
+        loaded = np.load(entry) if entry.exists() else np.zeros((400, 500))
+        assert loaded.shape == (400, 500) and np.all(loaded == loaded.flat[0])
+        return float(loaded.flat[0])
+
+    with ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(write, value) for value in values for _ in range(3)] + [pool.submit(read) for _ in range(20)]
+        [future.result() for future in futures]
+    assert read() in range(8) and sorted(p.name for p in entry.parent.iterdir()) == ["entry.npy"]

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import StandardScaler
 
-from serlib import config, corpora, features, results, splits, training
+from serlib import config, corpora, features, files, results, splits, training
 from serlib.identity import training_identity
 from serlib.examples import Examples, stack_examples
 from serlib.models.capsule import CapsuleReading, TemporalCapsuleNetwork, VectorCNN, capsule_activations
@@ -363,10 +363,8 @@ def supervectors(corpus: Corpus, task: Task, split: splits.Split, seed: int, set
     scaled = _scaled(split.train, corpus.features["feature*"])
     model = features.GMMSupervector(settings.gmm_components, HPARAMS.gmm_max_frames, seed)
     vectors = model.fit([scaled[r] for r in split.train], task.labels[split.train]).transform(scaled)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.stem + ".tmp.npy")
-    np.save(temporary, vectors)
-    temporary.replace(path)
+    with files.atomic_path(path) as temporary, open(temporary, "wb") as handle:
+        np.save(handle, vectors)
     return vectors
 
 

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from serlib import config, corpora
+from serlib import config, corpora, files
 from serlib.training import Outcome, Predictions
 
 S = TypeVar("S")
@@ -277,9 +277,8 @@ def save_outcome(outcome: Outcome, path: Path) -> None:
     arrays = {f"{level}.{name}": getattr(p, name) for level, p in outcome.levels.items()
               for name in ("y_true", "y_pred", "utterance", "posteriors")}
     arrays["history"] = np.array(json.dumps(outcome.history))
-    temporary = path.with_name(path.name + ".tmp.npz")
-    np.savez(temporary, **arrays)
-    temporary.replace(path)
+    with files.atomic_path(path) as temporary, open(temporary, "wb") as handle:
+        np.savez(handle, **arrays)
 
 
 def load_outcome(path: Path) -> Outcome:
@@ -336,9 +335,8 @@ class Training:
                 stored.unlink()
         folder.mkdir(parents=True, exist_ok=True)
         outcome = self.train(folder / CHECKPOINT_FILE)
-        temporary = folder / (KEY_FILE + ".tmp")  # the key before the outcome, which marks the training stored
-        temporary.write_text(json.dumps({"key": asdict(self.key), **self.identity}, indent=1, default=str))
-        temporary.replace(folder / KEY_FILE)
+        # the key before the outcome, which marks the training stored
+        files.write_text(folder / KEY_FILE, json.dumps({"key": asdict(self.key), **self.identity}, indent=1, default=str))
         save_outcome(outcome, stored)
         return outcome
 
