@@ -25,11 +25,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from serlib import config, files
 from serlib.papers import common
+from serlib.papers.contract import PaperModule
 
 EXECUTORS = ("local", "dask")
 OUTCOME_FILE, KEY_FILE, CHECKPOINT_FILE = common.OUTCOME_FILE, common.KEY_FILE, common.CHECKPOINT_FILE
@@ -72,20 +72,23 @@ class GridReport:
         return not self.failed
 
 
-def paper_module(paper: str) -> ModuleType:
-    """``serlib.papers.<paper>`` for a registered paper, else ``paper`` as a module path."""
+def paper_module(paper: str) -> PaperModule:
+    """``serlib.papers.<paper>`` for a registered paper, else ``paper`` as a module path; a module
+    that does not meet the paper contract (:class:`~serlib.papers.contract.PaperModule`) is an error."""
     from serlib import papers
 
     module = importlib.import_module(f"serlib.papers.{paper}" if "." not in paper else paper)
     if "." not in paper:
         papers.get(paper)  # a clear error for an unregistered name
-    if not hasattr(module, "training_grid"):
-        raise ValueError(f"paper {paper!r} does not expose its training grid yet (serlib.papers.{paper}.training_grid); "
-                         "run it with --executor local")
+    if not isinstance(module, PaperModule):
+        missing = sorted(name for name in ("PAPER", "PROFILES", "GRID_STAGES", "Settings", "settings", "training_grid",
+                                           "ordering_summary") if not hasattr(module, name))
+        raise ValueError(f"paper {paper!r} does not meet the paper contract (serlib.papers.contract.PaperModule): "
+                         f"it lacks {missing}")
     return module
 
 
-def settings_overrides(module: ModuleType, parameters: Mapping[str, Any]) -> dict[str, Any]:
+def settings_overrides(module: PaperModule, parameters: Mapping[str, Any]) -> dict[str, Any]:
     """The notebook parameters that are fields of the paper's ``Settings`` (``-p corpus ...``)."""
     names = {f.name for f in fields(module.Settings)} - {"profile"}
     return {name: value for name, value in parameters.items() if name in names and value is not None}

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from serlib import training
 from serlib.examples import Examples
@@ -26,7 +27,13 @@ class Settings:
     staged: bool = False  # a second stage of ``runs`` trainings appears once the first stage is stored
 
 
-PROFILES = {"smoke": Settings("smoke")}
+PAPER = "grid"
+PROFILES = {"smoke": Settings("smoke"), "full": Settings("full")}
+GRID_STAGES = 2  # with ``staged``
+
+
+def ordering_summary(rows: pd.DataFrame) -> str:
+    return common.ordering_of_rows(rows)
 
 
 def settings(profile: str = "smoke", **overrides) -> Settings:

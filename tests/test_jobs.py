@@ -211,7 +211,7 @@ def test_a_bad_cluster_profile_is_named(tmp_path):
 def test_cluster_options_need_the_dask_executor_and_a_paper_with_a_grid(capsys):
     assert cli.main(["reproduce", "rnn", "--profile", "smoke", "--workers", "2", "--no-book"]) == 2
     assert "--workers needs --executor dask" in capsys.readouterr().err
-    with pytest.raises(ValueError, match="does not expose its training grid"):
+    with pytest.raises(ValueError, match="does not meet the paper contract"):
         jobs.paper_module("serlib.papers.common")  # a module path without training_grid()
 
 

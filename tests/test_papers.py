@@ -4,6 +4,7 @@ choice and the keys that name each training's checkpoint and cached outcome."""
 import importlib.util
 import os
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -400,3 +401,36 @@ def test_the_rnn_why_table_draws_each_explanation_from_the_run():
     assert why["what it showed"].iloc[3] == "MSPEC − MFCC +1.0 [-2.0, +4.0] (paper +3.8): not established"
     box = rnn.verdict_box(run, differences, "full", variant_diffs)
     assert "*DT2119 front end* +1.0 [-2.0, +4.0], not established" in box
+
+
+def test_every_registered_paper_meets_the_paper_contract():
+    from serlib.papers.contract import PaperModule
+
+    reproduced = [paper for paper in PAPERS if paper.reproduced]
+    assert {paper.name for paper in reproduced} == {"rnn", "capsule", "scalogram", "etransformer", "crnn"}
+    for paper in reproduced:
+        module = paper.module()
+        assert isinstance(module, PaperModule), paper.name
+        assert module.PAPER == paper.name and {"smoke", "full"} <= set(module.PROFILES) and module.GRID_STAGES >= 1
+
+
+def test_the_summary_scoreboard_reads_a_results_file_of_every_paper_etransformer_included(tmp_path):
+    """The committed results plus an etransformer file on its stand-in: every paper gets its
+    scoreboard row, and a stand-in's row its ordering line (the summary page calls the same)."""
+    from serlib import results
+    from serlib.papers import etransformer, scoreboard
+
+    shutil.copytree(PROJECT / "results", tmp_path / "results", ignore=shutil.ignore_patterns("*-smoke.json"))
+    run = results.Run(paper="etransformer", corpus="nemo", protocol="test protocol", profile="full", device="cpu", seeds=[0])
+    for position, system in enumerate(etransformer.SYSTEMS):
+        for metric in ("WA", "UA"):
+            value = 0.7 - 0.01 * position
+            run.add(results.ResultRow(table="Table 2", row=system, column="random 5-fold", metric=metric, paper_value=None,
+                                      value=value, ci_low=value - 0.02, ci_high=value + 0.02, level="utterance"))
+    run.write(tmp_path / "results")
+    rows = results.load_results(tmp_path / "results")
+    board = scoreboard(rows[rows["profile"] == "full"])
+    assert {paper.name for paper in PAPERS} <= set(board["paper"])
+    line = board.loc[board["paper"] == "etransformer", "stand-in: ordering of systems"].item()
+    assert line.startswith("UA: proposed > Base1: w/ BLSTM") and "paper: proposed > Base4" in line
+    assert board.loc[board["paper"] == "crnn", "stand-in: ordering of systems"].item().startswith("UA: ")

@@ -63,6 +63,21 @@ PAPERS: tuple[Paper, ...] = (
 )
 
 
+def scoreboard(full_rows):
+    """The summary page's scoreboard of the full-profile results rows: per paper and corpus the
+    headline counts (:func:`serlib.results.scoreboard`), and on a stand-in corpus the paper's own
+    one-line ordering summary (the paper contract's ``ordering_summary``)."""
+    from serlib import results
+
+    stand_ins = {p.name: p.stand_in for p in PAPERS if p.stand_in}
+    board = results.scoreboard(full_rows, stand_ins)
+    board["stand-in: ordering of systems"] = [
+        get(paper).module().ordering_summary(full_rows[(full_rows["paper"] == paper) & (full_rows["corpus"] == corpus)])
+        if stand_ins.get(paper) == corpus else "–"
+        for paper, corpus in zip(board["paper"], board["corpus"])]
+    return board
+
+
 def get(name: str) -> Paper:
     """The registered paper ``name`` (a clear error listing the known names otherwise)."""
     for paper in PAPERS:

@@ -1016,3 +1016,8 @@ def output_capsule_points(model: TemporalCapsuleNetwork, data: Examples, points:
     chosen = np.random.default_rng(seed).choice(len(data.x), min(points, len(data.x)), replace=False)
     _, outputs = capsule_activations(model, data.x[chosen])
     return outputs.reshape(len(chosen), -1), data.y[chosen]
+
+
+def ordering_summary(rows: pd.DataFrame) -> str:
+    """One line for the summary's scoreboard: our UA ordering of the systems vs the paper's."""
+    return common.ordering_of_rows(rows)

@@ -117,6 +117,28 @@ def sign_agreement(low: float, high: float, paper: float) -> str:
     return "agrees" if (low > 0) == (paper > 0) else "opposite"
 
 
+def ranking(scores: Mapping[str, float]) -> tuple[str, ...]:
+    """Systems from the best to the worst score."""
+    return tuple(sorted(scores, key=scores.get, reverse=True))
+
+
+def ordering_line(ours: Mapping[str, float], paper: Mapping[str, float], metric: str) -> str:
+    """One line: our ranking of the systems by ``metric`` and whether it is the paper's."""
+    ranked, printed = ranking(ours), ranking({system: paper[system] for system in ours})
+    agreement = "the paper's order" if ranked == printed else f"paper: {' > '.join(printed)}"
+    return f"{metric}: {' > '.join(ranked)} ({agreement})"
+
+
+def ordering_of_rows(rows: pd.DataFrame, metric: str = "UA") -> str:
+    """:func:`ordering_line` for the rows of a results file that carry the paper's value (first
+    table and column with such rows, labelled variants left out); "–" where none does."""
+    compared = rows[rows["paper_value"].notna() & (rows["variant"].fillna("") == "") & (rows["metric"] == metric)]
+    if not len(compared):
+        return "–"
+    first = compared[(compared["table"] == compared["table"].iloc[0]) & (compared["column"] == compared["column"].iloc[0])]
+    return ordering_line(dict(zip(first["row"], first["value"])), dict(zip(first["row"], first["paper_value"])), metric)
+
+
 def corpus_label(name: str) -> str:
     """The name results files use: a registered corpus's name or a CSV manifest's stem."""
     return Path(name).stem if name.endswith(".csv") else name

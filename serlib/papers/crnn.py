@@ -258,6 +258,9 @@ def table1_trainings(data: Data, settings: Settings, device: str = "auto") -> di
     return trainings
 
 
+GRID_STAGES = 1  # the grid is planned once: no choice waits on stored outcomes
+
+
 def training_grid(settings: Settings, data_root: str | Path | None = None, cache: str | Path | None = None,
                   device: str = "auto") -> list[common.Training]:
     """Table 1's trainings on ``settings.corpus`` (for ``serlib reproduce --executor dask``; IEMOCAP
@@ -321,11 +324,6 @@ def choices(data: Data, run: FoldRun, settings: Settings) -> pd.DataFrame:
         row["best epoch"] = best_epoch(run.selected(system, session)[0])
         rows.append(row)
     return pd.DataFrame(rows).set_index(["system", "test session"])
-
-
-def ranking(scores: dict[str, float]) -> tuple[str, ...]:
-    """Systems from the best to the worst score."""
-    return tuple(sorted(scores, key=scores.get, reverse=True))
 
 
 def results_run(data: Data, run: FoldRun, settings: Settings, device: str) -> results.Run:
@@ -451,8 +449,8 @@ def ordering(rows: pd.DataFrame, column: str) -> pd.DataFrame:
     out = {}
     for metric in ("WA", "UA"):
         scores = {s: rows.loc[(s, metric), "value"] for s in rows.index.get_level_values(0).unique()}
-        ours = ranking(scores)
-        paper = ranking({s: PAPER_TABLE1[s, metric] for s in ours})
+        ours = common.ranking(scores)
+        paper = common.ranking({s: PAPER_TABLE1[s, metric] for s in ours})
         separated = [rows.loc[(a, metric), "ci_low"] > rows.loc[(b, metric), "ci_high"] for a, b in zip(ours, ours[1:])]
         out[metric] = {"paper (IEMOCAP)": " > ".join(paper), "ours": " > ".join(ours),
                        "same order": ours == paper,
@@ -467,9 +465,10 @@ def pooled_column(rows: pd.DataFrame) -> str:
 
 def ordering_summary(rows: pd.DataFrame) -> str:
     """One line for the summary's scoreboard: our UA ordering on the pooled folds vs the paper's."""
-    table = ordering(rows[rows["table"] == "Table 1"], pooled_column(rows[rows["table"] == "Table 1"])).loc["UA"]
-    agreement = "the paper's order" if table["same order"] else f"paper: {table['paper (IEMOCAP)']}"
-    return f"UA: {table['ours']} ({agreement})"
+    table1 = rows[(rows["table"] == "Table 1") & (rows["metric"] == "UA")]
+    pooled = table1[table1["column"] == pooled_column(table1)]
+    return common.ordering_line(dict(zip(pooled["row"], pooled["value"])),
+                                {system: PAPER_TABLE1[system, "UA"] for system in pooled["row"]}, "UA")
 
 
 def verdict(rows: pd.DataFrame, corpus: str, profile: str) -> str:
@@ -477,7 +476,7 @@ def verdict(rows: pd.DataFrame, corpus: str, profile: str) -> str:
     by how much does each joint system differ from the plain CRNN (UA; do the CIs separate)."""
     column = pooled_column(rows)
     rows = rows[(rows["column"] == column) & (rows["metric"] == "UA")].set_index("row")
-    ours = ranking(rows["value"].to_dict())
+    ours = common.ranking(rows["value"].to_dict())
     paper = tuple(s for s in PAPER_ORDER if s in ours)
     held = "holds" if ours == paper else "does not hold"
     lines = [f"**On {corpus} ({profile} profile, {column}), the paper's UA ordering "

@@ -240,6 +240,9 @@ def table2_trainings(data: Data, settings: Settings, device: str = "auto") -> di
     return grid
 
 
+GRID_STAGES = 1  # the grid is planned once: no choice waits on stored outcomes
+
+
 def training_grid(settings: Settings, data_root: str | Path | None = None, cache: str | Path | None = None,
                   device: str = "auto") -> list[common.Training]:
     """Every training of Table 2 on ``settings.corpus`` (for ``serlib reproduce --executor dask``)."""
@@ -437,3 +440,11 @@ def describe_folds(data: Data, settings: Settings) -> pd.DataFrame:
                          "test": len(fold.test), "test speakers": ", ".join(test_speakers) if len(test_speakers) <= 3
                          else f"all {len(test_speakers)}", "speaker-disjoint": fold.speaker_independent})
     return pd.DataFrame(rows).set_index(["protocol", "fold"])
+
+
+def ordering_summary(rows: pd.DataFrame) -> str:
+    """One line for the summary's scoreboard: our UA ordering of the models on the random folds
+    vs the paper's Table 2 (IEMOCAP)."""
+    random_folds = rows[(rows["table"] == "Table 2") & (rows["metric"] == "UA") & rows["column"].str.startswith("random")]
+    return common.ordering_line(dict(zip(random_folds["row"], random_folds["value"])),
+                                {system: PAPER_TABLE2[system][1] for system in random_folds["row"]}, "UA")

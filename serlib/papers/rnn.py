@@ -268,6 +268,9 @@ def trainings(data: Data, feature_type: str, cell: str, settings: Settings, devi
     ]
 
 
+GRID_STAGES = 1  # the grid is planned once: no choice waits on stored outcomes
+
+
 def training_grid(settings: Settings, data_root: str | Path | None = None, cache: str | Path | None = None,
                   device: str = "auto") -> list[common.Training]:
     """Every training of Tables 3 and 4 (each configuration × seed) and of the chosen variants
@@ -462,3 +465,8 @@ def best_confusion(data: Data, outcomes: dict) -> np.ndarray:
     pooled = sum(metrics.confusion_matrix(o.levels["window"].y_true, o.levels["window"].y_pred, len(data.classes.classes))
                  for o in outcomes[BEST])
     return metrics.row_normalised(pooled)
+
+
+def ordering_summary(rows: pd.DataFrame) -> str:
+    """One line for the summary's scoreboard: our UA ordering of the systems vs the paper's."""
+    return common.ordering_of_rows(rows)

@@ -369,6 +369,9 @@ def chosen_variants(corpus_name: str, settings: Settings) -> list[Variant]:
     return [v for v in map(variant, settings.variants) if corpus_name in v.corpora]
 
 
+GRID_STAGES = 1  # the grid is planned once: no choice waits on stored outcomes
+
+
 def training_grid(settings: Settings, data_root: str | Path | None = None, cache: str | Path | None = None,
                   device: str = "auto") -> list[common.Training]:
     """Every training of Table 4 (corpus × protocol × fold × initialisation) and of the chosen
@@ -584,3 +587,8 @@ def verdict_box(runs: Mapping[str, results.Run], profile: str) -> str:
         lines.append("- **Why the others differ:** labelled sensitivity runs test each explanation "
                      "([Why our numbers differ](scalogram-why)):\n" + "\n".join("  " + line for line in findings(runs).splitlines()))
     return "\n".join(lines)
+
+
+def ordering_summary(rows: pd.DataFrame) -> str:
+    """One line for the summary's scoreboard: our UA ordering of the systems vs the paper's."""
+    return common.ordering_of_rows(rows)
