@@ -6,6 +6,7 @@
 training grids first on a Dask cluster with ``--executor dask`` (see :mod:`serlib.reproduce`, :mod:`serlib.jobs`).
 ``serlib outcomes export PAPER --profile P [-p NAME VALUE ...] [--to DIR]`` and ``serlib outcomes import
 [PAPER ...] [--from DIR]``: carry a grid's finished trainings to another machine or session (default ``outcomes/``).
+``serlib pages [PAPER ...] [--plan] [--no-book]``: regenerate the committed pages from ``outcomes/`` (:mod:`serlib.pages`).
 """
 
 from __future__ import annotations
@@ -49,6 +50,12 @@ def _outcomes(args: argparse.Namespace) -> int:
         return import_outcomes(args.papers, args.folder, log=lambda line: print(line, flush=True))
     return export_outcomes(args.papers, args.all, args.profile, args.folder, args.device, args.data_root,
                            dict(args.parameter or []), log=lambda line: print(line, flush=True))
+
+
+def _pages(args: argparse.Namespace) -> int:
+    from serlib.pages import regenerate
+
+    return regenerate(args.papers, args.plan, not args.no_book, args.data_root, log=lambda line: print(line, flush=True))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,6 +117,15 @@ def main(argv: list[str] | None = None) -> int:
     imported.add_argument("papers", nargs="*", metavar="PAPER", help="only these papers' outcomes (default: all)")
     imported.add_argument("--from", dest="folder", help="the folder (default: outcomes/ in the checkout)")
     outcomes.set_defaults(run=_outcomes)
+    pages = commands.add_parser(
+        "pages", help="regenerate the committed paper pages from the committed trainings (outcomes/), training nothing",
+        description="Import outcomes/, check that every training of each committed page (under the parameters the page "
+                    "recorded) is stored, then execute the pages again and build the book.")
+    pages.add_argument("papers", nargs="*", metavar="PAPER", help="only these pages (default: every committed page)")
+    pages.add_argument("--plan", action="store_true", help="only say how many trainings each page has stored and lacks")
+    pages.add_argument("--no-book", action="store_true", help="do not build the book afterwards")
+    pages.add_argument("--data-root", help="folder holding one sub-folder per corpus (default: $SERLIB_DATA)")
+    pages.set_defaults(run=_pages)
     args = parser.parse_args(argv)
     try:
         return args.run(args)
