@@ -91,10 +91,14 @@ def paired_difference_ci(
     level: float = 0.95,
     seed: int = 0,
     groups: np.ndarray | None = None,
+    speakers: np.ndarray | None = None,
 ) -> tuple[float, float, float]:
     """Seed-averaged ``metric`` of ``first`` minus that of ``second`` on the same test items, with a
     paired percentile bootstrap CI (one resample of the items scores both): (difference, low, high).
-    With ``groups`` (e.g. the utterance of each window) whole groups are resampled."""
+    With ``groups`` (e.g. the utterance of each window) whole groups are resampled. With
+    ``speakers`` (the speaker of each item) the bootstrap has two levels: speakers are drawn with
+    replacement, then items within each drawn speaker, so that the CI also covers which speakers
+    a corpus happens to have (nEMO: 9)."""
     y_true = np.asarray(y_true)
     a, b = (np.stack([np.asarray(p) for p in preds]) for preds in (first, second))
     if a.shape[1] != len(y_true) or b.shape[1] != len(y_true):
@@ -104,7 +108,15 @@ def paired_difference_ci(
         return float(np.mean([metric(y_true[rows], p[rows]) for p in a]) - np.mean([metric(y_true[rows], p[rows]) for p in b]))
 
     rng = np.random.default_rng(seed)
-    if groups is None:
+    if speakers is not None:
+        if groups is not None:
+            raise ValueError("give groups or speakers, not both")
+        _, inverse = np.unique(np.asarray(speakers), return_inverse=True)
+        members = [np.flatnonzero(inverse == s) for s in range(inverse.max() + 1)]
+        scores = np.array([difference(np.concatenate([rng.choice(members[s], len(members[s]))
+                                                      for s in rng.integers(0, len(members), len(members))]))
+                           for _ in range(n_boot)])
+    elif groups is None:
         scores = np.array([difference(rng.integers(0, len(y_true), len(y_true))) for _ in range(n_boot)])
     else:
         _, inverse = np.unique(np.asarray(groups), return_inverse=True)

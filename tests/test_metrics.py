@@ -72,3 +72,18 @@ def test_paired_difference_resamples_whole_groups():
     by_utterance = metrics.paired_difference_ci(y_true, [first], [second], metrics.weighted_accuracy, 500, groups=utterance)
     assert by_window[0] == by_utterance[0] == pytest.approx(0.2)
     assert by_utterance[2] - by_utterance[1] > 1.5 * (by_window[2] - by_window[1])
+
+
+def test_a_two_level_bootstrap_over_speakers_is_wider_when_speakers_disagree():
+    """Two systems that differ on some speakers only: resampling speakers as well as utterances
+    widens the paired CI beyond the utterance-only one."""
+    rng = np.random.default_rng(0)
+    speakers = np.repeat(np.arange(9), 60)
+    y = rng.integers(0, 4, len(speakers))
+    first = y.copy()
+    second = np.where((speakers < 3) & (rng.random(len(y)) < 0.6), (y + 1) % 4, y)  # worse on 3 of 9 speakers
+    metric = metrics.METRICS["UA"]
+    value, low, high = metrics.paired_difference_ci(y, [first], [second], metric, n_boot=300)
+    value_s, low_s, high_s = metrics.paired_difference_ci(y, [first], [second], metric, n_boot=300, speakers=speakers)
+    assert value == value_s and low_s <= value_s <= high_s
+    assert high_s - low_s > 1.5 * (high - low)

@@ -256,6 +256,7 @@ class Table2Run:
 
     outcomes: dict[tuple[str, str, int], list[training.Outcome]]
     settings: Settings
+    speakers: np.ndarray | None = None  # the speaker of each manifest row (the paired CIs resample speakers too)
     _differences: dict = field(default_factory=dict, repr=False)  # bootstraps already drawn
 
     def pooled(self, protocol: str, system: str) -> list[training.Outcome]:
@@ -263,18 +264,21 @@ class Table2Run:
         per_seed = zip(*(self.outcomes[protocol, system, n] for n in self.settings.test_folds))
         return [training.pool_folds(list(folds)) for folds in per_seed]
 
-    def difference(self, first: tuple[str, str], second: tuple[str, str], metric: str) -> tuple[float, float, float]:
-        """``metric`` of ``first`` (protocol, system) minus ``second``, with its paired CI (drawn once
-        per run: the tables and the verdict box share it)."""
-        key = (first, second, metric)
+    def difference(self, first: tuple[str, str], second: tuple[str, str], metric: str,
+                   level: float = 0.95) -> tuple[float, float, float]:
+        """``metric`` of ``first`` (protocol, system) minus ``second``, with its paired ``level`` CI
+        over speakers and their utterances (drawn once per run and level: the tables and the verdict
+        box share it)."""
+        key = (first, second, metric, level)
         if key not in self._differences:
-            self._differences[key] = _difference(self.pooled(*first), self.pooled(*second), metric, self.settings.n_boot)
+            self._differences[key] = _difference(self.pooled(*first), self.pooled(*second), metric, self.settings.n_boot,
+                                                 self.speakers, level)
         return self._differences[key]
 
 
 def run_table2(data: Data, settings: Settings, device: str = "auto", cache: str | Path | None = None, log=print) -> Table2Run:
     """Every (protocol, system, fold, seed) training of Table 2."""
-    run = Table2Run({}, settings)
+    run = Table2Run({}, settings, data.manifest["speaker"].to_numpy())
     for (protocol, system, number), trainings in table2_trainings(data, settings, device).items():
         run.outcomes[protocol, system, number] = [job.run(cache) for job in trainings]
         ua = np.mean([o.levels["utterance"].score("UA") for o in run.outcomes[protocol, system, number]])
@@ -329,13 +333,19 @@ def table2(record: results.Run) -> pd.DataFrame:
 
 
 def paper_table(table: dict[str, tuple[float | None, float | None]]) -> pd.DataFrame:
-    """A table of the paper (IEMOCAP, %), quoted as printed."""
-    return pd.DataFrame({"WA (%)": {k: v[0] for k, v in table.items()}, "UA (%)": {k: v[1] for k, v in table.items()}})
+    """A table of the paper (IEMOCAP, %), quoted as printed; Table 2 with our parameter count of
+    each model beside it (the paper prints none)."""
+    quoted = pd.DataFrame({"WA (%)": {k: v[0] for k, v in table.items()}, "UA (%)": {k: v[1] for k, v in table.items()}})
+    if table is PAPER_TABLE2:
+        quoted["parameters (ours)"] = [parameter_count(make_model(system)) for system in quoted.index]
+    return quoted
 
 
-def _difference(first: list[training.Outcome], second: list[training.Outcome], metric: str, n_boot: int) -> tuple[float, float, float]:
+def _difference(first: list[training.Outcome], second: list[training.Outcome], metric: str, n_boot: int,
+                speakers: np.ndarray | None = None, level: float = 0.95) -> tuple[float, float, float]:
     """``metric`` of ``first`` minus ``second`` with a paired CI, on the utterances both tested
-    (all of them when every fold ran; their overlap when a run tested only some folds)."""
+    (all of them when every fold ran; their overlap when a run tested only some folds); with
+    ``speakers`` (per manifest row) the bootstrap draws speakers, then their utterances."""
     tested = [o.levels["utterance"] for o in (first[0], second[0])]
     common_utterances = np.intersect1d(tested[0].utterance, tested[1].utterance)
     if not len(common_utterances):
@@ -344,18 +354,26 @@ def _difference(first: list[training.Outcome], second: list[training.Outcome], m
     rows = [np.argsort(t.utterance)[p] for t, p in zip(tested, positions)]
     predictions = [[o.levels["utterance"].y_pred[r] for o in outcomes] for outcomes, r in zip((first, second), rows)]
     return metrics.paired_difference_ci(tested[0].y_true[rows[0]], predictions[0], predictions[1],
-                                        metrics.METRICS[metric], n_boot)
+                                        metrics.METRICS[metric], n_boot, level,
+                                        speakers=None if speakers is None else speakers[common_utterances])
 
 
-def differences(run: Table2Run, protocol: str) -> pd.DataFrame:
-    """Proposed − each ablation in points (UA and WA), with the paired 95 % bootstrap CI over the
-    test utterances and the paper's difference (its Table 2, IEMOCAP, random folds)."""
+def comparison_level(run: Table2Run, protocol: str) -> float:
+    """The CI level at which the verdict calls a proposed − BaseN difference established: 95 %
+    corrected (Bonferroni) for the number of UA comparisons ``protocol`` makes."""
+    comparisons = max(1, len(systems_of(run.settings, protocol)) - 1)
+    return 1 - 0.05 / comparisons
+
+
+def differences(run: Table2Run, protocol: str, level: float = 0.95) -> pd.DataFrame:
+    """Proposed − each ablation in points (UA and WA), with the paired ``level`` bootstrap CI over
+    the test speakers and their utterances, and the paper's difference (its Table 2, IEMOCAP, random folds)."""
     settings = run.settings
     rows = []
     if "proposed" in systems_of(settings, protocol):
         for system in (s for s in systems_of(settings, protocol) if s != "proposed"):
             for index, metric in enumerate(("WA", "UA")):
-                value, low, high = run.difference((protocol, "proposed"), (protocol, system), metric)
+                value, low, high = run.difference((protocol, "proposed"), (protocol, system), metric, level)
                 rows.append({"system": system, "metric": metric, "ours": 100 * value, "low": 100 * low, "high": 100 * high,
                              "paper": PAPER_TABLE2["proposed"][index] - PAPER_TABLE2[system][index]})
     return pd.DataFrame(rows, columns=["system", "metric", "ours", "low", "high", "paper"])
@@ -388,14 +406,21 @@ def verdict_box(run: Table2Run, corpus: str, profile: str, iemocap_ran: bool) ->
     lines.append(f"**Ran on {where}:** {len(run.settings.systems)} of Table 2's 8 models, "
                  f"{' and '.join(run.settings.protocols)} folds ({len(run.settings.test_folds)} of 5 test folds).")
     for protocol in run.settings.protocols:
-        found = differences(run, protocol)
+        level = comparison_level(run, protocol)
+        found = differences(run, protocol, level)
         ua = found[found["metric"] == "UA"]
         if len(ua):
             verdicts = [common.sign_agreement(r.low, r.high, r.paper) for r in ua.itertuples()]
-            lines.append(f"**Components, {protocol} folds (proposed − BaseN, UA):** the paper's sign is established for "
-                         f"{verdicts.count('agrees')} of {len(verdicts)} ablations, the opposite sign for "
-                         f"{verdicts.count('opposite')}, neither for {verdicts.count('not established')} "
-                         "([the table](etransformer-contributions)).")
+            established = [f"{r.system.split(':')[0]} ({r.ours:+.1f})" for r, v in zip(ua.itertuples(), verdicts)
+                           if v in ("agrees", "opposite")]
+            lines.append(f"**Components, {protocol} folds (proposed − BaseN, UA):** {len(verdicts)} "
+                         f"comparison{'s' if len(verdicts) > 1 else ''}, each "
+                         f"judged on a {100 * level:.1f} % CI over speakers and utterances (95 % corrected for "
+                         f"{len(verdicts)} comparisons): the paper's sign is established for {verdicts.count('agrees')}, "
+                         f"the opposite sign for {verdicts.count('opposite')}, neither for "
+                         f"{verdicts.count('not established')}"
+                         + (f"; established: {', '.join(established)}" if established else "")
+                         + " ([the table](etransformer-contributions)).")
     if not set(PROTOCOLS) - set(run.settings.protocols):
         ua = [run.difference(("random", s), ("speaker-independent", s), "UA")[0]
               for s in systems_of(run.settings, "speaker-independent")]
@@ -427,6 +452,22 @@ def confusion(run: Table2Run, protocol: str, system: str) -> np.ndarray:
     pooled = sum(metrics.confusion_matrix(o.levels["utterance"].y_true, o.levels["utterance"].y_pred, len(common.FOUR_CLASSES))
                  for o in run.pooled(protocol, system))
     return metrics.row_normalised(pooled)
+
+
+def epochs_table(run: Table2Run) -> pd.DataFrame:
+    """Per protocol and model: the epoch kept (best validation UA) and the last epoch trained
+    (early stopping: :data:`HPARAMS` ``patience`` epochs without a gain, at most ``max_epochs``),
+    as the range over test folds and seeds."""
+    rows = {}
+    for (protocol, system, _), outcomes in run.outcomes.items():
+        entry = rows.setdefault((protocol, system), {"kept": [], "last": []})
+        for outcome in outcomes:
+            entry["kept"].append(outcome.kept_epoch(HPARAMS.select_metric))
+            entry["last"].append(len(outcome.history))
+    span = lambda values: f"{min(values)}" if min(values) == max(values) else f"{min(values)}–{max(values)}"  # noqa: E731
+    return pd.DataFrame({key: {"epoch kept": span(v["kept"]), "last epoch": span(v["last"]),
+                               "stopped early": f"{sum(last < run.settings.epochs for last in v['last'])} of {len(v['last'])}"}
+                         for key, v in rows.items()}).T.rename_axis(["protocol", "model"])
 
 
 def describe_folds(data: Data, settings: Settings) -> pd.DataFrame:

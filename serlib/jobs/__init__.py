@@ -1,0 +1,40 @@
+"""A paper's training grid as job specs, run here or on a Dask cluster (``serlib reproduce --executor``).
+
+A paper module that defines ``training_grid(settings, data_root, cache, device)`` (a list of
+:class:`~serlib.papers.common.Training`) can have its grid run before its notebook:
+
+1. :func:`plan` expands the grid into :class:`JobSpec` s: paper, profile, overrides and the
+   training's key and digest (a hash of its configuration, split, seed and model code).
+2. :func:`execute` runs the specs whose outcome is not stored yet: ``local`` in this process,
+   one after another; ``dask`` on a ``LocalCluster``, a running scheduler, or SLURM/PBS workers
+   started through ``dask-jobqueue`` from a :class:`ClusterProfile`. Each job is
+   :func:`run_job`: it rebuilds the paper's grid where it runs, trains the one training whose
+   digest it names and writes its outcome atomically under the cache.
+3. The notebook then runs as always and reads every outcome from the cache: the tables are made
+   only from stored outcomes, so the numbers never depend on where a job ran.
+
+Rerunning skips every key whose outcome is stored, so an interrupted grid resumes; ``force``
+clears the grid's stored outcomes and checkpoints first.
+
+The package: :mod:`~serlib.jobs.grid` (job specs, planning, running a job, the executors),
+:mod:`~serlib.jobs.status` (where a grid stands), :mod:`~serlib.jobs.transfer` (outcomes exported
+to ``outcomes/`` and imported into a cache) and :mod:`~serlib.jobs.cluster` (cluster profiles).
+Every name is re-exported here: ``jobs.<name>`` is the interface.
+"""
+
+from __future__ import annotations
+
+from serlib.jobs.cluster import ClusterProfile
+from serlib.jobs.grid import (EXECUTORS, OUTCOME_FILE, KEY_FILE, CHECKPOINT_FILE, JobSpec, GridReport, paper_module,
+                              settings_overrides, forget_grids, plan, run_job, is_done, clear, Execution, execute,
+                              run_grid)
+from serlib.jobs.transfer import OUTCOMES_DIR, export_outcomes, exported_not_imported, import_outcomes
+from serlib.jobs.status import GroupStatus, GridStatus, grid_status, status_lines
+from serlib.jobs.grid import _grid, _progress, _run_local, _client, _run_dask  # noqa: F401 - private, kept reachable
+from serlib.jobs.transfer import _same_file, _copy_atomically  # noqa: F401 - private, kept reachable
+from serlib.jobs.status import _recorded_seconds, _finished_epochs  # noqa: F401 - private, kept reachable
+
+__all__ = ["ClusterProfile", "EXECUTORS", "OUTCOME_FILE", "KEY_FILE", "CHECKPOINT_FILE", "JobSpec", "GridReport",
+           "paper_module", "settings_overrides", "forget_grids", "plan", "run_job", "is_done", "clear", "Execution",
+           "execute", "run_grid", "OUTCOMES_DIR", "export_outcomes", "exported_not_imported", "import_outcomes",
+           "GroupStatus", "GridStatus", "grid_status", "status_lines"]

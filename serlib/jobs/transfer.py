@@ -1,0 +1,85 @@
+"""Outcomes that travel (``serlib outcomes export`` / ``import``): a grid's stored outcomes copied
+to a folder of the checkout (``outcomes/``) and back into another machine's cache."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from serlib import config, files
+from serlib.jobs.grid import KEY_FILE, OUTCOME_FILE, JobSpec, is_done
+from serlib.papers import common
+
+#: Where ``serlib outcomes export`` puts a grid's stored outcomes by default: a folder of the
+#: checkout, so that the trainings of a grid too long for one machine's session can be committed
+#: and the grid resumed on the next machine after ``serlib outcomes import``.
+OUTCOMES_DIR = config.PROJECT_ROOT / "outcomes"
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return a.exists() and b.exists() and a.stat().st_size == b.stat().st_size and a.read_bytes() == b.read_bytes()
+
+
+def _copy_atomically(source: Path, target: Path) -> None:
+    with files.atomic_path(target) as temporary:
+        shutil.copyfile(source, temporary)
+
+
+def export_outcomes(specs: Sequence[JobSpec], folder: str | Path | None = None) -> tuple[list[str], list[str]]:
+    """Copy the stored outcome of each of ``specs`` (a grid's trainings) to
+    ``<folder>/<paper>/<key slug>-<digest>/outcome.npz`` (with its ``key.json``), the cache's layout under ``runs/``.
+    Only outcomes travel: a training's identity (its digest) already names its code, settings and
+    split, so an outcome imported on another machine is found only by the same training.
+    Checkpoints stay behind. Returns (names copied, names already there byte for byte)."""
+    root = Path(folder) if folder is not None else OUTCOMES_DIR
+    copied, present = [], []
+    for spec in specs:
+        stored = common.folder_of(spec.key, spec.digest, spec.cache) / OUTCOME_FILE
+        if not stored.exists():
+            continue
+        target = root / spec.key.paper / stored.parent.name / OUTCOME_FILE
+        if _same_file(stored, target):
+            present.append(spec.name)
+            continue
+        for name in (KEY_FILE, OUTCOME_FILE):  # the outcome last: it marks the training as stored
+            if (stored.parent / name).exists():
+                _copy_atomically(stored.parent / name, target.parent / name)
+        copied.append(spec.name)
+    return copied, present
+
+
+def exported_not_imported(specs: Sequence[JobSpec], folder: str | Path | None = None) -> list[JobSpec]:
+    """The specs not stored in their cache whose outcome ``folder`` (default ``outcomes/``) holds."""
+    root = Path(folder) if folder is not None else OUTCOMES_DIR
+    return [spec for spec in specs if not is_done(spec)
+            and (root / spec.key.paper / f"{spec.key.slug()}-{spec.digest}" / OUTCOME_FILE).exists()]
+
+
+def import_outcomes(folder: str | Path | None = None, cache: str | Path | None = None,
+                    papers: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+    """Copy each outcome under ``folder`` (as :func:`export_outcomes` wrote them) that the cache
+    lacks into ``<cache>/runs/``; ``papers``: only theirs. Each is read first, so a torn or foreign
+    file is an error naming it, and an outcome the cache holds already is left alone.
+    Returns (names copied, names already in the cache)."""
+    root = Path(folder) if folder is not None else OUTCOMES_DIR
+    if not root.is_dir():
+        raise ValueError(f"{root}: no such folder of exported outcomes (serlib outcomes export writes one)")
+    copied, present = [], []
+    for source in sorted(root.glob(f"*/*/{OUTCOME_FILE}")):
+        paper, name = source.parent.parent.name, source.parent.name
+        if papers and paper not in papers:
+            continue
+        try:
+            common.load_outcome(source)
+        except Exception as err:  # noqa: BLE001 - any unreadable file is named, whatever broke it
+            raise ValueError(f"{source}: not a readable training outcome ({type(err).__name__}: {err})") from err
+        target = config.cache_dir(cache) / "runs" / paper / name / OUTCOME_FILE
+        if target.exists():
+            present.append(f"{paper}/{name}")
+            continue
+        for file in (KEY_FILE, OUTCOME_FILE):
+            if (source.parent / file).exists():
+                _copy_atomically(source.parent / file, target.parent / file)
+        copied.append(f"{paper}/{name}")
+    return copied, present
