@@ -136,9 +136,9 @@ def test_the_stand_in_is_never_compared_with_the_papers_numbers():
 
 
 @pytest.mark.parametrize("overrides, message", [
-    ({"systems": "Plain CRNN,CRNN-X"}, r"unknown system\(s\) \['CRNN-X'\]"),
-    ({"corpus": "emodb"}, "needs a corpus with sessions"),
-    ({"learning_rates": "0"}, "positive rates"),
+    ({"systems": "Plain CRNN,CRNN-X"}, r"parameter systems: unknown value\(s\) \['CRNN-X'\]"),
+    ({"corpus": "emodb"}, r"parameter corpus: unknown value\(s\) \['emodb'\]; valid: \['nemo', 'iemocap'\]"),
+    ({"learning_rates": "0"}, "parameter learning_rates: every value must be above 0"),
     ({"test_fold": "1"}, r"unknown parameter\(s\) \['test_fold'\]"),
 ])
 def test_bad_parameters_are_clear_errors(overrides, message):

@@ -136,9 +136,10 @@ def test_the_same_smoke_configuration_twice_gives_identical_rows(tmp_path):
 @pytest.mark.parametrize("paper, overrides, message", [
     ("rnn", {"corpus": "emodbx"}, r"parameter corpus: unknown corpus 'emodbx'; known: \[.*'emodb'"),
     ("scalogram", {"corpora": "savee,emodbx"}, r"parameter corpora: unknown corpus 'emodbx'"),
-    ("capsule", {"tasks": "8-klass"}, r"tasks: unknown \['8-klass'\]"),
-    ("capsule", {"table2_systems": "feature_proposd"}, r"unknown system\(s\) \['feature_proposd'\]"),
-    ("crnn", {"systems": "HSF CRNN"}, r"unknown system\(s\) \['HSF CRNN'\]"),
+    ("capsule", {"tasks": "8-klass"}, r"parameter tasks: unknown value\(s\) \['8-klass'\]"),
+    ("capsule", {"table2_systems": "feature_proposd"}, r"parameter table2_systems: unknown value\(s\) \['feature_proposd'\]"),
+    ("capsule", {"table3_runs": "0"}, "parameter table3_runs: every value must be at least 1"),
+    ("crnn", {"systems": "HSF CRNN"}, r"parameter systems: unknown value\(s\) \['HSF CRNN'\]"),
 ])
 def test_unknown_names_in_parameters_are_clear_errors_before_any_work(paper, overrides, message):
     from serlib.papers import get

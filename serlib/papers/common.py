@@ -20,7 +20,7 @@ import typing
 import warnings
 import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -61,11 +61,50 @@ def _coerce(value: Any, hint: Any, name: str) -> Any:
         raise ValueError(f"parameter {name}: cannot read {value!r} as {getattr(hint, '__name__', hint)}") from err
 
 
+@dataclass(frozen=True)
+class Valid:
+    """The valid values of one field of a paper's ``Settings``, declared on the field
+    (:func:`setting`) and checked in one place (:func:`resolve`): ``among`` (a value, or each
+    item of a tuple, must be one of them), ``corpus`` (a registered corpus or a CSV manifest),
+    ``at_least`` (a number, or each item, no smaller), ``positive`` (each above 0), ``nonempty`` (a
+    tuple needs an item)."""
+
+    among: tuple | None = None
+    corpus: bool = False
+    at_least: float | None = None
+    positive: bool = False
+    nonempty: bool = True
+
+    def check(self, name: str, value: Any) -> None:
+        if value is None:
+            return
+        items = value if isinstance(value, tuple) else (value,)
+        if isinstance(value, tuple) and self.nonempty and not value:
+            raise ValueError(f"parameter {name}: give one or more values" + (f"; valid: {list(self.among)}" if self.among else ""))
+        if self.among is not None:
+            unknown = [item for item in items if item not in self.among]
+            if unknown:
+                raise ValueError(f"parameter {name}: unknown value(s) {unknown}; valid: {list(self.among)}")
+        if self.corpus:
+            for item in items:
+                check_corpus_name(item, name)
+        if self.at_least is not None and any(item < self.at_least for item in items):
+            raise ValueError(f"parameter {name}: every value must be at least {self.at_least:g}, got {value}")
+        if self.positive and any(item <= 0 for item in items):
+            raise ValueError(f"parameter {name}: every value must be above 0, got {value}")
+
+
+def setting(default: Any, valid: Valid) -> Any:
+    """A ``Settings`` field with its default and its valid values (checked by :func:`resolve`)."""
+    return field(default=default, metadata={"valid": valid})
+
+
 def resolve(profiles: Mapping[str, S], profile: str, overrides: Mapping[str, Any] | None = None) -> S:
     """The settings of ``profile`` with ``overrides`` applied (``None`` keeps the profile's value).
 
-    Values are converted to each field's type (``"1e-3,3e-4"`` → ``(0.001, 0.0003)``). An unknown
-    profile or parameter is an error that lists the valid ones.
+    Values are converted to each field's type (``"1e-3,3e-4"`` → ``(0.001, 0.0003)``) and checked
+    against the valid values their field declares (:func:`setting`). An unknown profile or
+    parameter, or an invalid value, is an error that lists the valid ones.
     """
     if profile not in profiles:
         raise ValueError(f"unknown profile {profile!r}; valid profiles: {sorted(profiles)}")
@@ -76,7 +115,11 @@ def resolve(profiles: Mapping[str, S], profile: str, overrides: Mapping[str, Any
     unknown = sorted(set(given) - set(names))
     if unknown:
         raise ValueError(f"unknown parameter(s) {unknown}; valid: {names}")
-    return replace(base, **{k: _coerce(v, hints[k], k) for k, v in given.items()})
+    chosen = replace(base, **{k: _coerce(v, hints[k], k) for k, v in given.items()})
+    for spec in fields(chosen):
+        if "valid" in spec.metadata:
+            spec.metadata["valid"].check(spec.name, getattr(chosen, spec.name))
+    return chosen
 
 
 def banner(settings: Any, device: str, corpus: str) -> str:

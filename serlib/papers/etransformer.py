@@ -73,12 +73,14 @@ class Settings:
     """What a run may change (notebook parameters / ``serlib reproduce -p``)."""
 
     profile: str
-    corpus: str = "nemo"  # a corpus with sessions: nemo (the stand-in) or iemocap
-    systems: tuple[str, ...] = SYSTEMS  # any of Table 2's eight models
-    protocols: tuple[str, ...] = PROTOCOLS
+    # a corpus with sessions: nemo (the stand-in) or iemocap
+    corpus: str = common.setting("nemo", common.Valid(among=tuple(common.SESSION_TASKS)))
+    systems: tuple[str, ...] = common.setting(SYSTEMS, common.Valid(among=SYSTEMS))  # any of Table 2's eight models
+    protocols: tuple[str, ...] = common.setting(PROTOCOLS, common.Valid(among=PROTOCOLS))
     # the models the speaker-independent folds train (of ``systems``; None: all of them)
-    speaker_independent_systems: tuple[str, ...] | None = None
-    test_folds: tuple[int, ...] = (1, 2, 3, 4, 5)  # folds that are test sets (1-based)
+    speaker_independent_systems: tuple[str, ...] | None = common.setting(None, common.Valid(among=SYSTEMS))
+    # folds that are test sets (1-based)
+    test_folds: tuple[int, ...] = common.setting((1, 2, 3, 4, 5), common.Valid(among=tuple(range(1, HPARAMS.folds + 1))))
     epochs: int = HPARAMS.max_epochs
     seeds: tuple[int, ...] = (0,)
     per_class_and_speaker: int | None = None  # a subset of every speaker's utterances (smoke)
@@ -105,16 +107,7 @@ def systems_of(settings: Settings, protocol: str) -> tuple[str, ...]:
 
 def settings(profile: str = "smoke", **overrides) -> Settings:
     """The profile's settings with overrides; unknown systems, protocols, folds or corpora are errors."""
-    chosen = common.resolve(PROFILES, profile, overrides)
-    for name, values, known in (("systems", chosen.systems, SYSTEMS), ("protocols", chosen.protocols, PROTOCOLS),
-                                ("speaker_independent_systems", chosen.speaker_independent_systems or SYSTEMS, SYSTEMS),
-                                ("test_folds", chosen.test_folds, tuple(range(1, HPARAMS.folds + 1)))):
-        unknown = sorted(set(values) - set(known), key=str)
-        if unknown or not values:
-            raise ValueError(f"parameter {name}: unknown or no value(s) {unknown}; known: {list(known)}")
-    if chosen.corpus not in common.SESSION_TASKS:
-        raise ValueError(f"parameter corpus: a corpus with sessions, one of {sorted(common.SESSION_TASKS)}; got {chosen.corpus!r}")
-    return chosen
+    return common.resolve(PROFILES, profile, overrides)
 
 
 #: Table 2 (IEMOCAP, random 5-fold, %) as printed.

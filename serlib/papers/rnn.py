@@ -91,13 +91,14 @@ class Settings:
     """What a run may change (notebook parameters / ``serlib reproduce -p``)."""
 
     profile: str
-    corpus: str = "emodb"  # a registered corpus or a CSV manifest
+    corpus: str = common.setting("emodb", common.Valid(corpus=True))  # a registered corpus or a CSV manifest
     seeds: tuple[int, ...] = tuple(range(10))  # ten: the paired MSPEC − MFCC differences need them
     epochs: int = HPARAMS.epochs
     train_per_class_and_speaker: int | None = None  # a subset of the training utterances (smoke)
     train_sequence_shift: int = HPARAMS.sequence_shift  # a sparser shift for training windows (smoke)
     eval_sequence_shift: int = HPARAMS.sequence_shift  # a sparser shift for validation and test windows (smoke)
-    variants: tuple[str, ...] = tuple(v.name for v in VARIANTS)  # sensitivity runs of the two +Δ+ΔΔ LSTM rows
+    variants: tuple[str, ...] = common.setting(tuple(v.name for v in VARIANTS),  # sensitivity runs of the two +Δ+ΔΔ LSTM rows
+                                               common.Valid(among=tuple(v.name for v in VARIANTS), nonempty=False))
     variant_seeds: tuple[int, ...] = tuple(range(3))  # sensitivity runs: 3 seeds each fit the CPU (18 trainings)
     n_boot: int = 1000  # bootstrap resamples of each CI
 
@@ -112,11 +113,7 @@ PROFILES = {
 
 def settings(profile: str = "smoke", **overrides) -> Settings:
     """The profile's settings with overrides; an unknown corpus or variant is an error naming the valid ones."""
-    chosen = common.resolve(PROFILES, profile, overrides)
-    common.check_corpus_name(chosen.corpus)
-    for name in chosen.variants:
-        variant(name)
-    return chosen
+    return common.resolve(PROFILES, profile, overrides)
 
 
 #: The paper's classes: Emo-DB's seven.

@@ -109,13 +109,14 @@ def variant(name: str) -> Variant:
 @dataclass(frozen=True)
 class Settings:
     profile: str
-    corpora: tuple[str, ...] = ("savee", "emodb", "ravdess")  # registered corpora or CSV manifests
+    corpora: tuple[str, ...] = common.setting(("savee", "emodb", "ravdess"), common.Valid(corpus=True))  # registered or CSV
     seeds: tuple[int, ...] = tuple(range(HPARAMS.initialisations))
     epochs: int = HPARAMS.max_epochs  # the most epochs a model trains (it stops earlier on validation)
     speakers: int | None = None  # smoke: the first speakers (sorted) only
     per_class_and_speaker: int | None = None  # smoke: utterances per speaker and class
     folds: int | None = None  # smoke: the first leave-one-speaker-out folds only
-    variants: tuple[str, ...] = tuple(v.name for v in VARIANTS)  # sensitivity runs, on the corpora each names
+    variants: tuple[str, ...] = common.setting(tuple(v.name for v in VARIANTS),  # sensitivity runs, on the corpora each names
+                                               common.Valid(among=tuple(v.name for v in VARIANTS), nonempty=False))
     variant_seeds: tuple[int, ...] = (0,)
     time_extraction: bool = True  # full profile: time a cold extraction into an empty cache
     n_boot: int = 1000
@@ -129,12 +130,7 @@ PROFILES = {
 
 def settings(profile: str = "smoke", **overrides) -> Settings:
     """The profile's settings with overrides; an unknown corpus or variant is an error naming the valid ones."""
-    chosen = common.resolve(PROFILES, profile, overrides)
-    for name in chosen.corpora:
-        common.check_corpus_name(name, "corpora")
-    for name in chosen.variants:
-        variant(name)
-    return chosen
+    return common.resolve(PROFILES, profile, overrides)
 
 
 #: The paper's classes, in its tables' order.

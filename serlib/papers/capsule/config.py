@@ -120,17 +120,23 @@ def variant(name: str) -> Variant:
 @dataclass(frozen=True)
 class Settings:
     profile: str
-    corpus: str = "ravdess"  # a registered corpus or a CSV manifest
-    tasks: tuple[str, ...] = TASKS
-    table2_systems: tuple[str, ...] = ("feature_proposed", "fb128_proposed")
-    table3_systems: tuple[str, ...] = tuple(SYSTEMS)
-    table3_tasks: tuple[str, ...] | None = None  # default: every task of ``tasks``
-    table3_runs: int = HPARAMS.table3_runs  # the first n of the ten random splits (CPU: 3 for the networks)
-    table2_seeds: int = 3  # Table 2 trains its one split once per seed (#12: one run's CI is ±5 points)
+    corpus: str = common.setting("ravdess", common.Valid(corpus=True))  # a registered corpus or a CSV manifest
+    tasks: tuple[str, ...] = common.setting(TASKS, common.Valid(among=TASKS))
+    table2_systems: tuple[str, ...] = common.setting(("feature_proposed", "fb128_proposed"), common.Valid(among=tuple(SYSTEMS)))
+    table3_systems: tuple[str, ...] = common.setting(tuple(SYSTEMS), common.Valid(among=tuple(SYSTEMS)))
+    # default: every task of ``tasks``
+    table3_tasks: tuple[str, ...] | None = common.setting(None, common.Valid(among=TASKS))
+    # the first n of the ten random splits (CPU: 3 for the networks)
+    table3_runs: int = common.setting(HPARAMS.table3_runs, common.Valid(at_least=1))
+    # Table 2 trains its one split once per seed (one run's CI is ±5 points)
+    table2_seeds: int = common.setting(3, common.Valid(at_least=1))
     epochs: int = HPARAMS.epochs
-    learning_rates: tuple[float, ...] = HPARAMS.learning_rates  # candidates, chosen on the validation actor
-    variants: tuple[str, ...] = tuple(v.name for v in VARIANTS)  # labelled sensitivity runs (on Table 2's split)
-    variant_tasks: tuple[str, ...] = ("8-class",)
+    # candidates, chosen on the validation actor
+    learning_rates: tuple[float, ...] = common.setting(HPARAMS.learning_rates, common.Valid(positive=True))
+    # labelled sensitivity runs (on Table 2's split)
+    variants: tuple[str, ...] = common.setting(tuple(v.name for v in VARIANTS),
+                                               common.Valid(among=tuple(v.name for v in VARIANTS), nonempty=False))
+    variant_tasks: tuple[str, ...] = common.setting(("8-class",), common.Valid(among=TASKS, nonempty=False))
     test_speakers: int = 4  # Table 2: the last speakers (sorted) test, the one before validates
     speakers: tuple[str, ...] | None = None  # smoke: these speakers only
     per_group: int | None = None  # smoke: utterances per speaker, emotion and intensity
@@ -155,19 +161,8 @@ PROFILES = {
 
 
 def settings(profile: str = "smoke", **overrides) -> Settings:
-    chosen = common.resolve(PROFILES, profile, overrides)
-    for name in ("table2_systems", "table3_systems"):
-        unknown = sorted(set(getattr(chosen, name)) - set(SYSTEMS))
-        if unknown:
-            raise ValueError(f"{name}: unknown system(s) {unknown}; known: {list(SYSTEMS)}")
-    unknown = sorted((set(chosen.tasks) | set(chosen.table3_tasks or ()) | set(chosen.variant_tasks)) - set(TASKS))
-    if unknown:
-        raise ValueError(f"tasks: unknown {unknown}; known: {list(TASKS)}")
-    for name in chosen.variants:
-        variant(name)
-    if chosen.table2_seeds < 1 or chosen.table3_runs < 1 or not chosen.learning_rates:
-        raise ValueError("table2_seeds and table3_runs must be 1 or more, and learning_rates must name a rate")
-    return chosen
+    """The profile's settings with overrides; every field's valid values are checked by :func:`common.resolve`."""
+    return common.resolve(PROFILES, profile, overrides)
 
 
 #: Tables 2 and 3 (RAVDESS), UA % as printed: {(table, system): {task column: value}}.

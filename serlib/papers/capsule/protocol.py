@@ -151,27 +151,51 @@ class ProtocolRun:
         return {(system, task): choice.chosen for (system, task, name), choice in self.choices.items() if not name}
 
 
+@dataclass(frozen=True)
+class CellPlan:
+    """One cell's trainings and where its learning rate comes from: the rate candidates (none for
+    an SVM), validation's choice among them (None until every candidate is stored), the rate, and
+    the table runs at that rate (none until the rate is known)."""
+
+    cell: Cell
+    candidates: dict[float, common.Training]
+    choice: LearningRateChoice | None
+    rate: float | None
+    trainings: list[common.Training]
+
+
+def plan_cell(corpus: Corpus, cell: Cell, settings: Settings, device: str = "auto", cache: str | Path | None = None,
+              train_candidates: bool = False) -> CellPlan:
+    """The one place a cell's learning rate is chosen: the page (:func:`run_protocol`, which trains
+    the candidates, ``train_candidates``), ``--plan`` and the grid (:func:`training_grid`, which
+    reads them only once all are stored) consume this plan."""
+    candidates = rate_candidates(corpus, cell, settings, device, cache)
+    choice = None
+    if candidates and (train_candidates or all(job.done(cache) for job in candidates.values())):
+        choice = rate_choice(cell, {rate: job.run(cache) for rate, job in candidates.items()})
+    rate = choice.chosen if choice else None if candidates else HPARAMS.learning_rate
+    trainings = [] if rate is None else cell_trainings(corpus, cell, rate, settings, device, cache)
+    return CellPlan(cell, candidates, choice, rate, trainings)
+
+
 def run_protocol(corpus: Corpus, settings: Settings, device: str = "auto", cache: str | Path | None = None,
                  log=print) -> ProtocolRun:
     """Every cell of :func:`protocol_cells`: each network's learning rate chosen once per system and
-    task on the validation actor (utterance-level UA), then the table's runs at that rate."""
+    task on the validation actor (utterance-level UA; :func:`plan_cell`), then the table's runs at that rate."""
     out, candidate_digests = ProtocolRun(), set()
     for cell in protocol_cells(corpus, settings):
+        plan = plan_cell(corpus, cell, settings, device, cache, train_candidates=True)
         choice_key = (cell.system, cell.task, cell.variant if rate_variant(cell) else "")
-        if choice_key not in out.choices and is_network(cell.system):
-            jobs = rate_candidates(corpus, cell, settings, device, cache)
-            candidate_digests |= {job.digest for job in jobs.values()}
-            candidates = {rate: job.run(cache) for rate, job in jobs.items()}
-            out.choice_seconds += sum(o.training_seconds() for o in candidates.values())
-            out.choices[choice_key] = rate_choice(cell, candidates)
-        rate = out.choices[choice_key].chosen if is_network(cell.system) else HPARAMS.learning_rate
-        jobs = cell_trainings(corpus, cell, rate, settings, device, cache)
-        runs = [job.run(cache) for job in jobs]
+        if plan.choice is not None and choice_key not in out.choices:
+            candidate_digests |= {job.digest for job in plan.candidates.values()}
+            out.choice_seconds += sum(job.run(cache).training_seconds() for job in plan.candidates.values())
+            out.choices[choice_key] = plan.choice
+        runs = [job.run(cache) for job in plan.trainings]
         table = out.table(cell)
-        table.outcomes[cell.system, cell.task], table.rates[cell.system, cell.task] = runs, rate
-        table.training_seconds += sum(o.training_seconds() for job, o in zip(jobs, runs)
+        table.outcomes[cell.system, cell.task], table.rates[cell.system, cell.task] = runs, plan.rate
+        table.training_seconds += sum(o.training_seconds() for job, o in zip(plan.trainings, runs)
                                       if job.digest not in candidate_digests)  # a winning candidate counts once
-        log(runs_line(settings, corpus, cell.variant or cell.table, cell.task, cell.system, rate, runs))
+        log(runs_line(settings, corpus, cell.variant or cell.table, cell.task, cell.system, plan.rate, runs))
     return out
 
 
@@ -197,11 +221,8 @@ def training_grid(settings: Settings, data_root: str | Path | None = None, cache
     corpus = load_acted(settings, data_root, cache, progress=False)
     grid: dict[str, common.Training] = {}
     for cell in protocol_cells(corpus, settings):
-        candidates = rate_candidates(corpus, cell, settings, device, cache)
-        grid.update({job.digest: job for job in candidates.values()})
-        if all(job.done(cache) for job in candidates.values()):
-            rate = rate_choice(cell, {r: job.run(cache) for r, job in candidates.items()}).chosen if candidates else HPARAMS.learning_rate
-            grid.update({job.digest: job for job in cell_trainings(corpus, cell, rate, settings, device, cache)})
+        plan = plan_cell(corpus, cell, settings, device, cache)
+        grid.update({job.digest: job for job in [*plan.candidates.values(), *plan.trainings]})
     return list(grid.values())
 
 
