@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.util
 import inspect
 import sys
 from collections.abc import Mapping
@@ -31,6 +32,37 @@ from serlib import config
 
 #: The package whose definitions a model's code fingerprint follows.
 MODELS_PACKAGE = "serlib.models"
+
+
+#: Fields that later Pythons added to nodes this code uses (3.12: generic type parameters), left out
+#: so that a fingerprint is the same on every Python the project supports.
+NEWER_FIELDS = frozenset({"type_params"})
+
+
+def canonical_dump(node: object) -> str:
+    """A syntax tree as text, the same on every supported Python: what Python 3.11's
+    ``ast.dump(node, annotate_fields=False, include_attributes=False)`` writes (positional fields;
+    an optional field that is None is left out and the fields after it are named), without
+    :data:`NEWER_FIELDS` (``ast.dump`` itself changed its output in 3.12 and 3.13)."""
+    if isinstance(node, ast.AST):
+        parts, named = [], False
+        for name in node._fields:
+            if name in NEWER_FIELDS:
+                continue
+            try:
+                value = getattr(node, name)
+            except AttributeError:
+                named = True
+                continue
+            if value is None and getattr(type(node), name, ...) is None:
+                named = True
+                continue
+            text = canonical_dump(value)
+            parts.append(f"{name}={text}" if named else text)
+        return f"{type(node).__name__}({', '.join(parts)})"
+    if isinstance(node, list):
+        return f"[{', '.join(canonical_dump(item) for item in node)}]"
+    return repr(node)
 
 
 def _without_docstrings(tree: ast.AST) -> ast.AST:
@@ -44,30 +76,60 @@ def _without_docstrings(tree: ast.AST) -> ast.AST:
     return tree
 
 
+def _top_level(body: list[ast.stmt]) -> list[ast.stmt]:
+    """The statements of a module body, with those inside top-level ``if``/``try``/``with`` blocks."""
+    found = []
+    for node in body:
+        if isinstance(node, (ast.If, ast.Try, ast.With)):
+            for block in ("body", "orelse", "finalbody"):
+                found += _top_level(getattr(node, block, []))
+            for handler in getattr(node, "handlers", []):
+                found += _top_level(handler.body)
+        else:
+            found.append(node)
+    return found
+
+
 class _ModuleDefinitions:
-    """The top-level definitions of one ``serlib.models`` module by name, and the names it imports
-    from sibling modules (``from serlib.models.layers import squash``; ``from serlib.models import layers``)."""
+    """The top-level definitions of one ``serlib.models`` module by name (every statement that
+    binds the name), and the names it imports from sibling modules (``from serlib.models.layers
+    import squash``; ``from serlib.models import layers``; ``import serlib.models.layers as L``)."""
 
     def __init__(self, name: str, source: str) -> None:
         self.name = name
-        self.statements: dict[str, ast.stmt] = {}
+        self.statements: dict[str, list[ast.stmt]] = {}
         self.imported: dict[str, tuple[str, str | None]] = {}  # alias → (module, name or None for the module)
-        for node in _without_docstrings(ast.parse(source)).body:
+        for node in _top_level(_without_docstrings(ast.parse(source)).body):
             if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-                self.statements[node.name] = node
-            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                self.statements.setdefault(node.name, []).append(node)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                for target in targets:
-                    for leaf in ast.walk(target):
-                        if isinstance(leaf, ast.Name):
-                            self.statements[leaf.id] = node
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                for leaf in (leaf for target in targets for leaf in ast.walk(target)):
+                    if isinstance(leaf, ast.Name) and node not in self.statements.get(leaf.id, []):
+                        self.statements.setdefault(leaf.id, []).append(node)
+            elif isinstance(node, ast.ImportFrom):
+                self._import_from(node)
+            elif isinstance(node, ast.Import):
                 for alias in node.names:
-                    local = alias.asname or alias.name
-                    if node.module.startswith(MODELS_PACKAGE + "."):
-                        self.imported[local] = (node.module, alias.name)
-                    elif node.module == MODELS_PACKAGE:
-                        self.imported[local] = (f"{MODELS_PACKAGE}.{alias.name}", None)
+                    if alias.name.startswith(MODELS_PACKAGE + ".") and alias.asname:
+                        self.imported[alias.asname] = (alias.name, None)
+                    elif alias.name.startswith(MODELS_PACKAGE):
+                        raise ValueError(f"{name}: write `import {alias.name} as NAME` or `from ... import`: a model's "
+                                         "code fingerprint follows those")
+
+    def _import_from(self, node: ast.ImportFrom) -> None:
+        if node.level:
+            raise ValueError(f"{self.name}: relative import of {node.module or '.'}; serlib.models modules import "
+                             "absolutely, so that a model's code fingerprint can follow them")
+        for alias in node.names:
+            local = alias.asname or alias.name
+            if node.module and node.module.startswith(MODELS_PACKAGE + "."):
+                self.imported[local] = (node.module, alias.name)
+            elif node.module == MODELS_PACKAGE:
+                if importlib.util.find_spec(f"{MODELS_PACKAGE}.{alias.name}") is None:
+                    raise ValueError(f"{self.name}: `from {MODELS_PACKAGE} import {alias.name}` is not a module; import "
+                                     "it from the module that defines it")
+                self.imported[local] = (f"{MODELS_PACKAGE}.{alias.name}", None)
 
 
 def _source_of(module_name: str, sources: Mapping[str, str]) -> str:
@@ -108,9 +170,9 @@ def code_fingerprint(model_class: type, sources: Mapping[str, str] | None = None
         module_name, name = pending.pop()
         if (module_name, name) in seen:
             continue
-        node = definitions(module_name).statements[name]
-        seen[module_name, name] = ast.dump(node, annotate_fields=False, include_attributes=False)
-        for leaf in ast.walk(node):
+        nodes = definitions(module_name).statements[name]
+        seen[module_name, name] = "\n".join(canonical_dump(node) for node in nodes)
+        for leaf in (leaf for node in nodes for leaf in ast.walk(node)):
             if isinstance(leaf, ast.Name):
                 target = resolve(module_name, leaf.id)
             elif isinstance(leaf, ast.Attribute) and isinstance(leaf.value, ast.Name):

@@ -70,8 +70,7 @@ class TrainConfig:
     weights cross-entropy by inverse training-class frequency. ``length_buckets``: for zero-padded
     inputs, batches of similar lengths (each shuffled pool of :data:`BUCKET_POOL` batches sorted by
     length, then cut into batches taken in a shuffled order); every batch is cut to its longest
-    sequence either way. ``threads``: torch's CPU threads in the training process (None: as
-    the process has them, torch's default or a Dask worker's share).
+    sequence either way.
     """
 
     epochs: int
@@ -89,15 +88,13 @@ class TrainConfig:
     length_buckets: bool = False
     eval_batch_size: int = 2048
     progress: bool = True
-    threads: int | None = None
 
     def identity(self) -> dict:
         """The settings that decide the trained weights, for a training's identity: ``device`` and
-        ``progress`` blanked, ``threads`` left out, and switches that are off (``select_level`` at
+        ``progress`` blanked, and switches that are off (``select_level`` at
         windows, ``patience``, ``balanced_loss``, ``length_buckets``) left out, so that adding a switch
         keeps the identities of trainings that never used it."""
         fields = asdict(replace(self, device="", progress=False))
-        del fields["threads"]
         for name, off in (("select_level", "window"), ("patience", None), ("balanced_loss", False),
                           ("length_buckets", False)):
             if fields[name] == off:
@@ -374,8 +371,6 @@ def train_and_evaluate(
 ) -> Outcome:
     """Seed, build, train on ``data["train"]`` (validating on ``data.get("val")``), test on ``data["test"]``."""
     device = resolve_device(cfg.device)
-    if cfg.threads is not None and torch.get_num_threads() != cfg.threads:
-        torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed, device)
     model = make_model().to(device)
     history = fit(model, data["train"], data.get("val"), cfg, checkpoint)

@@ -106,3 +106,35 @@ def test_a_split_is_its_utterance_ids_not_its_row_positions():
 def test_an_estimator_outside_serlib_models_has_no_code_fingerprint():
     with pytest.raises(ValueError, match="not defined in serlib.models"):
         identity.code_fingerprint(pd.DataFrame)
+
+
+def test_the_fingerprint_text_is_the_same_on_every_python():
+    """canonical_dump writes what Python 3.11's ast.dump writes (the committed outcomes were keyed
+    with it) and leaves out fields later Pythons added; a pinned hash catches any drift."""
+    import ast
+    import sys
+
+    for module in (capsule_models, layers, crnn_models, rnn_models):
+        for node in ast.walk(ast.parse(inspect.getsource(module))):
+            if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.Assign)) and sys.version_info[:2] == (3, 11):
+                assert identity.canonical_dump(node) == ast.dump(node, annotate_fields=False, include_attributes=False)
+    source = "class Model:\n    def forward(self, x, y=None):\n        return x * 2 if y is None else y\n"
+    tree = ast.parse(source).body[0]
+    assert identity.canonical_dump(tree) == (
+        "ClassDef('Model', [], [], [FunctionDef('forward', arguments([], [arg('self'), arg('x'), arg('y')], "
+        "kwonlyargs=[], kw_defaults=[], defaults=[Constant(None)]), [Return(IfExp(Compare(Name('y', Load()), [Is()], "
+        "[Constant(None)]), BinOp(Name('x', Load()), Mult(), Constant(2)), Name('y', Load())))], [])], [])")
+
+
+def test_a_module_imported_under_another_name_is_followed_and_a_relative_import_refused():
+    aliased = sources()[CAPSULE].replace("from serlib.models.layers import DynamicRouting, margin_loss, squash",
+                                         "import serlib.models.layers as L")
+    for name in ("DynamicRouting", "margin_loss", "squash"):
+        aliased = re.sub(rf"(?<![\w.]){name}\(", f"L.{name}(", aliased)
+    model = capsule_models.TemporalCapsuleNetwork
+    before = identity.code_fingerprint(model, {CAPSULE: aliased})
+    squash = sources()[LAYERS].replace("squared / (1 + squared)", "squared / (2 + squared)")
+    assert identity.code_fingerprint(model, {CAPSULE: aliased, LAYERS: squash}) != before
+    relative = sources()[CAPSULE].replace("from serlib.models.layers import", "from .layers import")
+    with pytest.raises(ValueError, match="relative import of layers"):
+        identity.code_fingerprint(model, {CAPSULE: relative})

@@ -199,3 +199,51 @@ def test_kept_epoch_is_the_first_with_the_best_validation_score():
     assert outcome.kept_epoch("UA") == 2 and outcome.kept_epoch("UA", "utterance") == 3
     with pytest.raises(ValueError, match="no validation WA"):
         outcome.kept_epoch("WA")
+
+
+def test_length_buckets_cover_every_row_once_reproducibly_and_sort_each_pool():
+    import torch
+
+    lengths = torch.as_tensor(np.random.default_rng(0).integers(1, 400, 1000))
+    batches = training.epoch_batches(1000, 32, seed=7, lengths=lengths)
+    rows = torch.cat(batches)
+    assert sorted(rows.tolist()) == list(range(1000)) and max(len(b) for b in batches) == 32
+    again = training.epoch_batches(1000, 32, seed=7, lengths=lengths)
+    assert all(torch.equal(a, b) for a, b in zip(batches, again))
+    assert not torch.equal(rows, torch.cat(training.epoch_batches(1000, 32, seed=8, lengths=lengths)))
+    assert all(torch.all(lengths[b][1:] >= lengths[b][:-1]) for b in batches)  # each batch from one sorted pool
+    spread = np.mean([int(lengths[b].max() - lengths[b].min()) for b in batches])
+    assert spread < 0.2 * 400  # similar lengths together (random batches spread over most of 1-400)
+    plain = training.epoch_batches(1000, 32, seed=7)
+    assert sorted(torch.cat(plain).tolist()) == list(range(1000))
+
+
+def test_a_batch_is_cut_to_its_longest_sequence_only_where_it_has_a_time_axis():
+    x = {"spectrogram": np.zeros((3, 10, 4)), "functionals": np.zeros((3, 6))}
+    cut = training.cut_to_longest(x, np.array([2, 7, 5]))
+    assert cut["spectrogram"].shape == (3, 7, 4) and cut["functionals"].shape == (3, 6)
+    assert training.cut_to_longest(np.zeros((2, 9, 3)), np.array([4, 4])).shape == (2, 4, 3)
+    assert training.cut_to_longest(x, None) is x
+
+
+def test_scoring_in_length_order_returns_posteriors_in_the_examples_order():
+    import torch
+
+    class LastValid(torch.nn.Module):
+        """Scores each sequence by its last valid frame, so a row mix-up would show."""
+
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.ones(1))
+
+        def forward(self, x, lengths):
+            last = x[torch.arange(len(x)), lengths - 1, 0]
+            return torch.stack([last, -last], dim=1) * self.weight
+
+    lengths = np.array([5, 2, 9, 1, 7])
+    x = np.zeros((5, 9, 1), dtype=np.float32)
+    for row, length in enumerate(lengths):
+        x[row, length - 1, 0] = row - 2.0
+    posteriors = training.predict_proba(LastValid(), x, torch.device("cpu"), batch_size=2, lengths=lengths)
+    np.testing.assert_array_equal(posteriors.argmax(axis=1), [1, 1, 0, 0, 0])
+    assert posteriors[0, 0] < posteriors[1, 0] < 0.5 < posteriors[3, 0] < posteriors[4, 0]

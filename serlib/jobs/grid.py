@@ -4,6 +4,7 @@ and the executors that run a grid here or on a Dask cluster (:func:`execute`, :f
 from __future__ import annotations
 
 import importlib
+import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -217,10 +218,13 @@ def _progress(report: GridReport, total: int, spec: JobSpec) -> str:
 
 
 def _run_local(todo: Sequence[JobSpec], report: GridReport, execution: Execution, log: Callable[[str], None]) -> None:
+    """The jobs one after another in this process, with torch's threads set once: one per core
+    this process may use (as a Dask worker sets its share)."""
+    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     for spec in todo:
         for attempt in range(execution.retries + 1):
             try:
-                run_job(spec)
+                run_job(spec, threads)
                 report.ran.append(spec.name)
                 break
             except Exception as err:  # noqa: BLE001 - reported with its key; the other jobs still run

@@ -12,7 +12,6 @@ configuration or split never reloads an old checkpoint, and adding a seed trains
 
 from __future__ import annotations
 
-import inspect
 import json
 import re
 import types

@@ -68,11 +68,12 @@ class Settings:
     # the stand-in (a registered corpus with a ``session`` column)
     corpus: str = common.setting("nemo", common.Valid(among=tuple(common.SESSION_TASKS)))
     systems: tuple[str, ...] = common.setting(("Plain CRNN", "Multi-CRNN", "HSF-CRNN"), common.Valid(among=tuple(SYSTEMS)))
-    test_folds: tuple[int, ...] = (1, 2, 3, 4, 5)  # sessions (folds) that are test sets
+    # sessions (folds) that are test sets
+    test_folds: tuple[int, ...] = common.setting((1, 2, 3, 4, 5), common.Valid(among=(1, 2, 3, 4, 5)))
     # Adam; chosen per fold on validation UA (3e-4 learnt too slowly in a pilot)
     learning_rates: tuple[float, ...] = common.setting((3e-3, 1e-3), common.Valid(positive=True))
     epochs: int = HPARAMS.max_epochs
-    seeds: tuple[int, ...] = (0,)
+    seeds: tuple[int, ...] = common.setting((0,), common.Valid(at_least=0))
     per_class_and_speaker: int | None = None  # a subset of every speaker's utterances (smoke)
     n_boot: int = 1000  # bootstrap resamples of each CI
 

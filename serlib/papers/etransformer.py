@@ -20,6 +20,7 @@ session), never on the test fold.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -78,11 +79,11 @@ class Settings:
     systems: tuple[str, ...] = common.setting(SYSTEMS, common.Valid(among=SYSTEMS))  # any of Table 2's eight models
     protocols: tuple[str, ...] = common.setting(PROTOCOLS, common.Valid(among=PROTOCOLS))
     # the models the speaker-independent folds train (of ``systems``; None: all of them)
-    speaker_independent_systems: tuple[str, ...] | None = common.setting(None, common.Valid(among=SYSTEMS))
+    speaker_independent_systems: tuple[str, ...] | None = common.setting(None, common.Valid(among=SYSTEMS, nonempty=False))
     # folds that are test sets (1-based)
     test_folds: tuple[int, ...] = common.setting((1, 2, 3, 4, 5), common.Valid(among=tuple(range(1, HPARAMS.folds + 1))))
     epochs: int = HPARAMS.max_epochs
-    seeds: tuple[int, ...] = (0,)
+    seeds: tuple[int, ...] = common.setting((0,), common.Valid(at_least=0))
     per_class_and_speaker: int | None = None  # a subset of every speaker's utterances (smoke)
     n_boot: int = 1000  # bootstrap resamples of each CI
 
@@ -264,7 +265,9 @@ class Table2Run:
         box share it)."""
         key = (first, second, metric, level)
         if key not in self._differences:
-            self._differences[key] = _difference(self.pooled(*first), self.pooled(*second), metric, self.settings.n_boot,
+            # at least 20 resamples beyond each end of a corrected CI, so that its ends are stable
+            n_boot = max(self.settings.n_boot, math.ceil(20 / ((1 - level) / 2)))
+            self._differences[key] = _difference(self.pooled(*first), self.pooled(*second), metric, n_boot,
                                                  self.speakers, level)
         return self._differences[key]
 
@@ -373,9 +376,10 @@ def differences(run: Table2Run, protocol: str, level: float = 0.95) -> pd.DataFr
 
 
 def contributions(run: Table2Run, protocol: str) -> pd.DataFrame:
-    """Proposed − each ablation (points of WA and UA, 95 % paired bootstrap CI over utterances),
-    beside the paper's difference, and whether our CI establishes the paper's sign."""
-    found = differences(run, protocol)
+    """Proposed − each ablation (points of WA and UA, paired bootstrap CI over speakers and their
+    utterances at :func:`comparison_level`, the verdict's level), beside the paper's difference, and
+    whether our CI establishes the paper's sign."""
+    found = differences(run, protocol, comparison_level(run, protocol))
     if not len(found):
         return pd.DataFrame()
     table = {}
@@ -396,8 +400,9 @@ def verdict_box(run: Table2Run, corpus: str, profile: str, iemocap_ran: bool) ->
                      "number on this page is a result.")
     task = common.SESSION_TASKS[corpus]
     where = f"the **{corpus}** stand-in" if task.stand_in else f"**{corpus}**"
-    lines.append(f"**Ran on {where}:** {len(run.settings.systems)} of Table 2's 8 models, "
-                 f"{' and '.join(run.settings.protocols)} folds ({len(run.settings.test_folds)} of 5 test folds).")
+    trained = "; ".join(f"{len(systems_of(run.settings, protocol))} of Table 2's 8 models on the {protocol} folds"
+                        for protocol in run.settings.protocols)
+    lines.append(f"**Ran on {where}:** {trained} ({len(run.settings.test_folds)} of 5 test folds).")
     for protocol in run.settings.protocols:
         level = comparison_level(run, protocol)
         found = differences(run, protocol, level)
@@ -406,9 +411,10 @@ def verdict_box(run: Table2Run, corpus: str, profile: str, iemocap_ran: bool) ->
             verdicts = [common.sign_agreement(r.low, r.high, r.paper) for r in ua.itertuples()]
             established = [f"{r.system.split(':')[0]} ({r.ours:+.1f})" for r, v in zip(ua.itertuples(), verdicts)
                            if v in ("agrees", "opposite")]
+            resampled = "speakers and their utterances" if run.speakers is not None else "utterances"
             lines.append(f"**Components, {protocol} folds (proposed − BaseN, UA):** {len(verdicts)} "
                          f"comparison{'s' if len(verdicts) > 1 else ''}, each "
-                         f"judged on a {100 * level:.1f} % CI over speakers and utterances (95 % corrected for "
+                         f"judged on a {100 * level:.1f} % CI over {resampled} (95 % corrected for "
                          f"{len(verdicts)} comparisons): the paper's sign is established for {verdicts.count('agrees')}, "
                          f"the opposite sign for {verdicts.count('opposite')}, neither for "
                          f"{verdicts.count('not established')}"
@@ -426,8 +432,9 @@ def verdict_box(run: Table2Run, corpus: str, profile: str, iemocap_ran: bool) ->
 
 
 def inflation(run: Table2Run) -> pd.DataFrame:
-    """Random − speaker-independent folds per system (points, paired CI over utterances: with all
-    five folds both protocols test every utterance once): how much shared speakers inflate the scores."""
+    """Random − speaker-independent folds per system (points, paired 95 % CI over speakers and their
+    utterances: with all five folds both protocols test every utterance once): how much shared
+    speakers inflate the scores."""
     settings = run.settings
     if set(PROTOCOLS) - set(settings.protocols):
         return pd.DataFrame()

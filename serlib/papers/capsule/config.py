@@ -125,7 +125,7 @@ class Settings:
     table2_systems: tuple[str, ...] = common.setting(("feature_proposed", "fb128_proposed"), common.Valid(among=tuple(SYSTEMS)))
     table3_systems: tuple[str, ...] = common.setting(tuple(SYSTEMS), common.Valid(among=tuple(SYSTEMS)))
     # default: every task of ``tasks``
-    table3_tasks: tuple[str, ...] | None = common.setting(None, common.Valid(among=TASKS))
+    table3_tasks: tuple[str, ...] | None = common.setting(None, common.Valid(among=TASKS, nonempty=False))
     # the first n of the ten random splits (CPU: 3 for the networks)
     table3_runs: int = common.setting(HPARAMS.table3_runs, common.Valid(at_least=1))
     # Table 2 trains its one split once per seed (one run's CI is ±5 points)
