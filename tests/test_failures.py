@@ -112,13 +112,16 @@ def test_a_run_killed_while_writing_its_results_leaves_the_previous_file_intact(
     path = run(0.5).write(tmp_path)
     before = path.read_text()
 
-    def killed(self, target):
+    def killed(source, target):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(type(path), "replace", killed)
+    from serlib import files
+
+    monkeypatch.setattr(files.os, "replace", killed)  # killed between writing the new file and moving it in
     with pytest.raises(KeyboardInterrupt):
         run(0.9).write(tmp_path)
     assert path.read_text() == before and json.loads(before)["rows"][0]["value"] == 0.5
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no temporary file left behind
 
 
 def test_the_same_smoke_configuration_twice_gives_identical_rows(tmp_path):
