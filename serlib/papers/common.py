@@ -98,6 +98,12 @@ def setting(default: Any, valid: Valid) -> Any:
     return field(default=default, metadata={"valid": valid})
 
 
+def variants_setting(variants: Sequence[Any]) -> Any:
+    """A ``variants`` field: by default every labelled variant (each with a ``name``), any of them valid, none allowed."""
+    names = tuple(item.name for item in variants)
+    return setting(names, Valid(among=names, nonempty=False))
+
+
 def resolve(profiles: Mapping[str, S], profile: str, overrides: Mapping[str, Any] | None = None) -> S:
     """The settings of ``profile`` with ``overrides`` applied (``None`` keeps the profile's value).
 

@@ -97,8 +97,7 @@ class Settings:
     train_per_class_and_speaker: int | None = None  # a subset of the training utterances (smoke)
     train_sequence_shift: int = HPARAMS.sequence_shift  # a sparser shift for training windows (smoke)
     eval_sequence_shift: int = HPARAMS.sequence_shift  # a sparser shift for validation and test windows (smoke)
-    variants: tuple[str, ...] = common.setting(tuple(v.name for v in VARIANTS),  # sensitivity runs of the two +Δ+ΔΔ LSTM rows
-                                               common.Valid(among=tuple(v.name for v in VARIANTS), nonempty=False))
+    variants: tuple[str, ...] = common.variants_setting(VARIANTS)  # sensitivity runs of the two +Δ+ΔΔ LSTM rows
     variant_seeds: tuple[int, ...] = tuple(range(3))  # sensitivity runs: 3 seeds each fit the CPU (18 trainings)
     n_boot: int = 1000  # bootstrap resamples of each CI
 

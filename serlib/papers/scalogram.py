@@ -115,8 +115,7 @@ class Settings:
     speakers: int | None = None  # smoke: the first speakers (sorted) only
     per_class_and_speaker: int | None = None  # smoke: utterances per speaker and class
     folds: int | None = None  # smoke: the first leave-one-speaker-out folds only
-    variants: tuple[str, ...] = common.setting(tuple(v.name for v in VARIANTS),  # sensitivity runs, on the corpora each names
-                                               common.Valid(among=tuple(v.name for v in VARIANTS), nonempty=False))
+    variants: tuple[str, ...] = common.variants_setting(VARIANTS)  # sensitivity runs, on the corpora each names
     variant_seeds: tuple[int, ...] = (0,)
     time_extraction: bool = True  # full profile: time a cold extraction into an empty cache
     n_boot: int = 1000

@@ -134,8 +134,7 @@ class Settings:
     # candidates, chosen on the validation actor
     learning_rates: tuple[float, ...] = common.setting(HPARAMS.learning_rates, common.Valid(positive=True))
     # labelled sensitivity runs (on Table 2's split)
-    variants: tuple[str, ...] = common.setting(tuple(v.name for v in VARIANTS),
-                                               common.Valid(among=tuple(v.name for v in VARIANTS), nonempty=False))
+    variants: tuple[str, ...] = common.variants_setting(VARIANTS)
     variant_tasks: tuple[str, ...] = common.setting(("8-class",), common.Valid(among=TASKS, nonempty=False))
     test_speakers: int = 4  # Table 2: the last speakers (sorted) test, the one before validates
     speakers: tuple[str, ...] | None = None  # smoke: these speakers only
