@@ -144,7 +144,7 @@ def report(rows: list[dict], steps: int, sampled: int, batches: int) -> str:
              table.to_markdown(index=False, floatfmt=".2f"), ""]
     for paper in MODELS:
         before, after = (table[(table.paper == paper) & (table.path == p)].iloc[0] for p in ("before", "after"))
-        ratios = ", ".join(f"{after[c] / before[c]:.2f}× on {c[8:-1]}" for c in table.columns if c.startswith("steps/s"))
+        ratios = ", ".join(f"{after[c] / before[c]:.2f}× on {c[9:-1]}" for c in table.columns if c.startswith("steps/s"))
         lines.append(f"- **{paper}**: {ratios}; an nEMO epoch {before['s per nEMO epoch']:.0f} s → "
                      f"{after['s per nEMO epoch']:.0f} s ({before['s per nEMO epoch'] / after['s per nEMO epoch']:.2f}×)")
     return "\n".join(lines) + "\n"
