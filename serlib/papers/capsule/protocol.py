@@ -159,6 +159,7 @@ class CellPlan:
 
     cell: Cell
     candidates: dict[float, common.Training]
+    candidate_outcomes: dict[float, training.Outcome]  # read (or trained) where the choice was made
     choice: LearningRateChoice | None
     rate: float | None
     trainings: list[common.Training]
@@ -170,12 +171,13 @@ def plan_cell(corpus: Corpus, cell: Cell, settings: Settings, device: str = "aut
     the candidates, ``train_candidates``), ``--plan`` and the grid (:func:`training_grid`, which
     reads them only once all are stored) consume this plan."""
     candidates = rate_candidates(corpus, cell, settings, device, cache)
-    choice = None
+    choice, outcomes = None, {}
     if candidates and (train_candidates or all(job.done(cache) for job in candidates.values())):
-        choice = rate_choice(cell, {rate: job.run(cache) for rate, job in candidates.items()})
+        outcomes = {rate: job.run(cache) for rate, job in candidates.items()}
+        choice = rate_choice(cell, outcomes)
     rate = choice.chosen if choice else None if candidates else HPARAMS.learning_rate
     trainings = [] if rate is None else cell_trainings(corpus, cell, rate, settings, device, cache)
-    return CellPlan(cell, candidates, choice, rate, trainings)
+    return CellPlan(cell, candidates, outcomes, choice, rate, trainings)
 
 
 def run_protocol(corpus: Corpus, settings: Settings, device: str = "auto", cache: str | Path | None = None,
@@ -188,7 +190,7 @@ def run_protocol(corpus: Corpus, settings: Settings, device: str = "auto", cache
         choice_key = (cell.system, cell.task, cell.variant if rate_variant(cell) else "")
         if plan.choice is not None and choice_key not in out.choices:
             candidate_digests |= {job.digest for job in plan.candidates.values()}
-            out.choice_seconds += sum(job.run(cache).training_seconds() for job in plan.candidates.values())
+            out.choice_seconds += sum(o.training_seconds() for o in plan.candidate_outcomes.values())
             out.choices[choice_key] = plan.choice
         runs = [job.run(cache) for job in plan.trainings]
         table = out.table(cell)
