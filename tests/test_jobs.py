@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -169,6 +170,29 @@ def test_exported_outcomes_resume_the_grid_on_another_machine_and_a_broken_one_i
     broken.write_bytes(b"not an npz")
     with pytest.raises(ValueError, match=re.escape(str(broken))):
         jobs.import_outcomes(carried, tmp_path / "third")
+
+
+def test_a_network_a_page_reloads_travels_with_its_outcome_and_reloads_without_training(tmp_path):
+    import torch
+    from tests.grid_fixture import _model
+
+    specs = _plan(tmp_path)[:2]
+    jobs.execute(specs, jobs.Execution("local"), log=lambda line: None)
+    here = jobs._grid(GRID, "smoke", specs[0].overrides, specs[0].data_root, specs[0].cache, "auto")[specs[0].digest]
+    network = here.network(_model, "last", specs[0].cache)
+    folder = common.folder_of(specs[0].key, specs[0].digest, specs[0].cache)
+    assert (folder / jobs.NETWORK_FILE).exists()
+    carried = tmp_path / "outcomes"
+    jobs.export_outcomes(specs, carried)
+    assert len(list(carried.rglob(jobs.NETWORK_FILE))) == 1 and not list(carried.rglob("*.ckpt"))  # only the reloaded one
+    jobs.import_outcomes(carried, tmp_path / "other")
+    elsewhere = jobs._grid(GRID, "smoke", specs[0].overrides, specs[0].data_root, str(tmp_path / "other"), "auto")[specs[0].digest]
+    elsewhere = replace(elsewhere, train=lambda checkpoint: pytest.fail("a kept network must reload without training"))
+    reloaded = elsewhere.network(_model, "last", tmp_path / "other")
+    assert not (common.folder_of(specs[0].key, specs[0].digest, tmp_path / "other") / jobs.CHECKPOINT_FILE).exists()
+    for before, after in zip(network.state_dict().values(), reloaded.state_dict().values()):
+        assert torch.equal(before, after)
+    assert not reloaded.training
 
 
 def test_outcomes_cli_exports_a_papers_grid_and_imports_it_into_an_empty_cache(capsys, monkeypatch, corpora_root, tmp_path):

@@ -25,7 +25,7 @@ Every name is re-exported here: ``jobs.<name>`` is the interface.
 from __future__ import annotations
 
 from serlib.jobs.cluster import ClusterProfile
-from serlib.jobs.grid import (EXECUTORS, OUTCOME_FILE, KEY_FILE, CHECKPOINT_FILE, JobSpec, GridReport, paper_module,
+from serlib.jobs.grid import (EXECUTORS, OUTCOME_FILE, KEY_FILE, CHECKPOINT_FILE, NETWORK_FILE, JobSpec, GridReport, paper_module,
                               settings_overrides, forget_grids, plan, run_job, is_done, clear, Execution, execute,
                               run_grid)
 from serlib.jobs.transfer import OUTCOMES_DIR, export_outcomes, exported_not_imported, import_outcomes
@@ -34,7 +34,7 @@ from serlib.jobs.grid import _grid, _progress, _run_local, _client, _run_dask  #
 from serlib.jobs.transfer import _same_file, _copy_atomically  # noqa: F401 - private, kept reachable
 from serlib.jobs.status import _recorded_seconds, _finished_epochs  # noqa: F401 - private, kept reachable
 
-__all__ = ["ClusterProfile", "EXECUTORS", "OUTCOME_FILE", "KEY_FILE", "CHECKPOINT_FILE", "JobSpec", "GridReport",
+__all__ = ["ClusterProfile", "EXECUTORS", "OUTCOME_FILE", "KEY_FILE", "CHECKPOINT_FILE", "NETWORK_FILE", "JobSpec", "GridReport",
            "paper_module", "settings_overrides", "forget_grids", "plan", "run_job", "is_done", "clear", "Execution",
            "execute", "run_grid", "OUTCOMES_DIR", "export_outcomes", "exported_not_imported", "import_outcomes",
            "GroupStatus", "GridStatus", "grid_status", "status_lines"]

@@ -18,7 +18,7 @@ from serlib.papers import common
 from serlib.papers.contract import PaperModule
 
 EXECUTORS = ("local", "dask")
-OUTCOME_FILE, KEY_FILE, CHECKPOINT_FILE = common.OUTCOME_FILE, common.KEY_FILE, common.CHECKPOINT_FILE
+OUTCOME_FILE, KEY_FILE, CHECKPOINT_FILE, NETWORK_FILE = common.OUTCOME_FILE, common.KEY_FILE, common.CHECKPOINT_FILE, common.NETWORK_FILE
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,10 @@ import numpy as np
 import pandas as pd
 
 from serlib import config, corpora, files
-from serlib.training import Outcome, Predictions
+import torch
+from torch import nn
+
+from serlib.training import Outcome, Predictions, load_trained
 
 S = TypeVar("S")
 
@@ -326,10 +329,13 @@ class TrainingKey:
 
 
 #: The files of a run folder: the finished training's outcome (its presence marks the training as
-#: stored), the key and identity beside it for a reader, and the checkpoint a training resumes from.
+#: stored), the key and identity beside it for a reader, the checkpoint a training resumes from, and
+#: the kept network (the selected epoch's parameters only) of a training whose network a page
+#: reloads for a figure: it travels with the outcome, so that figure needs no training on a fresh clone.
 OUTCOME_FILE = "outcome.npz"
 KEY_FILE = "key.json"
 CHECKPOINT_FILE = "checkpoint.ckpt"
+NETWORK_FILE = "network.pt"
 
 
 def run_folder(key: TrainingKey, identity: Mapping[str, Any], cache: str | Path | None = None) -> Path:
@@ -429,3 +435,17 @@ class Training:
                       f"reload its network; {differ} of {len(before)} {level}-level predictions differ from the stored "
                       "outcome's", stacklevel=2)
         return path
+
+    def network(self, make_model: Callable[[], nn.Module], select: str = "last", cache: str | Path | None = None) -> nn.Module:
+        """The trained network (in eval mode, on the CPU), from its kept parameters (``network.pt``).
+        The first reload writes them from the checkpoint (``select``: the epoch the training kept,
+        ``"val"`` or ``"last"``), training again where there is none (:meth:`checkpoint`);
+        ``serlib outcomes export`` carries them with the outcome."""
+        kept = self.folder(cache) / NETWORK_FILE
+        if not kept.exists():
+            model = load_trained(make_model, self.checkpoint(cache), select)
+            with files.atomic_path(kept) as temporary:
+                torch.save(model.state_dict(), temporary)
+        model = make_model()
+        model.load_state_dict(torch.load(kept, map_location="cpu", weights_only=True))
+        return model.eval()

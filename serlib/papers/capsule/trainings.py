@@ -154,9 +154,9 @@ def train_system(corpus: Corpus, table: str, system: str, task: Task, split: spl
 
 def trained_model(corpus: Corpus, table: str, system: str, task: Task, split: splits.Split, seed: int,
                   settings: Settings, learning_rate: float, cache: str | Path | None = None):
-    """The network :func:`train_system` left behind (with its inputs), reloaded from its checkpoint
-    (trained again here where its outcome was imported without one)."""
+    """The network :func:`train_system` left behind (with its inputs), reloaded from its kept
+    parameters (:meth:`~serlib.papers.common.Training.network`)."""
     job = system_training(corpus, table, system, task, split, seed, settings, learning_rate, cache=cache)
     data = split_inputs(corpus, SYSTEMS[system][1], task, split, seed, settings, cache)
     make_model = model_builder(system, data["train"].x.shape[-1], len(task.classes))
-    return training.load_trained(make_model, job.checkpoint(cache), "val" if "val" in data else "last"), data
+    return job.network(make_model, "val" if "val" in data else "last", cache), data
