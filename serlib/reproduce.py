@@ -96,6 +96,7 @@ def run_paper(paper: Paper, profile: str, parameters: Mapping[str, str]) -> Pape
         status, error = "failed", f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
     if target.exists():
         project_relative_page(target, paper.notebook)
+        tag_for_readers(target)
     written = sorted(p for p, mtime in _results_state(paper).items() if before.get(p) != mtime)
     return PaperRun(paper.name, status, time.time() - started, target, written, error)
 
@@ -138,6 +139,39 @@ def project_relative_page(notebook_path: Path, input_path: str | None = None) ->
             for kind, value in output.get("data", {}).items():
                 if kind.startswith("text/") and isinstance(value, str):
                     output["data"][kind] = scrub_machine_paths(value, prefixes)
+    nbformat.write(notebook, notebook_path)
+
+
+#: Printed lines from which a page's cell output (a training log) scrolls in a short box.
+LONG_OUTPUT_LINES = 20
+#: Tags that already decide how a cell shows; :func:`tag_for_readers` leaves such a cell alone.
+SHOWING_TAGS = ("remove-cell", "remove-input", "hide-input", "hide-cell")
+
+
+def reader_tags(cell) -> list[str]:
+    """The Jupyter Book tags a page's code cell gets for a reader: its code folded behind a
+    "show code" toggle (``hide-input``), and a printed output of more than
+    :data:`LONG_OUTPUT_LINES` lines (a training log) in a scrolling box (``scroll-output``)."""
+    tags = list(cell.metadata.get("tags", []))
+    if cell.cell_type != "code":
+        return tags
+    if not any(tag in tags for tag in SHOWING_TAGS):
+        tags.append("hide-input")
+    printed = sum(str(output.get("text", "")).count("\n") for output in cell.get("outputs", []) if output.get("output_type") == "stream")
+    if printed > LONG_OUTPUT_LINES and "scroll-output" not in tags:
+        tags.append("scroll-output")
+    return tags
+
+
+def tag_for_readers(notebook_path: Path) -> None:
+    """Set :func:`reader_tags` on every code cell of an executed page (``serlib reproduce`` does
+    this to each page it writes, so no page is tagged by hand)."""
+    import nbformat
+
+    notebook = nbformat.read(notebook_path, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.metadata["tags"] = reader_tags(cell)
     nbformat.write(notebook, notebook_path)
 
 

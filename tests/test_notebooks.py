@@ -205,3 +205,34 @@ def test_machine_paths_in_an_executed_page_become_project_relative(tmp_path, mon
     assert cleaned.cells[1].outputs[0]["text"] == "wrote results/rnn/emodb-full.json\n"
     assert cleaned.metadata["papermill"]["parameters"]["data_root"] == "$SERLIB_DATA"
     assert cleaned.metadata["papermill"]["input_path"] == "notebooks/rnn.ipynb"
+
+
+def test_an_executed_page_folds_its_code_and_boxes_its_long_logs(tmp_path):
+    from serlib.reproduce import LONG_OUTPUT_LINES, tag_for_readers
+
+    log = "".join(f"epoch {n}\n" for n in range(LONG_OUTPUT_LINES + 1))
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# A page"),
+        nbformat.v4.new_code_cell("train()", outputs=[nbformat.v4.new_output("stream", name="stdout", text=log)]),
+        nbformat.v4.new_code_cell("print('short')", outputs=[nbformat.v4.new_output("stream", name="stdout", text="short\n")]),
+        nbformat.v4.new_code_cell("import x", metadata={"tags": ["remove-input"]}),
+    ])
+    page = tmp_path / "page.ipynb"
+    nbformat.write(notebook, page)
+    tag_for_readers(page)
+    tag_for_readers(page)  # idempotent
+    tagged = nbformat.read(page, as_version=4)
+    assert "tags" not in tagged.cells[0].metadata
+    assert tagged.cells[1].metadata["tags"] == ["hide-input", "scroll-output"]
+    assert tagged.cells[2].metadata["tags"] == ["hide-input"]
+    assert tagged.cells[3].metadata["tags"] == ["remove-input"]
+
+
+@pytest.mark.parametrize("paper", [p for p in PAPERS if p.shown], ids=lambda p: p.name)
+def test_every_code_cell_of_a_committed_page_is_folded_for_readers(paper):
+    from serlib.reproduce import SHOWING_TAGS
+
+    page = nbformat.read(PROJECT / paper.page, as_version=4)
+    shown = [cell.source[:60] for cell in page.cells if cell.cell_type == "code"
+             and not set(SHOWING_TAGS) & set(cell.metadata.get("tags", []))]
+    assert not shown, f"{paper.page}: code cells shown to readers: {shown}"
