@@ -24,6 +24,7 @@ install: $(STAMP)
 book: $(STAMP)
 	@if [ -n "$$(find results -name '*.json' -newer _build/html/book/summary.html 2>/dev/null)" ]; then \
 		rm -rf .jupyter_cache; touch book/summary.ipynb; fi
+	$(BIN)/serlib status --write
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "open _build/html/index.html"
 

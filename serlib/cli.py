@@ -15,7 +15,7 @@ import argparse
 import json
 import sys
 
-from serlib import corpora
+from serlib import config, corpora
 
 
 def _corpus(args: argparse.Namespace) -> int:
@@ -56,6 +56,17 @@ def _pages(args: argparse.Namespace) -> int:
     from serlib.pages import regenerate
 
     return regenerate(args.papers, args.plan, not args.no_book, args.data_root, log=lambda line: print(line, flush=True))
+
+
+def _status(args: argparse.Namespace) -> int:
+    from serlib import status
+
+    if args.write:
+        changed = status.write_status_page()
+        print(f"{config.shown(status.STATUS_PAGE)} {'written' if changed else 'unchanged'}")
+    else:
+        print(status.status_page())
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,6 +137,11 @@ def main(argv: list[str] | None = None) -> int:
     pages.add_argument("--no-book", action="store_true", help="do not build the book afterwards")
     pages.add_argument("--data-root", help="folder holding one sub-folder per corpus (default: $SERLIB_DATA)")
     pages.set_defaults(run=_pages)
+    status = commands.add_parser(
+        "status", help="print what each paper's page reproduces, from the results files and the committed pages",
+        description="The book's status table (book/status.md, included by the intro), generated from results/ and book/papers/.")
+    status.add_argument("--write", action="store_true", help="write book/status.md (make book does this before building)")
+    status.set_defaults(run=_status)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

@@ -91,3 +91,21 @@ def prose_table(frame: pd.DataFrame, caption: str, min_width_em: float = 14.0):
     each cell on one line and scroll sideways (``_static/custom.css``)."""
     return frame.style.hide(axis="index").set_caption(caption).set_properties(
         **{"text-align": "left", "white-space": "normal", "min-width": f"{min_width_em:g}em", "vertical-align": "top"})
+
+
+def readable_tables() -> None:
+    """Show every DataFrame on a page as a reader needs it: no 0, 1, 2, ... index column (a named
+    index stays) and "–" for a missing value. Call once at the top of a page."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        return
+
+    def html(frame: pd.DataFrame) -> str:
+        styler = frame.style.format(na_rep="–", precision=3)
+        if isinstance(frame.index, pd.RangeIndex):
+            styler = styler.hide(axis="index")
+        return styler.to_html()
+
+    shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, html)

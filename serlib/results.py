@@ -258,10 +258,12 @@ def ours_by_column(run: Run, order: Sequence[str]) -> pd.DataFrame:
 
 
 def comparison_table(rows: pd.DataFrame, table: str | None = None) -> pd.DataFrame:
-    """Paper vs ours, one line per cell, values in percent. ``ours`` is the mean ± std over seeds
-    (the value alone for a single run, whose spread the CI gives); ``gap`` is ours − paper in
-    points; ``paper in CI`` whether the paper's value lies inside our 95 % CI. Rows of labelled
-    variants get a ``variant`` column."""
+    """Ours beside the paper, one line per cell, values in percent, laid out to fit a page: what
+    the cell is (row, column, metric), then ``ours`` (the mean ± std over seeds; the value alone
+    for a single run, whose spread the CI gives), its ``95% CI``, the ``gap`` (ours − paper, points),
+    the ``paper``'s value and whether it lies in our CI. Columns that are the same on every line
+    (the table, the level, the seeds) are left out; the caption of the page says them. Rows of
+    labelled variants get a ``variant`` column."""
     if table is not None:
         rows = rows[rows["table"] == table]
 
@@ -270,19 +272,19 @@ def comparison_table(rows: pd.DataFrame, table: str | None = None) -> pd.DataFra
 
     has_paper = rows["paper_value"].notna()
     shown = pd.DataFrame({
-        "table": rows["table"], "row": rows["row"], "column": rows["column"],
-        "metric": rows["metric"], "level": rows["level"],
-        "paper": [pct(v) for v in rows["paper_value"]],
+        "table": rows["table"], "row": rows["row"], "column": rows["column"], "metric": rows["metric"],
         "ours": [pct(v) if n == 1 else f"{pct(v)} ± {pct(s)}" for v, s, n in zip(rows["value"], rows["std"], rows["seeds"])],
         "95% CI": [f"[{pct(lo)}, {pct(hi)}]" for lo, hi in zip(rows["ci_low"], rows["ci_high"])],
         "gap": [f"{100 * (v - p):+.1f}" if has else "–" for v, p, has in zip(rows["value"], rows["paper_value"], has_paper)],
+        "paper": [pct(v) for v in rows["paper_value"]],
         "paper in CI": ["yes" if has and lo <= p <= hi else ("no" if has else "–")
                         for p, lo, hi, has in zip(rows["paper_value"], rows["ci_low"], rows["ci_high"], has_paper)],
-        "seeds": rows["seeds"],
+        "level": rows["level"], "seeds": rows["seeds"],
     }).reset_index(drop=True)
     if "variant" in rows and (rows["variant"].fillna("") != "").any():
-        shown.insert(3, "variant", rows["variant"].fillna("").replace("", "paper's protocol").to_numpy())
-    return shown
+        shown.insert(1, "variant", rows["variant"].fillna("").replace("", "paper's protocol").to_numpy())
+    constant = [name for name in ("table", "level", "seeds") if len(shown) > 1 and shown[name].nunique() == 1]
+    return shown.drop(columns=constant)
 
 
 #: A headline cell lies "close" to the paper within this many points (percent).
@@ -304,20 +306,29 @@ def headline_cells(rows: pd.DataFrame, stand_ins: dict[str, str] | None = None) 
     return cells
 
 
+#: The three disjoint classes of a headline cell: within :data:`CLOSE_POINTS` of the paper;
+#: further, but with the paper's value inside our 95 % CI (consistent, and inconclusive: a wide
+#: CI holds many values); neither (not reproduced).
+CELL_CLASSES = (f"within {CLOSE_POINTS:g} points", "consistent but inconclusive", "not reproduced")
+
+
+def cell_classes(cells: pd.DataFrame) -> pd.Series:
+    """:data:`CELL_CLASSES` of each headline cell (:func:`headline_cells`)."""
+    return pd.Series([CELL_CLASSES[0] if close else CELL_CLASSES[1] if inside else CELL_CLASSES[2]
+                      for close, inside in zip(cells["close"].astype(bool), cells["paper_in_ci"].astype(bool))],
+                     index=cells.index, dtype=object)
+
+
 def scoreboard(rows: pd.DataFrame, stand_ins: dict[str, str] | None = None) -> pd.DataFrame:
-    """Per paper and corpus: headline cells, how many lie within :data:`CLOSE_POINTS` of the paper,
-    how many hold the paper's value inside our CI (the two counts overlap), how many are neither,
-    and how many of the paper's cells were not run."""
+    """Per paper and corpus: headline cells, how many fall in each of the disjoint
+    :data:`CELL_CLASSES`, and how many of the paper's cells were not run."""
     cells = headline_cells(rows, stand_ins)
+    classes = cell_classes(cells) if len(cells) else pd.Series(dtype=object)
     board = []
     for (paper, corpus), group in rows.groupby(["paper", "corpus"], sort=False):
-        chosen = cells[(cells["paper"] == paper) & (cells["corpus"] == corpus)]
+        chosen = classes[(cells["paper"] == paper) & (cells["corpus"] == corpus)] if len(cells) else classes
         not_run = group["not_run"].iloc[0] if "not_run" in group else ""
-        board.append({
-            "paper": paper, "corpus": corpus, "headline cells": len(chosen),
-            f"within {CLOSE_POINTS:g} points": int(chosen["close"].sum()),
-            "paper inside our CI": int(chosen["paper_in_ci"].sum()),
-            "outside both": int((~chosen["close"] & ~chosen["paper_in_ci"]).sum()),
-            "not run": len([c for c in str(not_run).split("; ") if c]),
-        })
+        board.append({"paper": paper, "corpus": corpus, "headline cells": len(chosen),
+                      **{name: int((chosen == name).sum()) for name in CELL_CLASSES},
+                      "not run": len([c for c in str(not_run).split("; ") if c])})
     return pd.DataFrame(board)

@@ -135,16 +135,20 @@ def test_the_scoreboard_counts_headline_cells_only():
         cell("a", "x", "UA", 0.60, 0.61, 0.55, 0.67, not_run="Table 3 BLSTM (8-class); Table 3 CNN (8-class)"),  # close and in CI
         cell("a", "x", "UA", 0.60, 0.50, 0.45, 0.58, not_run="Table 3 BLSTM (8-class); Table 3 CNN (8-class)"),  # neither
         cell("a", "x", "UA", 0.60, 0.55, 0.50, 0.62, not_run="Table 3 BLSTM (8-class); Table 3 CNN (8-class)"),  # in CI only
+        cell("a", "x", "UA", 0.60, 0.62, 0.40, 0.70, not_run="Table 3 BLSTM (8-class); Table 3 CNN (8-class)"),  # close, wide CI
         cell("a", "x", "confusion", 0.60, 0.10, 0.05, 0.15, not_run="Table 3 BLSTM (8-class); Table 3 CNN (8-class)"),
         cell("a", "x", "UA", 0.60, 0.10, 0.05, 0.15, variant="log scalogram", not_run="Table 3 BLSTM (8-class); Table 3 CNN (8-class)"),
         cell("b", "stand-in", "UA", 0.60, 0.10, 0.05, 0.15),
         cell("b", "stand-in", "UA", None, 0.50, 0.45, 0.55),
     ])
     board = results.scoreboard(rows, {"b": "stand-in"}).set_index(["paper", "corpus"])
-    assert board.loc[("a", "x")].tolist() == [3, 1, 2, 1, 2]
+    # headline cells, then the disjoint classes (within 3 points, consistent but inconclusive, not reproduced), not run
+    assert board.loc[("a", "x")].tolist() == [4, 2, 1, 1, 2]
     assert board.loc[("b", "stand-in")].tolist() == [0, 0, 0, 0, 0]
     cells = results.headline_cells(rows, {"b": "stand-in"})
-    assert cells["gap"].round(1).tolist() == [1.0, -10.0, -5.0]
+    assert cells["gap"].round(1).tolist() == [1.0, -10.0, -5.0, 2.0]
+    assert results.cell_classes(cells).tolist() == [*results.CELL_CLASSES[0:1], results.CELL_CLASSES[2], results.CELL_CLASSES[1],
+                                                     results.CELL_CLASSES[0]]
 
 
 def test_a_speaker_bootstrap_is_wider_than_an_utterance_bootstrap_when_speakers_differ():

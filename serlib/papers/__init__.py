@@ -9,16 +9,18 @@ the tests and ``serlib reproduce`` all read it. A paper with a ``module`` has it
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 
 
 @dataclass(frozen=True)
 class Paper:
-    """One paper: its short name, citation, text file in ``shared/papers``, the corpora of its
-    tables, (once reproduced) its notebook and protocol module, the public corpus its protocol
-    runs on where the paper's corpora are licence-gated (``stand_in``), and whether the book shows
-    its page (``in_book``: false until a full-profile run has produced ``book/papers/<name>.ipynb``)."""
+    """One paper: its short name, a one-line description (``title``), its citation, its text file
+    in ``shared/papers``, the corpora of its tables, (once reproduced) its notebook and protocol
+    module, the public corpus its protocol runs on where the paper's corpora are licence-gated
+    (``stand_in``), whether the book shows its page (``in_book``: false until a full-profile run
+    has produced ``book/papers/<name>.ipynb``), and what it prints: its tables per corpus and its
+    figures (:mod:`serlib.status` reports each as run or not)."""
 
     name: str
     title: str
@@ -27,6 +29,9 @@ class Paper:
     notebook: str | None = None
     stand_in: str | None = None
     in_book: bool = True
+    citation: str = ""
+    tables: dict[str, tuple[str, ...]] = field(default_factory=dict)  # corpus → the paper's tables on it
+    figures: tuple[str, ...] = ()
 
     @property
     def reproduced(self) -> bool:
@@ -50,16 +55,31 @@ class Paper:
 
 
 PAPERS: tuple[Paper, ...] = (
-    Paper("rnn", "Cournut & Buldu: LSTM / BLSTM on MFCC and MSPEC (KTH report)",
-          "002_13b22884e0c272be.txt", ("emodb",), "notebooks/rnn.ipynb"),
-    Paper("capsule", "Jalal et al. 2019: BLSTM + 1D conv capsules + routing (Interspeech)",
-          "000_0bc443e7594b5991.txt", ("ravdess", "fau-aibo"), "notebooks/capsule.ipynb"),
-    Paper("scalogram", "Morlet scalograms + CNN + attention BLSTM (IJE 2020)",
-          "003_2cb3a0b9d57af834.txt", ("savee", "emodb", "ravdess"), "notebooks/scalogram.ipynb"),
-    Paper("etransformer", "Residual-BLSTM + time pooling + E-transformer, and seven ablations (IEMOCAP)",
-          "001_286bb7ab87257ce7.txt", ("iemocap",), "notebooks/etransformer.ipynb", stand_in="nemo", in_book=False),
-    Paper("crnn", "Huang et al. 2019: plain CRNN, multi-CRNN and HSF-CRNN (ComParE functionals) (Interspeech)",
-          "004_33358a53b8837a94.txt", ("iemocap", "emotass"), "notebooks/crnn.ipynb", stand_in="nemo"),
+    Paper("rnn", "LSTM / BLSTM on MFCC and MSPEC", "002_13b22884e0c272be.txt", ("emodb",), "notebooks/rnn.ipynb",
+          citation="P. Cournut and A. M. Buldu, *Speech Emotion Recognition using Recurrent Neural Networks*, "
+                   "project report, KTH Royal Institute of Technology (undated)",
+          tables={"emodb": ("Table 3", "Table 4")}, figures=("Fig. 3",)),
+    Paper("capsule", "BLSTM + 1D conv capsules + routing", "000_0bc443e7594b5991.txt", ("ravdess", "fau-aibo"),
+          "notebooks/capsule.ipynb",
+          citation="M. A. Jalal, E. Loweimi, R. K. Moore and T. Hain, *Learning temporal clusters using capsule routing "
+                   "for speech emotion recognition*, Proc. Interspeech 2019, pp. 1701–1705",
+          tables={"ravdess": ("Table 2", "Table 3"), "fau-aibo": ("Table 1", "Table 4")}, figures=("Fig. 2", "Fig. 3")),
+    Paper("scalogram", "Morlet scalograms + CNN + attention BLSTM", "003_2cb3a0b9d57af834.txt", ("savee", "emodb", "ravdess"),
+          "notebooks/scalogram.ipynb",
+          citation="K. Aghajani and I. Esmaili Paeen Afrakoti, *Speech Emotion Recognition Using Scalogram Based Deep "
+                   "Structure*, International Journal of Engineering 33(2), 2020, pp. 285–292, "
+                   "[doi:10.5829/ije.2020.33.02b.13](https://doi.org/10.5829/ije.2020.33.02b.13)",
+          tables={"savee": ("Table 1", "Table 4"), "emodb": ("Table 2", "Table 4"), "ravdess": ("Table 3", "Table 4")}),
+    Paper("etransformer", "Residual-BLSTM + time pooling + E-transformer, and seven ablations", "001_286bb7ab87257ce7.txt",
+          ("iemocap",), "notebooks/etransformer.ipynb", stand_in="nemo", in_book=False,
+          citation="D. Hu, X. Hu and X. Xu, *Multiple Enhancements to LSTM for Learning Emotion-Salient Features in "
+                   "Speech Emotion Recognition*, Proc. Interspeech 2022",
+          tables={"iemocap": ("Table 1", "Table 2")}, figures=("Fig. 3",)),
+    Paper("crnn", "plain CRNN, multi-CRNN and HSF-CRNN (ComParE functionals)", "004_33358a53b8837a94.txt",
+          ("iemocap", "emotass"), "notebooks/crnn.ipynb", stand_in="nemo",
+          citation="D. Luo, Y. Zou and D. Huang, *Investigation on Joint Representation Learning for Robust Feature "
+                   "Extraction in Speech Emotion Recognition*, Proc. Interspeech 2018",
+          tables={"iemocap": ("Table 1",), "emotass": ("Table 2",)}),
 )
 
 
