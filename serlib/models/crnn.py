@@ -1,5 +1,6 @@
-"""Huang et al., *Speech emotion recognition using joint representation learning with CRNN*
-(Interspeech 2019): plain CRNN, HSF-CRNN and multi-CRNN (§3, sizes from §4.2).
+"""Luo, Zou & Huang, *Investigation on joint representation learning for robust feature extraction in speech
+emotion recognition* (Interspeech 2018; our copy has no title page: identified from its content):
+plain CRNN, HSF-CRNN and multi-CRNN (§3, sizes from §4.2).
 
 Every model reads a batch of zero-padded log-mel spectrograms ``x["spectrogram"]`` (batch,
 frames, mels) with their true ``lengths`` in frames, and cuts each utterance into overlapping

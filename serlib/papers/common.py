@@ -141,6 +141,13 @@ def banner(settings: Any, device: str, corpus: str) -> str:
     return line
 
 
+def reference_list(references: Mapping[str, str], source: str) -> str:
+    """The works a paper's quoted rows cite, as a Markdown list under the table that quotes them
+    (``references``: the paper's bracket → the work; ``source``: how the brackets were resolved)."""
+    return f"**References of the quoted rows** ({source}):\n\n" + "\n".join(
+        f"- {bracket} {work}" for bracket, work in references.items())
+
+
 def describe_settings(settings: Any) -> pd.DataFrame:
     """The settings as a one-column table for the page."""
     return pd.DataFrame({"value": {k: str(v) for k, v in asdict(settings).items()}})

@@ -1,5 +1,5 @@
-"""Huang et al., *Speech emotion recognition using joint representation learning with CRNN*
-(Interspeech 2019).
+"""Luo, Zou & Huang, *Investigation on joint representation learning for robust feature extraction in speech
+emotion recognition* (Interspeech 2018; our copy has no title page: identified from its content).
 
 Three systems (§3): the plain CRNN, HSF-CRNN (with the 6373 openSMILE ComParE 2016 functionals)
 and multi-CRNN (30- and 50-frame segments), on 40 log-mel bands (§4.2). Table 1: WA and UA on
@@ -107,6 +107,12 @@ PAPER_TABLE2 = {
     ("HSF-CRNN", "Develop set"): 0.3245, ("HSF-CRNN", "Test set"): 0.35795,
     ("Baseline [20]", "Develop set"): 0.418, ("Baseline [20]", "Test set"): 0.280,
 }
+#: The work Table 2's baseline row cites (identified from the text: the challenge's own baseline).
+QUOTED_REFERENCES = {
+    "[20]": "B. Schuller et al., *The INTERSPEECH 2018 Computational Paralinguistics Challenge: Atypical & "
+            "Self-Assessed Affect, Crying & Heart Beats*, Proc. Interspeech 2018",
+}
+QUOTED_SOURCE = "our copy of the paper has no reference list; the bracket is identified from the text"
 #: The paper's finding: HSF-CRNN > multi-CRNN > plain CRNN (Tables 1 and 2).
 PAPER_ORDER = ("HSF-CRNN", "Multi-CRNN", "Plain CRNN")
 

@@ -428,7 +428,7 @@ def why_table(run: results.Run, differences: pd.DataFrame, variant_diffs: pd.Dat
         changes = "; ".join(f"{r['row']} {r['column']} {100 * paper_rows['value'][r['table'], r['row'], r['column']]:.1f} → "
                             f"{100 * r['value']:.1f} (paper {100 * r['paper_value']:.1f})" if pd.notna(r["paper_value"]) else
                             f"{r['row']} {r['column']} → {100 * r['value']:.1f}" for _, r in chosen.iterrows())
-        lines.append({"gap": "", "explanation": f"the front end and normalisation: *{name}*",
+        lines.append({"gap": "", "explanation": f"the front end and normalisation: “{name}”",
                       "run that tests it": f"variant, the +Δ+ΔΔ LSTM pair, {int(chosen['seeds'].max())} seeds",
                       "what it showed": changes})
     if len(differences):
@@ -443,7 +443,7 @@ def why_table(run: results.Run, differences: pd.DataFrame, variant_diffs: pd.Dat
                                         + (f", a difference where the paper prints none in {counts['differs (paper: equal)']}"
                                            if "differs (paper: equal)" in counts else "")})
         for _, v in variant_diffs.iterrows() if len(variant_diffs) else ():
-            lines.append({"gap": "", "explanation": f"the front end and normalisation: *{v['variant']}*",
+            lines.append({"gap": "", "explanation": f"the front end and normalisation: “{v['variant']}”",
                           "run that tests it": f"variant, the +Δ+ΔΔ LSTM pair, {v['seeds']} seeds",
                           "what it showed": f"MSPEC − MFCC {v['ours (points)']} {v['95% CI']} (paper {v['paper (points)']}): {v['sign']}"})
     return pd.DataFrame(lines)

@@ -149,6 +149,18 @@ QUOTED = {
               "[26]": (None, 79.6), "[40]": (None, 80.8), "[41]": (86.4, 82.9)},
     "ravdess": {"[15]": (None, 60.1), "[27]": (None, 70.0), "[42]": (None, 64.5)},
 }
+#: What is known of the works Table 4's literature rows cite. Our copy of the paper has no
+#: reference list; the article's page lists them (https://www.ije.ir/article_103377.html).
+QUOTED_REFERENCES = {
+    "[15]": "Shegokar and Sircar (named in the text; RAVDESS, continuous wavelet features)",
+    "[17]": "Correa et al. (named in the text)",
+    "[31]": "Jiang et al. (named in the text)",
+    "[36]": "the attention the model follows; its Emo-DB UA of 82.8 % is that of Chen et al., *3-D convolutional "
+            "recurrent neural networks with attention model for speech emotion recognition*, IEEE Signal Processing "
+            "Letters 25(10), 2018",
+    "[12], [16], [26], [27], [40], [41], [42]": "not identified from the text: see the article's reference list",
+}
+QUOTED_SOURCE = "our copy of the paper has no reference list; the article's page has it: https://www.ije.ir/article_103377.html"
 #: Tables 1-3: rows true, columns predicted, in :data:`CLASSES` order (%).
 PAPER_CONFUSION = {
     "savee": ("Table 1", [[77.5, 6.3, 8.1, 8.1], [6.1, 79.2, 6.1, 8.6], [16.7, 1.7, 81.6, 0], [0.9, 1.8, 0, 97.3]]),
