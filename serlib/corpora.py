@@ -348,8 +348,10 @@ def parse_emotass(root: Path) -> pd.DataFrame:
 def parse_csv_manifest(csv_path: str | Path, corpus: str | None = None) -> pd.DataFrame:
     """Bring-your-own corpus: a CSV with at least ``path``, ``speaker``, ``emotion``.
 
-    Relative paths are resolved against the CSV's folder; optional columns ``utterance_id``,
-    ``gender`` and ``text`` are kept, as is any other column.
+    Relative paths are resolved against the CSV's folder; optional columns ``utterance_id`` (by
+    default the file's stem, or its path as written in the CSV where stems repeat, e.g.
+    ``speaker1/01.wav`` and ``speaker2/01.wav``), ``gender``, ``text`` and ``session`` (speaker-disjoint
+    folds for the papers that need them) are kept, as is any other column.
     """
     csv_path = Path(csv_path)
     table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
@@ -363,9 +365,11 @@ def parse_csv_manifest(csv_path: str | Path, corpus: str | None = None) -> pd.Da
     for line, path in enumerate(paths, start=2):
         if not path.is_file():
             raise CorpusError(f"{csv_path}, line {line}: audio file {path} does not exist")
+    if "utterance_id" not in table:  # the file's stem, or its path as the CSV writes it where stems repeat
+        stems = pd.Series([Path(p).stem for p in paths])
+        table["utterance_id"] = stems if stems.is_unique else [Path(p).with_suffix("").as_posix() for p in table["path"]]
     table["path"] = [str(p) for p in paths]
     table["corpus"] = corpus or csv_path.stem
-    table["utterance_id"] = table.get("utterance_id", pd.Series([Path(p).stem for p in paths]))
     for column in ("gender", "text"):
         if column not in table:
             table[column] = ""

@@ -118,6 +118,23 @@ def speaker_kfold(manifest: pd.DataFrame, k: int, seed: int = 0) -> list[Split]:
     ]
 
 
+def speaker_folds(manifest: pd.DataFrame, k: int) -> pd.Series:
+    """A fold number (1..k) for every utterance of a corpus without sessions, by a stated,
+    deterministic rule: speakers sorted by utterance count (most first; ties by name), each given
+    to the fold with the fewest utterances so far (ties: the lowest number). Every speaker lies in
+    one fold, and the folds are as even in utterances as whole speakers allow."""
+    counts = manifest["speaker"].value_counts()
+    speakers = sorted(counts.index, key=lambda speaker: (-counts[speaker], str(speaker)))
+    if len(speakers) < k:
+        raise ValueError(f"{k} speaker-disjoint folds need {k} speakers or more; the corpus has {len(speakers)}: {speakers}")
+    sizes, fold_of = [0] * k, {}
+    for speaker in speakers:
+        fold = min(range(k), key=lambda f: (sizes[f], f))
+        fold_of[speaker] = fold + 1
+        sizes[fold] += counts[speaker]
+    return manifest["speaker"].map(fold_of).astype(int)
+
+
 def session_folds(manifest: pd.DataFrame, column: str = "session", validate_on_next: bool = False) -> list[Split]:
     """Leave-one-session-out (IEMOCAP: 5 sessions, each with its own two speakers).
 
@@ -143,6 +160,16 @@ def session_folds(manifest: pd.DataFrame, column: str = "session", validate_on_n
     return folds
 
 
+def check_stratifiable(labels: np.ndarray, needed: int, what: str) -> None:
+    """An error naming every class with fewer than ``needed`` utterances (and the counts), before
+    a stratified split of ``what`` that could not be made."""
+    values, counts = np.unique(labels, return_counts=True)
+    scarce = {str(v): int(c) for v, c in zip(values, counts) if c < needed}
+    if scarce:
+        raise ValueError(f"{what}: a stratified split needs {needed} utterances or more of every class; too few of "
+                         f"{scarce} (all classes: {dict(zip(map(str, values), map(int, counts)))})")
+
+
 def random_stratified(
     manifest: pd.DataFrame, test_size: float, repeats: int = 1, seed: int = 0, validation_fraction: float = 0.0
 ) -> list[Split]:
@@ -151,6 +178,7 @@ def random_stratified(
     from sklearn.model_selection import train_test_split
 
     labels = manifest["emotion"].to_numpy()
+    check_stratifiable(labels, 3 if validation_fraction else 2, "random speaker-dependent split")
     splitter = StratifiedShuffleSplit(n_splits=repeats, test_size=test_size, random_state=seed)
     folds = []
     for i, (train, test) in enumerate(splitter.split(np.zeros(len(manifest)), labels)):
@@ -171,6 +199,7 @@ def random_kfold(manifest: pd.DataFrame, k: int, validation_fraction: float, see
     from sklearn.model_selection import StratifiedKFold, train_test_split
 
     labels = manifest["emotion"].to_numpy()
+    check_stratifiable(labels, k + 1, f"random {k}-fold split")
     folds = []
     for i, (rest, test) in enumerate(StratifiedKFold(k, shuffle=True, random_state=seed).split(np.zeros(len(labels)), labels)):
         train, val = train_test_split(rest, test_size=validation_fraction, stratify=labels[rest], random_state=seed + i)

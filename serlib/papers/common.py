@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from serlib import config, corpora, files
+from serlib import config, corpora, files, splits
 import torch
 from torch import nn
 
@@ -251,6 +251,18 @@ def map_classes(values: pd.Series, classes: Sequence[str], corpus: str) -> Class
     return ClassMapping(kept, tuple(c for c in classes if c not in present))
 
 
+def smoke_speakers(manifest: pd.DataFrame, count: int, preferred: Sequence[str] = ()) -> list[str]:
+    """The speakers a smoke subset keeps: ``preferred`` where the corpus has them all, else the
+    ``count`` speakers with the most classes, then the most utterances (ties by name), so that a
+    small or uneven corpus keeps every class it can."""
+    present = set(manifest["speaker"])
+    if preferred and set(preferred) <= present:
+        return list(preferred)
+    classes = manifest.groupby("speaker")["emotion"].nunique()
+    sizes = manifest["speaker"].value_counts()
+    return sorted(present, key=lambda speaker: (-classes[speaker], -sizes[speaker], str(speaker)))[:count]
+
+
 def smoke_subset(manifest: pd.DataFrame, by: Sequence[str], per_group: int, speakers: Sequence[str] | None = None) -> pd.DataFrame:
     """The first ``per_group`` utterances of every group of ``by`` (e.g. speaker × emotion),
     optionally of some ``speakers`` only: every class of the kept speakers stays present."""
@@ -293,16 +305,57 @@ def four_class_manifest(manifest: pd.DataFrame, task: SessionTask) -> pd.DataFra
     return corpora.select_emotions(merged, FOUR_CLASSES)
 
 
+#: Folds of a corpus without sessions for the IEMOCAP papers' protocols (IEMOCAP has five sessions).
+SESSION_FOLDS = 5
+
+
+def session_task(name: str) -> SessionTask:
+    """The task of corpus ``name``: its entry in :data:`SESSION_TASKS`, else (any other registered
+    corpus or a CSV manifest) the 4 classes as they are, as a stand-in, its last fold testing in
+    the single-split view."""
+    if name in SESSION_TASKS:
+        return SESSION_TASKS[name]
+    return SessionTask(corpus_label(name), {}, SESSION_FOLDS, True,
+                       f"{corpus_label(name)} stands in for IEMOCAP: its own speakers, language and recordings.")
+
+
+def with_sessions(manifest: pd.DataFrame, corpus: str) -> tuple[pd.DataFrame, str]:
+    """``manifest`` with a ``session`` column of fold numbers 1..n and how they were made: the
+    corpus's own ``session`` (or ``fold``) column where it has one (its values numbered in sorted
+    order), else :data:`SESSION_FOLDS` speaker-disjoint folds by :func:`serlib.splits.speaker_folds`.
+    Either way each fold's speaker-disjointness is checked when the folds are made."""
+    for column in ("session", "fold"):
+        if column in manifest and (manifest[column].astype(str).str.strip() != "").all():
+            values = sorted(manifest[column].unique(), key=lambda v: (int(v) if str(v).isdigit() else float("inf"), str(v)))
+            numbered = manifest[column].map({v: i for i, v in enumerate(values, start=1)})
+            return manifest.assign(session=numbered.astype(int)), f"the corpus's {len(values)} {column}s as folds"
+    folds = min(SESSION_FOLDS, manifest["speaker"].nunique())
+    rule = (f"{folds} speaker-disjoint folds: speakers sorted by utterance count (most first, ties by name), each given "
+            "to the fold with the fewest utterances so far")
+    return manifest.assign(session=splits.speaker_folds(manifest, folds)), rule
+
+
 def session_corpus(name: str, per_class_and_speaker: int | None = None, root: str | Path | None = None,
                    data_root: str | Path | None = None) -> tuple[pd.DataFrame, np.ndarray, SessionTask]:
-    """A corpus of :data:`SESSION_TASKS` (from ``root``, else the data root) as the 4-class task:
-    its manifest (a smoke subset of ``per_class_and_speaker`` utterances per speaker and class
-    where given), the labels (indices into :data:`FOUR_CLASSES`) and its task."""
-    if name not in SESSION_TASKS:
-        raise ValueError(f"a corpus with sessions is needed, one of {sorted(SESSION_TASKS)}; got {name!r}")
-    task = SESSION_TASKS[name]
+    """A corpus (from ``root``, else the data root; any registered corpus or a CSV manifest) as
+    the 4-class task of the IEMOCAP papers: its manifest with speaker-disjoint sessions
+    (:func:`with_sessions`; a smoke subset of ``per_class_and_speaker`` utterances per speaker and
+    class where given), the labels (indices into :data:`FOUR_CLASSES`) and its task. A class the
+    corpus lacks, or too few speakers for three folds, is an error naming the counts."""
+    task = session_task(name)
     manifest = corpora.load_manifest(name, root, download=False) if root else load_corpus(name, data_root)
     manifest = four_class_manifest(manifest, task)
+    counts = manifest["emotion"].value_counts()
+    missing = [c for c in FOUR_CLASSES if c not in counts]
+    if missing:
+        raise ValueError(f"corpus {name!r}: the 4-class task needs {list(FOUR_CLASSES)}; missing {missing} "
+                         f"(found {counts.to_dict()})")
+    manifest, how = with_sessions(manifest, name)
+    if manifest["session"].nunique() < 3:
+        raise ValueError(f"corpus {name!r}: leave-one-session-out with a validation speaker needs 3 sessions or more; "
+                         f"found {manifest['session'].nunique()} ({manifest['speaker'].nunique()} speakers)")
+    if name not in SESSION_TASKS:
+        task = replace(task, note=f"{task.note} Folds: {how}.")
     if per_class_and_speaker:
         manifest = smoke_subset(manifest, ["speaker", "emotion"], per_class_and_speaker)
         manifest = manifest.sort_values("utterance_id", ignore_index=True)

@@ -66,7 +66,7 @@ class Settings:
 
     profile: str
     # the stand-in (a registered corpus with a ``session`` column)
-    corpus: str = common.setting("nemo", common.Valid(among=tuple(common.SESSION_TASKS)))
+    corpus: str = common.setting("nemo", common.Valid(corpus=True))  # a registered corpus or a CSV manifest
     systems: tuple[str, ...] = common.setting(("Plain CRNN", "Multi-CRNN", "HSF-CRNN"), common.Valid(among=tuple(SYSTEMS)))
     # sessions (folds) that are test sets
     test_folds: tuple[int, ...] = common.setting((1, 2, 3, 4, 5), common.Valid(among=(1, 2, 3, 4, 5)))

@@ -75,7 +75,7 @@ class Settings:
 
     profile: str
     # a corpus with sessions: nemo (the stand-in) or iemocap
-    corpus: str = common.setting("nemo", common.Valid(among=tuple(common.SESSION_TASKS)))
+    corpus: str = common.setting("nemo", common.Valid(corpus=True))  # a registered corpus or a CSV manifest
     systems: tuple[str, ...] = common.setting(SYSTEMS, common.Valid(among=SYSTEMS))  # any of Table 2's eight models
     protocols: tuple[str, ...] = common.setting(PROTOCOLS, common.Valid(among=PROTOCOLS))
     # the models the speaker-independent folds train (of ``systems``; None: all of them)
@@ -413,7 +413,7 @@ def verdict_box(run: Table2Run, corpus: str, profile: str, iemocap_ran: bool) ->
     if profile != "full":
         lines.append(f"**Profile `{profile}`:** a test of the code on a few utterances, **not a reproduction**; no "
                      "number on this page is a result.")
-    task = common.SESSION_TASKS[corpus]
+    task = common.session_task(corpus)
     where = f"the **{corpus}** stand-in" if task.stand_in else f"**{corpus}**"
     trained = "; ".join(f"{len(systems_of(run.settings, protocol))} of Table 2's 8 models on the {protocol} folds"
                         for protocol in run.settings.protocols)

@@ -207,7 +207,8 @@ def load_corpus(name: str, settings: Settings, data_root: str | Path | None = No
     if name == "ravdess":
         manifest = manifest[manifest["gender"] == "m"].reset_index(drop=True)
     if settings.speakers:
-        kept = sorted(manifest["speaker"].unique())[: settings.speakers]
+        kept = common.smoke_speakers(manifest, settings.speakers, sorted(manifest["speaker"].unique())[: settings.speakers]
+                                     if name in corpora.PARSERS else ())
         manifest = common.smoke_subset(manifest, ["speaker", "emotion"], settings.per_class_and_speaker or 1, kept)
     labels = manifest["emotion"].map(mapping.classes.index).to_numpy()
     return Corpus(common.corpus_label(name), manifest, mapping, labels, calm_as_neutral=calm_as_neutral)

@@ -80,7 +80,8 @@ def load_acted(settings: Settings, data_root: str | Path | None = None, cache: s
     manifest, notes = speech_only(common.load_corpus(settings.corpus, data_root), settings.corpus)
     if settings.speakers:
         groups = ["speaker", "emotion"] + (["intensity"] if "intensity" in manifest else [])
-        manifest = common.smoke_subset(manifest, groups, settings.per_group or 1, settings.speakers)
+        kept = common.smoke_speakers(manifest, len(settings.speakers), settings.speakers)
+        manifest = common.smoke_subset(manifest, groups, settings.per_group or 1, kept)
     tasks, dropped = acted_tasks(manifest, settings.tasks, settings.corpus)
     return Corpus(common.corpus_label(settings.corpus), manifest, tasks, corpus_features(manifest, cache, progress), dropped, notes)
 
