@@ -187,7 +187,7 @@ def intro_table(chosen: Sequence[PaperStatus]) -> str:
     return "\n".join(lines)
 
 
-def _duration(seconds: float) -> str:
+def duration_text(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
@@ -203,7 +203,7 @@ def compute_table(folder: str | Path | None = None) -> str:
         first = group.iloc[0]
         trained = f"{first['training_seconds'] / 3600:.1f} h" if pd.notna(first["training_seconds"]) else "not recorded"
         lines.append(f"| {paper} | {corpora.display_name(corpus)} | {', '.join(sorted(set(group['device'])))} | {trained} | "
-                     f"{_duration(first['wall_seconds'])} |")
+                     f"{duration_text(first['wall_seconds'])} |")
     return "\n".join(lines)
 
 
@@ -242,21 +242,23 @@ def reproduced_paragraph(paper_name: str, figures: Sequence[str], folder: str | 
             f"**Verdict:** {status.verdict}.")
 
 
-def summary_table(chosen: Sequence[PaperStatus]) -> str:
-    """The summary page's first table (Markdown): per registered paper its page, the headline
-    cells by disjoint class, what did not run (cells, figures and licence-gated tables) and the
-    remarks the counts do not make (:attr:`PaperStatus.remarks`)."""
-    head = ["paper", "corpora run", "headline cells", *CELL_CLASSES, "not run", "remarks"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+def summary_frame(chosen: Sequence[PaperStatus]) -> pd.DataFrame:
+    """The summary page's first table: per registered paper its page (an HTML link), the corpora
+    run, the headline cells by disjoint class, what did not run (cells, figures and licence-gated
+    tables) and the remarks the counts do not make (:attr:`PaperStatus.remarks`)."""
+    rows = []
     for status in chosen:
-        corpora_run = ", ".join(corpora.display_name(c) + (" (stand-in)" if c == status.paper.stand_in else "")
-                                for c in status.tables_run) or "–"
+        paper = status.paper
         gated = sum(len(tables) for tables in status.licence_gated.values())
+        figures = len(status.figures_not_shown)
         not_run = ", ".join(filter(None, [
             f"{sum(status.not_run_cells.values())} cells" if status.not_run_cells else "",
-            f"{len(status.figures_not_shown)} figure{'s' * (len(status.figures_not_shown) > 1)}" if status.figures_not_shown else "",
+            f"{figures} figure{'s' * (figures > 1)}" if figures else "",
             f"{gated} licence-gated tables" if gated else ""])) or "none"
-        counts = [str(sum(status.cells.values())), *(str(status.cells.get(name, 0)) for name in CELL_CLASSES)] \
-            if status.cells else ["0", "–", "–", "–"]
-        lines.append(f"| {page_link(status.paper)} | {corpora_run} | " + " | ".join(counts) + f" | {not_run} | {status.remarks or '–'} |")
-    return "\n".join(lines)
+        counts = {name: status.cells.get(name, 0) if status.cells else "–" for name in CELL_CLASSES}
+        rows.append({"paper": f'<a href="papers/{paper.name}.html">{paper.name}</a>' if paper.shown else f"{paper.name} (no page yet)",
+                     "corpora run": ", ".join(corpora.display_name(c) + (" (stand-in)" if c == paper.stand_in else "")
+                                              for c in status.tables_run) or "–",
+                     "headline cells": sum(status.cells.values()), **counts, "not run": not_run,
+                     "remarks": status.remarks or "–"})
+    return pd.DataFrame(rows)
