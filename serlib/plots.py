@@ -76,17 +76,28 @@ def learning_curves(
     ax: plt.Axes | None = None,
 ) -> plt.Axes:
     """``metric`` per epoch of several trainings (e.g. the folds of one initialisation), in
-    percent, each with a dot on the epoch it kept (its best ``metric``, the earliest of ties)."""
-    ax = ax or plt.subplots(figsize=(6, 3.5))[1]
-    palette = sns.color_palette("tab20", len(histories))
-    for history, label, colour in zip(histories, labels, palette):
+    percent: each training a thin line with a dot on the epoch it kept (its best ``metric``, the
+    earliest of ties), the mean over the trainings still running at each epoch in bold. Too many
+    trainings to tell apart by colour, so the legend names the kinds of line, and ``labels`` mark
+    the kept dots."""
+    ax = ax or plt.subplots(figsize=(10, 3.2))[1]
+    by_epoch: dict[int, list[float]] = {}
+    for history, label in zip(histories, labels):
         epochs = [h["epoch"] for h in history if metric in h]
         values = [100 * h[metric] for h in history if metric in h]
-        ax.plot(epochs, values, color=colour, lw=1, label=label)
+        ax.plot(epochs, values, color="0.65", lw=0.8)
         kept = int(np.argmax(values))
-        ax.plot(epochs[kept], values[kept], "o", color=colour, ms=4)
+        ax.plot(epochs[kept], values[kept], "o", color="tab:blue", ms=4)
+        ax.annotate(label, (epochs[kept], values[kept]), xytext=(2, 3), textcoords="offset points", fontsize=6, color="0.3")
+        for epoch, value in zip(epochs, values):
+            by_epoch.setdefault(epoch, []).append(value)
+    epochs = sorted(by_epoch)
+    ax.plot(epochs, [np.mean(by_epoch[e]) for e in epochs], color="black", lw=2)
+    ax.plot([], [], color="0.65", lw=0.8, label=f"each of {len(histories)} trainings")
+    ax.plot([], [], color="black", lw=2, label="mean of those still training")
+    ax.plot([], [], "o", color="tab:blue", ms=4, label="epoch kept (labelled)")
     ax.set(xlabel="epoch", ylabel=f"{metric.replace('_', ' ')} (%)", title=title)
-    ax.legend(fontsize="x-small", ncol=2, loc="lower right")
+    ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     return ax
 
 
