@@ -110,8 +110,10 @@ def prose_table(frame: pd.DataFrame, caption: str, min_width_em: float = 14.0):
 
 
 def readable_tables() -> None:
-    """Show every DataFrame on a page as a reader needs it: no 0, 1, 2, ... index column (a named
-    index stays) and "–" for a missing value. Call once at the top of a page."""
+    """Show every DataFrame on a page as a reader needs it: no unnamed 0, 1, 2, ... index column (a
+    named index stays), "–" for a missing value, and the frame's ``attrs["caption"]`` (e.g. the
+    columns :func:`serlib.results.comparison_table` left out as constant) as its caption. Call
+    once at the top of a page."""
     from IPython import get_ipython
 
     shell = get_ipython()
@@ -120,8 +122,10 @@ def readable_tables() -> None:
 
     def html(frame: pd.DataFrame) -> str:
         styler = frame.style.format(na_rep="–", precision=3)
-        if isinstance(frame.index, pd.RangeIndex):
+        if isinstance(frame.index, pd.RangeIndex) and frame.index.name is None:
             styler = styler.hide(axis="index")
+        if frame.attrs.get("caption"):
+            styler = styler.set_caption(frame.attrs["caption"])
         return styler.to_html()
 
     shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, html)

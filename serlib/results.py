@@ -262,7 +262,8 @@ def comparison_table(rows: pd.DataFrame, table: str | None = None) -> pd.DataFra
     the cell is (row, column, metric), then ``ours`` (the mean ± std over seeds; the value alone
     for a single run, whose spread the CI gives), its ``95% CI``, the ``gap`` (ours − paper, points),
     the ``paper``'s value and whether it lies in our CI. Columns that are the same on every line
-    (the table, the level, the seeds) are left out; the caption of the page says them. Rows of
+    (the table, the level, the seeds) are left out and named in ``attrs["caption"]``, which a
+    page's tables show (:func:`serlib.plots.readable_tables`). Rows of
     labelled variants get a ``variant`` column."""
     if table is not None:
         rows = rows[rows["table"] == table]
@@ -284,6 +285,7 @@ def comparison_table(rows: pd.DataFrame, table: str | None = None) -> pd.DataFra
     if "variant" in rows and (rows["variant"].fillna("") != "").any():
         shown.insert(1, "variant", rows["variant"].fillna("").replace("", "paper's protocol").to_numpy())
     constant = [name for name in ("table", "level", "seeds") if len(shown) > 1 and shown[name].nunique() == 1]
+    shown.attrs["caption"] = " · ".join(f"{name}: {shown[name].iloc[0]}" for name in constant)  # shown by the page
     return shown.drop(columns=constant)
 
 
@@ -313,7 +315,9 @@ CELL_CLASSES = (f"within {CLOSE_POINTS:g} points", "consistent but inconclusive"
 
 
 def cell_classes(cells: pd.DataFrame) -> pd.Series:
-    """:data:`CELL_CLASSES` of each headline cell (:func:`headline_cells`)."""
+    """:data:`CELL_CLASSES` of each headline cell (:func:`headline_cells`); none for none."""
+    if not len(cells):
+        return pd.Series(dtype=object)
     return pd.Series([CELL_CLASSES[0] if close else CELL_CLASSES[1] if inside else CELL_CLASSES[2]
                       for close, inside in zip(cells["close"].astype(bool), cells["paper_in_ci"].astype(bool))],
                      index=cells.index, dtype=object)

@@ -18,8 +18,6 @@ import pandas as pd
 from serlib import config, corpora, results
 from serlib.papers import PAPERS, Paper
 
-CELL_CLASSES = results.CELL_CLASSES
-
 #: Where the intro's generated status table lives (included by ``book/intro.md``).
 STATUS_PAGE = config.PROJECT_ROOT / "book" / "status.md"
 
@@ -70,10 +68,9 @@ class PaperStatus:
     not_run_cells: dict[str, int] = field(default_factory=dict)  # table → cells of the paper not run
     licence_gated: dict[str, list[str]] = field(default_factory=dict)  # corpus → tables not run (licence)
     tables_not_run: dict[str, list[str]] = field(default_factory=dict)  # public corpus → tables not run yet
-    cells: dict[str, int] = field(default_factory=dict)  # CELL_CLASSES → count
+    cells: dict[str, int] = field(default_factory=dict)  # results.CELL_CLASSES → count
     ordering: str = ""  # on the stand-in: our ordering of the systems vs the paper's
     leaky_variants: list[str] = field(default_factory=list)
-    stored_trainings: int = 0  # for a page not yet in the book: trainings committed so far
 
     @property
     def ran(self) -> str:
@@ -97,15 +94,15 @@ class PaperStatus:
     def verdict(self) -> str:
         """One line: the headline cells by class, and :attr:`remarks`."""
         total = sum(self.cells.values())
-        counts = (f"{total} of the paper's cells measured: " + ", ".join(f"{self.cells.get(name, 0)} {name}" for name in CELL_CLASSES)
+        counts = (f"{total} headline cells: " + ", ".join(f"{self.cells.get(name, 0)} {name}" for name in results.CELL_CLASSES)
                   if total else "")
         return "; ".join(filter(None, [counts, self.remarks])) or "no headline cell"
 
     @property
     def remarks(self) -> str:
         """What the cell counts do not say: a run in progress, the ordering on a stand-in, leaky variants."""
-        if not self.paper.shown:
-            return f"CPU run in progress: {self.stored_trainings} trainings stored so far, no numbers yet"
+        if not self.tables_run:
+            return "no full-profile numbers yet" + ("" if self.paper.shown else "; its page is not yet in the book")
         lines = []
         if self.ordering:
             lines.append(f"on the stand-in, {self.ordering}")
@@ -128,7 +125,7 @@ def paper_status(paper: Paper, rows: pd.DataFrame, figures: Sequence[str] | None
     protocol_rows = mine[mine["variant"].fillna("") == ""] if len(mine) else mine
     for corpus, group in (protocol_rows.groupby("corpus", sort=False) if len(protocol_rows) else ()):
         status.tables_run[corpus] = sorted(set(group["table"]), key=_table_number)
-    for text in (set(mine["not_run"]) if len(mine) else ()):
+    for text in (mine.groupby("corpus", sort=False)["not_run"].first() if len(mine) else ()):
         for cell in filter(None, str(text).split("; ")):
             table = cell.split(" ", 2)[0] + " " + cell.split(" ", 2)[1]
             status.not_run_cells[table] = status.not_run_cells.get(table, 0) + 1
@@ -147,15 +144,15 @@ def paper_status(paper: Paper, rows: pd.DataFrame, figures: Sequence[str] | None
     cells = results.headline_cells(mine, stand_ins) if len(mine) else mine
     if len(cells):
         counts = results.cell_classes(cells).value_counts()
-        status.cells = {name: int(counts.get(name, 0)) for name in CELL_CLASSES}
+        status.cells = {name: int(counts.get(name, 0)) for name in results.CELL_CLASSES}
     if paper.stand_in and len(mine) and (mine["corpus"] == paper.stand_in).any():
         status.ordering = paper.module().ordering_summary(mine[mine["corpus"] == paper.stand_in])
     status.leaky_variants = sorted({v for v in mine["variant"].fillna("") if v and leaks_test_set(v)}) if len(mine) else []
-    status.stored_trainings = len(list((config.PROJECT_ROOT / "outcomes" / paper.name).glob("*/outcome.npz")))
     return status
 
 
 def _table_number(table: str) -> tuple[int, str]:
+    """Sort key: "Table 3" by its number."""
     digits = re.findall(r"\d+", table)
     return (int(digits[0]) if digits else 0, table)
 
@@ -178,7 +175,7 @@ def page_link(paper: Paper, prefix: str = "papers/") -> str:
 def intro_table(chosen: Sequence[PaperStatus]) -> str:
     """The intro's status table (Markdown: paper [n], what ran, what did not, verdict) and the
     numbered citations it points to."""
-    lines = ["| paper | what ran (full profile, CPU) | not run | verdict |", "|---|---|---|---|"]
+    lines = ["| paper | what ran (full profile) | not run | verdict |", "|---|---|---|---|"]
     for number, status in enumerate(chosen, start=1):
         paper = status.paper
         lines.append(f"| {page_link(paper)} [{number}]: {paper.title} | {status.ran} | {status.not_run} | {status.verdict} |")
@@ -188,6 +185,7 @@ def intro_table(chosen: Sequence[PaperStatus]) -> str:
 
 
 def duration_text(seconds: float) -> str:
+    """A duration as the book writes it: minutes, or seconds under one."""
     return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
@@ -238,8 +236,13 @@ def reproduced_paragraph(paper_name: str, figures: Sequence[str], folder: str | 
     if profile != "full":
         return (f"**Profile `{profile}`:** a test of the code on a subset, **not a reproduction**. It ran {status.ran}; "
                 "the full profile runs the paper's protocol.")
-    return (f"**What ran** (full profile): {status.ran}. **Not run:** {status.not_run}. "
+    return (f"**What ran** (full profile, all of this paper's results files): {status.ran}. **Not run:** {status.not_run}. "
             f"**Verdict:** {status.verdict}.")
+
+
+def _count(number: int, noun: str) -> str:
+    """"3 cells", "1 cell", or "" for none."""
+    return f"{number} {noun}{'s' * (number != 1)}" if number else ""
 
 
 def summary_frame(chosen: Sequence[PaperStatus]) -> pd.DataFrame:
@@ -251,11 +254,11 @@ def summary_frame(chosen: Sequence[PaperStatus]) -> pd.DataFrame:
         paper = status.paper
         gated = sum(len(tables) for tables in status.licence_gated.values())
         figures = len(status.figures_not_shown)
+        public = sum(len(tables) for tables in status.tables_not_run.values())
         not_run = ", ".join(filter(None, [
-            f"{sum(status.not_run_cells.values())} cells" if status.not_run_cells else "",
-            f"{figures} figure{'s' * (figures > 1)}" if figures else "",
-            f"{gated} licence-gated tables" if gated else ""])) or "none"
-        counts = {name: status.cells.get(name, 0) if status.cells else "–" for name in CELL_CLASSES}
+            _count(sum(status.not_run_cells.values()), "cell"), _count(figures, "figure"), _count(public, "table"),
+            _count(gated, "licence-gated table")])) or "none"
+        counts = {name: status.cells.get(name, 0) if status.cells else "–" for name in results.CELL_CLASSES}
         rows.append({"paper": f'<a href="papers/{paper.name}.html">{paper.name}</a>' if paper.shown else f"{paper.name} (no page yet)",
                      "corpora run": ", ".join(corpora.display_name(c) + (" (stand-in)" if c == paper.stand_in else "")
                                               for c in status.tables_run) or "–",

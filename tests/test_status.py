@@ -31,11 +31,18 @@ def glued_paragraph(page: Path) -> str | None:
     return None
 
 
+#: Pages executed before pages glued their status; each one's next regeneration adds it, and then
+#: it must leave this list (the test fails on a listed page that has it, and on any other that lacks it).
+PAGES_BEFORE_GENERATED_STATUS = {"rnn", "capsule", "scalogram"}
+
+
 @pytest.mark.parametrize("paper", [p for p in PAPERS if p.shown], ids=lambda p: p.name)
 def test_each_page_says_what_it_reproduces_as_the_results_files_do(paper):
     glued = glued_paragraph(PROJECT / paper.page)
-    if glued is None:
+    if paper.name in PAGES_BEFORE_GENERATED_STATUS:
+        assert glued is None, f"{paper.page} glues its status now: remove it from PAGES_BEFORE_GENERATED_STATUS"
         pytest.xfail(f"{paper.page} was executed before pages glued their status; its next regeneration adds it")
+    assert glued is not None, f"{paper.page} does not glue its status paragraph"
     assert glued == status.reproduced_paragraph(paper.name, status.figures_shown(paper.page), status.BOOK_RESULTS)
 
 
@@ -61,6 +68,7 @@ def test_a_status_names_what_ran_what_did_not_and_why(tmp_path):
     assert found.not_run == "2 cells of Table 3; Fig. 3; Tables 1 and 4 (FAU-Aibo: licence-gated)"
     assert found.cells == {"within 3 points": 1, "consistent but inconclusive": 1, "not reproduced": 1}
     assert found.leaky_variants == ["epoch chosen on the test fold"] and "leak the test set" in found.verdict
+    assert found.verdict.startswith("3 headline cells: 1 within 3 points, 1 consistent but inconclusive, 1 not reproduced")
     crnn = status.paper_status(get("crnn"), rows)  # no results file: every table on a licence-gated corpus is named
     assert "Table 1 (IEMOCAP: licence-gated)" in crnn.not_run and "Table 2 (EmotAsS: licence-gated)" in crnn.not_run
 
@@ -74,3 +82,9 @@ def test_a_figure_counts_as_shown_only_with_an_image_under_its_heading(tmp_path,
     ])
     nbformat.write(page, tmp_path / "page.ipynb")
     assert status.figures_shown(tmp_path / "page.ipynb") == ["Fig. 2"]
+
+
+def test_a_paper_without_results_says_so_and_an_empty_summary_builds(tmp_path):
+    assert status.paper_status(get("etransformer"), results.load_results(tmp_path)).verdict.startswith("no full-profile numbers yet")
+    assert len(status.summary_frame(status.statuses(tmp_path))) == len(PAPERS)
+    assert results.cell_classes(results.headline_cells(results.load_results(tmp_path))).empty

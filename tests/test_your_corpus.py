@@ -82,3 +82,21 @@ def test_capsule_and_scalogram_smoke_data_on_the_csv_corpus(corpus_csv, monkeypa
     found = scalogram.load_corpus(str(corpus_csv), scalogram.settings("smoke"))
     assert set(found.classes.classes) == {"anger", "happiness", "neutral", "sadness"}
     assert np.bincount(found.labels).min() >= 2
+
+
+def test_folds_from_a_session_column_keep_numbers_and_refuse_blanks_and_too_many(tmp_path):
+    manifest = pd.DataFrame({"utterance_id": list("abcdef"), "speaker": list("aabbcc"), "emotion": ["anger"] * 6})
+    assert common.with_sessions(manifest.assign(session=["1", "1", "3", "3", "5", "5"]), "x")[0]["session"].tolist() == [1, 1, 3, 3, 5, 5]
+    assert common.with_sessions(manifest.assign(fold=["B", "B", "A", "A", "C", "C"]), "x")[0]["session"].tolist() == [2, 2, 1, 1, 3, 3]
+    with pytest.raises(ValueError, match="2 utterances have no session"):
+        common.with_sessions(manifest.assign(session=["1", "1", "", "", "2", "2"]), "x")
+    with pytest.raises(ValueError, match="6 sessions; the protocols test 5 folds"):
+        common.with_sessions(manifest.assign(session=list("123456")), "x")
+
+
+def test_a_csv_with_four_sessions_tests_four_folds_and_says_so_for_a_fifth(tmp_path):
+    corpus = str(write_csv_corpus(tmp_path, sessions=4))
+    manifest, _, task = common.session_corpus(corpus)
+    assert task.single_split_test == 4
+    chosen = etransformer.settings("smoke", corpus=corpus, test_folds=(1, 2, 3, 4))
+    assert chosen.test_folds == (1, 2, 3, 4)

@@ -320,15 +320,24 @@ def session_task(name: str) -> SessionTask:
 
 
 def with_sessions(manifest: pd.DataFrame, corpus: str) -> tuple[pd.DataFrame, str]:
-    """``manifest`` with a ``session`` column of fold numbers 1..n and how they were made: the
-    corpus's own ``session`` (or ``fold``) column where it has one (its values numbered in sorted
-    order), else :data:`SESSION_FOLDS` speaker-disjoint folds by :func:`serlib.splits.speaker_folds`.
-    Either way each fold's speaker-disjointness is checked when the folds are made."""
+    """``manifest`` with a ``session`` column of fold numbers and how they were made: the corpus's
+    own ``session`` (or ``fold``) column where it has one (whole numbers kept; other values
+    numbered 1..n in sorted order), else :data:`SESSION_FOLDS` speaker-disjoint folds by
+    :func:`serlib.splits.speaker_folds`. A blank value, or more folds than the protocols' five,
+    is an error. Each fold's speaker-disjointness is checked when the folds are made."""
     for column in ("session", "fold"):
-        if column in manifest and (manifest[column].astype(str).str.strip() != "").all():
-            values = sorted(manifest[column].unique(), key=lambda v: (int(v) if str(v).isdigit() else float("inf"), str(v)))
-            numbered = manifest[column].map({v: i for i, v in enumerate(values, start=1)})
-            return manifest.assign(session=numbered.astype(int)), f"the corpus's {len(values)} {column}s as folds"
+        if column not in manifest:
+            continue
+        values = manifest[column].astype(str).str.strip()
+        if (values == "").any():
+            raise ValueError(f"corpus {corpus!r}: {int((values == '').sum())} utterances have no {column} "
+                             f"(e.g. {manifest.loc[values == '', 'utterance_id'].iloc[0]}); give every one, or drop the column")
+        names = sorted(values.unique(), key=lambda v: (0, int(v), v) if v.isdigit() else (1, 0, v))
+        if len(names) > SESSION_FOLDS:
+            raise ValueError(f"corpus {corpus!r}: {len(names)} {column}s; the protocols test {SESSION_FOLDS} folds: give a "
+                             f"{column} column with at most {SESSION_FOLDS} values, or drop it for speaker-disjoint folds")
+        numbers = {v: int(v) for v in names} if all(v.isdigit() for v in names) else {v: i for i, v in enumerate(names, start=1)}
+        return manifest.assign(session=values.map(numbers).astype(int)), f"the corpus's {len(names)} {column}s as folds"
     folds = min(SESSION_FOLDS, manifest["speaker"].nunique())
     rule = (f"{folds} speaker-disjoint folds: speakers sorted by utterance count (most first, ties by name), each given "
             "to the fold with the fewest utterances so far")
@@ -355,7 +364,7 @@ def session_corpus(name: str, per_class_and_speaker: int | None = None, root: st
         raise ValueError(f"corpus {name!r}: leave-one-session-out with a validation speaker needs 3 sessions or more; "
                          f"found {manifest['session'].nunique()} ({manifest['speaker'].nunique()} speakers)")
     if name not in SESSION_TASKS:
-        task = replace(task, note=f"{task.note} Folds: {how}.")
+        task = replace(task, note=f"{task.note} Folds: {how}.", single_split_test=int(manifest["session"].max()))
     if per_class_and_speaker:
         manifest = smoke_subset(manifest, ["speaker", "emotion"], per_class_and_speaker)
         manifest = manifest.sort_values("utterance_id", ignore_index=True)
@@ -505,7 +514,10 @@ class Training:
         if not kept.exists():
             model = load_trained(make_model, self.checkpoint(cache), select)
             with files.atomic_path(kept) as temporary:
-                torch.save(model.state_dict(), temporary)
+                torch.save({"select": select, "state": model.state_dict()}, temporary)
+        saved = torch.load(kept, map_location="cpu", weights_only=True)
+        if saved["select"] != select:
+            raise ValueError(f"{kept}: keeps the {saved['select']!r} epoch's network, not the {select!r} one asked for")
         model = make_model()
-        model.load_state_dict(torch.load(kept, map_location="cpu", weights_only=True))
+        model.load_state_dict(saved["state"])
         return model.eval()

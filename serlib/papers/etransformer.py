@@ -174,6 +174,10 @@ class Data:
     started: float = field(default_factory=time.time)
 
     def fold(self, protocol: str, number: int) -> splits.Split:
+        """The ``number``-th fold (1-based) of ``protocol``; a clear error where the corpus has fewer."""
+        if not 1 <= number <= len(self.folds[protocol]):
+            raise ValueError(f"no {protocol} fold {number}: {self.corpus} has {len(self.folds[protocol])} "
+                             f"(pass test_folds among 1..{len(self.folds[protocol])})")
         return self.folds[protocol][number - 1]
 
     @property
