@@ -137,7 +137,7 @@ def test_the_stand_in_is_never_compared_with_the_papers_numbers():
 
 @pytest.mark.parametrize("overrides, message", [
     ({"systems": "Plain CRNN,CRNN-X"}, r"parameter systems: unknown value\(s\) \['CRNN-X'\]"),
-    ({"corpus": "emodb"}, r"parameter corpus: unknown value\(s\) \['emodb'\]; valid: \['nemo', 'iemocap'\]"),
+    ({"corpus": "emodbx"}, r"parameter corpus: unknown corpus 'emodbx'; known: \[.*'emodb'"),  # any registered corpus or a CSV
     ({"learning_rates": "0"}, "parameter learning_rates: every value must be above 0"),
     ({"test_fold": "1"}, r"unknown parameter\(s\) \['test_fold'\]"),
 ])
