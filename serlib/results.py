@@ -159,6 +159,10 @@ class Run:
         return pd.DataFrame([asdict(r) for r in self.rows])
 
     def path(self, folder: str | Path | None = None) -> Path:
+        """``<results>/<paper>/<corpus>-<profile>.json``; a corpus given as a path is an error (a CSV
+        corpus is named by its stem, :func:`serlib.papers.common.corpus_label`)."""
+        if "/" in self.corpus or "\\" in self.corpus or self.corpus.endswith(".csv"):
+            raise ValueError(f"results of {self.paper}: corpus {self.corpus!r} is a path; name it (a CSV by its stem)")
         return config.results_dir(folder) / self.paper / f"{self.corpus}-{self.profile}.json"
 
     def write(self, folder: str | Path | None = None) -> Path:

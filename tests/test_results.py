@@ -164,3 +164,9 @@ def test_a_speaker_bootstrap_is_wider_than_an_utterance_bootstrap_when_speakers_
     assert by_utterance["value"] == by_speaker["value"] == 0.75
     assert by_speaker["ci_low"] <= 0.5 and by_speaker["ci_high"] == 1.0  # no "d", or "d" three times
     assert by_utterance["ci_high"] - by_utterance["ci_low"] < 0.5 * (by_speaker["ci_high"] - by_speaker["ci_low"])
+
+
+def test_a_results_file_is_named_by_its_corpus_never_by_a_path(tmp_path):
+    run = results.Run(paper="crnn", corpus="/data/mine/corpus.csv", protocol="p", profile="smoke", device="cpu", seeds=[0])
+    with pytest.raises(ValueError, match="is a path; name it"):
+        run.path(tmp_path)

@@ -179,7 +179,7 @@ def load_data(settings: Settings, corpus: str | None = None, root: str | Path | 
     manifest, labels, task = common.session_corpus(name, settings.per_class_and_speaker, root, data_root)
     folds = splits.session_folds(manifest, validate_on_next=True)  # each checked speaker-disjoint by make_split
     found = extract(manifest, cache, progress)
-    return Data(name, manifest, CLASSES, labels, folds, found["spectrogram"], found["functionals"], task, started)
+    return Data(common.corpus_label(name), manifest, CLASSES, labels, folds, found["spectrogram"], found["functionals"], task, started)
 
 
 def extract(manifest: pd.DataFrame, cache: str | Path | None, progress: bool) -> dict:

@@ -199,7 +199,7 @@ def load_data(settings: Settings, corpus: str | None = None, root: str | Path | 
     folds = {"speaker-independent": splits.session_folds(manifest, validate_on_next=True),
              "random": splits.random_kfold(manifest, HPARAMS.folds, HPARAMS.validation_fraction, HPARAMS.fold_seed)}
     spectrograms = features.extract(manifest, extractor(), cache, progress)
-    return Data(name, manifest, labels, folds, spectrograms, task, started)
+    return Data(common.corpus_label(name), manifest, labels, folds, spectrograms, task, started)
 
 
 def inputs(data: Data, split: splits.Split) -> dict[str, Examples]:
