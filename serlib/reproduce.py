@@ -34,11 +34,19 @@ class PaperRun:
     error: str = ""
 
 
-def output_notebook(paper: Paper, profile: str) -> Path:
-    """``book/papers/<paper>.ipynb`` for the full profile, else ``_build/reproduce/<paper>-<profile>.ipynb``."""
-    if profile == "full":
+#: The notebook parameters that choose another corpus than the paper's own.
+CORPUS_PARAMETERS = ("corpus", "corpora")
+
+
+def output_notebook(paper: Paper, profile: str, parameters: Mapping[str, str] | None = None) -> Path:
+    """``book/papers/<paper>.ipynb`` for the full profile on the paper's own corpora, else
+    ``_build/reproduce/<paper>-<profile>.ipynb`` (``<paper>-<corpus>-<profile>.ipynb`` for a run on
+    another corpus, e.g. your CSV: it never writes over the book's page)."""
+    chosen = {name: str(value) for name, value in (parameters or {}).items() if name in CORPUS_PARAMETERS and value}
+    if profile == "full" and not chosen:
         return config.PROJECT_ROOT / paper.page
-    return config.PROJECT_ROOT / "_build" / "reproduce" / f"{paper.name}-{profile}.ipynb"
+    label = "_".join(Path(value).stem if value.endswith(".csv") else value.replace(",", "+") for value in chosen.values())
+    return config.PROJECT_ROOT / "_build" / "reproduce" / ("-".join(filter(None, [paper.name, label, profile])) + ".ipynb")
 
 
 def notebook_parameters(paper: Paper) -> list[str]:
@@ -83,7 +91,7 @@ def run_paper(paper: Paper, profile: str, parameters: Mapping[str, str]) -> Pape
     """Execute one paper's notebook; never raises for a failing notebook."""
     import papermill
 
-    target = output_notebook(paper, profile)
+    target = output_notebook(paper, profile, parameters)
     target.parent.mkdir(parents=True, exist_ok=True)
     before = _results_state(paper)
     started = time.time()
@@ -271,11 +279,11 @@ def reproduce(names: Sequence[str], every: bool, profile: str, device: str = "au
         os.environ[config.DATA_ENV] = str(folder)
     runs = []
     for i, paper in enumerate(papers, start=1):
-        log(f"[{i}/{len(papers)}] {paper.name} ({profile}) → {config.shown(output_notebook(paper, profile))} ...")
+        log(f"[{i}/{len(papers)}] {paper.name} ({profile}) → {config.shown(output_notebook(paper, profile, parameters[paper.name]))} ...")
         started = time.time()
         grid_error = run_grid(paper, profile, parameters[paper.name], execution, log) if execution.runs_grid else ""
         if grid_error:
-            run = PaperRun(paper.name, "failed", time.time() - started, output_notebook(paper, profile), error=grid_error)
+            run = PaperRun(paper.name, "failed", time.time() - started, output_notebook(paper, profile, parameters[paper.name]), error=grid_error)
         else:
             run = run_paper(paper, profile, parameters[paper.name])
             run.seconds = time.time() - started

@@ -241,3 +241,13 @@ def test_every_code_cell_of_a_committed_page_is_folded_for_readers(paper):
     shown = [cell.source[:60] for cell in page.cells if cell.cell_type == "code"
              and not set(SHOWING_TAGS) & set(cell.metadata.get("tags", []))]
     assert not shown, f"{paper.page}: code cells shown to readers: {shown}"
+
+
+def test_a_full_run_on_another_corpus_never_writes_over_the_books_page():
+    from serlib.reproduce import output_notebook
+
+    crnn = next(p for p in PAPERS if p.name == "crnn")
+    assert output_notebook(crnn, "full") == PROJECT / "book" / "papers" / "crnn.ipynb"
+    assert output_notebook(crnn, "full", {"corpus": "/data/mine/corpus.csv"}) == PROJECT / "_build" / "reproduce" / "crnn-corpus-full.ipynb"
+    scalogram = next(p for p in PAPERS if p.name == "scalogram")
+    assert output_notebook(scalogram, "smoke", {"corpora": "savee,emodb"}).name == "scalogram-savee+emodb-smoke.ipynb"
