@@ -1,3 +1,20 @@
-"""serlib: corpora, features, models and protocols for reproducible speech emotion recognition."""
+"""serlib: corpora, features, models and protocols for reproducible speech emotion recognition.
+
+Words with one meaning each, in the code and on the pages:
+
+- **training**: one model (or estimator) fitted once, with one seed, on one split
+  (:class:`serlib.papers.common.Training`); its **outcome** (:class:`serlib.training.Outcome`) is its
+  test predictions and per-epoch history, stored under the training's identity
+  (:mod:`serlib.identity`) and exported to ``outcomes/<paper>/``.
+- **grid**: every training a paper's page needs under a profile (``training_grid``); a **job** is
+  one training of a grid handed to an executor (:class:`serlib.jobs.JobSpec`).
+- **profile**: a named set of a paper's settings (``smoke``, ``full``).
+- **results file**: ``results/<paper>/<corpus>-<profile>.json``, the rows a page shows
+  (:class:`serlib.results.ResultsFile`).
+- **page**: a paper's executed notebook in the book (``book/papers/<paper>.ipynb``);
+  ``serlib reproduce`` executes notebooks, ``serlib pages`` regenerates pages from stored outcomes.
+- *<Table>Outcomes* (e.g. ``crnn.FoldOutcomes``): what a protocol function returns, the outcomes
+  of one table's trainings arranged the way its table reads them.
+"""
 
 __version__ = "0.1.0"

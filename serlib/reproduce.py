@@ -23,7 +23,7 @@ from serlib.papers import PAPERS, Paper, get
 
 
 @dataclass
-class PaperRun:
+class NotebookReport:
     """How one paper's notebook run ended."""
 
     paper: str
@@ -87,7 +87,7 @@ def _results_state(paper: Paper) -> dict[Path, float]:
     return {path: path.stat().st_mtime for path in folder.glob("*.json")} if folder.is_dir() else {}
 
 
-def run_paper(paper: Paper, profile: str, parameters: Mapping[str, str]) -> PaperRun:
+def run_paper(paper: Paper, profile: str, parameters: Mapping[str, str]) -> NotebookReport:
     """Execute one paper's notebook; never raises for a failing notebook."""
     import papermill
 
@@ -106,7 +106,7 @@ def run_paper(paper: Paper, profile: str, parameters: Mapping[str, str]) -> Pape
         project_relative_page(target, paper.notebook)
         tag_for_readers(target)
     written = sorted(p for p, mtime in _results_state(paper).items() if before.get(p) != mtime)
-    return PaperRun(paper.name, status, time.time() - started, target, written, error)
+    return NotebookReport(paper.name, status, time.time() - started, target, written, error)
 
 
 def _machine_prefixes() -> dict[str, str]:
@@ -183,7 +183,7 @@ def tag_for_readers(notebook_path: Path) -> None:
     nbformat.write(notebook, notebook_path)
 
 
-def summary_table(runs: Sequence[PaperRun]) -> str:
+def summary_table(runs: Sequence[NotebookReport]) -> str:
     """Paper, status, wall time and results files written, as a Markdown table."""
     lines = ["| paper | status | wall time | results files written |", "|---|---|---|---|"]
     for run in runs:
@@ -201,12 +201,12 @@ def build_book(log: Callable[[str], None] = print) -> int:
                           cwd=config.PROJECT_ROOT).returncode
 
 
-def run_grid(paper: Paper, profile: str, parameters: Mapping[str, str], execution: jobs.Execution,
-             log: Callable[[str], None] = print) -> str:
-    """Run ``paper``'s training grid as :mod:`serlib.jobs` (``--executor dask``, or ``--force``);
+def train_grid_first(paper: Paper, profile: str, parameters: Mapping[str, str], execution: jobs.Execution,
+                     log: Callable[[str], None] = print) -> str:
+    """Train ``paper``'s grid before its notebook, as :mod:`serlib.jobs` (``--executor dask``, or ``--force``);
     an error message naming the failed trainings, or "" when all are stored."""
-    report = jobs.run_grid(paper.name, profile, parameters, execution, parameters.get("data_root"), parameters.get("cache"),
-                           parameters.get("device", "auto"), log=lambda line: log(f"  {paper.name} grid {line}"))
+    report = jobs.train_grid(paper.name, profile, parameters, execution, parameters.get("data_root"), parameters.get("cache"),
+                             parameters.get("device", "auto"), log=lambda line: log(f"  {paper.name} grid {line}"))
     return "" if report.ok else f"{len(report.failed)} of {report.planned} trainings failed: {', '.join(sorted(report.failed))}"
 
 
@@ -281,9 +281,9 @@ def reproduce(names: Sequence[str], every: bool, profile: str, device: str = "au
     for i, paper in enumerate(papers, start=1):
         log(f"[{i}/{len(papers)}] {paper.name} ({profile}) → {config.shown(output_notebook(paper, profile, parameters[paper.name]))} ...")
         started = time.time()
-        grid_error = run_grid(paper, profile, parameters[paper.name], execution, log) if execution.runs_grid else ""
+        grid_error = train_grid_first(paper, profile, parameters[paper.name], execution, log) if execution.runs_grid else ""
         if grid_error:
-            run = PaperRun(paper.name, "failed", time.time() - started, output_notebook(paper, profile, parameters[paper.name]), error=grid_error)
+            run = NotebookReport(paper.name, "failed", time.time() - started, output_notebook(paper, profile, parameters[paper.name]), error=grid_error)
         else:
             run = run_paper(paper, profile, parameters[paper.name])
             run.seconds = time.time() - started

@@ -3,7 +3,7 @@
 Each file records what produced its numbers (paper, corpus, protocol, profile, device, seeds,
 git commit, package versions, times, training time per table, the paper's cells not run) and
 ``rows``: one per table cell, with the paper's value beside ours, a 95 % CI and the row's own
-provenance. Runs of a subset of a table merge into the file by cell (:meth:`Run.write`).
+provenance. Runs of a subset of a table merge into the file by cell (:meth:`ResultsFile.write`).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class ResultRow:
     """One table cell: the paper's number and ours (mean over seeds) with its CI.
 
     ``variant`` names a labelled sensitivity run (empty for the paper's protocol). The provenance
-    fields (``git_commit``, ``device``, ``profile``, ``recorded``) are filled by :meth:`Run.add`, so
+    fields (``git_commit``, ``device``, ``profile``, ``recorded``) are filled by :meth:`ResultsFile.add`, so
     that a results file merged from several runs says, per row, which run produced it.
     """
 
@@ -127,7 +127,7 @@ def summarise_runs(outcomes: list[Outcome], level: str, metric: str, n_boot: int
 
 
 @dataclass
-class Run:
+class ResultsFile:
     """Collects rows during a run and writes them into ``results/<paper>/<corpus>-<profile>.json``.
 
     Writing **merges by cell** (:data:`CELL_FIELDS`) into the file already there: a run of some
@@ -253,7 +253,7 @@ def load_results(folder: str | Path | None = None) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def ours_by_column(run: Run, order: Sequence[str]) -> pd.DataFrame:
+def ours_by_column(run: ResultsFile, order: Sequence[str]) -> pd.DataFrame:
     """Our value with its 95 % CI (%) per row (systems, in ``order``) and (column, metric)."""
     rows = run.table()
     rows["ours"] = [f"{100 * v:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]" for v, lo, hi in zip(rows["value"], rows["ci_low"], rows["ci_high"])]

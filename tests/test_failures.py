@@ -66,11 +66,11 @@ def test_a_corrupt_cached_outcome_is_evaluated_again_from_its_checkpoint(tmp_pat
         calls.append(checkpoint)
         return training.train_and_evaluate(_tiny_model, _tiny_data(), cfg, checkpoint)
 
-    first = common.run_training(key, {"model": "tiny"}, train, tmp_path)
-    stored = common.run_folder(key, {"model": "tiny"}, tmp_path) / "outcome.npz"
+    first = common.training_outcome(key, {"model": "tiny"}, train, tmp_path)
+    stored = common.training_folder(key, {"model": "tiny"}, tmp_path) / "outcome.npz"
     stored.write_bytes(b"PK\x03\x04 cut")
     with pytest.warns(UserWarning, match="cached outcome .*outcome.npz is unreadable"):
-        again = common.run_training(key, {"model": "tiny"}, train, tmp_path)
+        again = common.training_outcome(key, {"model": "tiny"}, train, tmp_path)
     assert len(calls) == 2 and len(again.history) == 2  # resumed from the finished checkpoint: no epoch retrained
     np.testing.assert_array_equal(first.levels["window"].y_pred, again.levels["window"].y_pred)
 
@@ -103,8 +103,8 @@ def test_the_profile_is_set_with_its_option_not_as_a_parameter():
 
 
 def test_a_run_killed_while_writing_its_results_leaves_the_previous_file_intact(tmp_path, monkeypatch):
-    def run(value: float) -> results.Run:
-        record = results.Run(paper="p", corpus="c", protocol="x", profile="full", device="cpu", seeds=[0])
+    def run(value: float) -> results.ResultsFile:
+        record = results.ResultsFile(paper="p", corpus="c", protocol="x", profile="full", device="cpu", seeds=[0])
         record.add(results.ResultRow(table="T", row="r", column="c", metric="UA", paper_value=None,
                                      value=value, ci_low=value, ci_high=value))
         return record

@@ -62,11 +62,11 @@ def test_a_failure_that_persists_is_reported_and_a_rerun_runs_only_that_key(tmp_
 @pytest.mark.parametrize("executor", [jobs.Execution("local"), jobs.Execution("dask", workers=2)])
 def test_a_staged_grid_is_planned_again_until_every_stage_is_stored(tmp_path, executor):
     lines = []
-    report = jobs.run_grid(GRID, "smoke", {"staged": "True"}, executor, tmp_path, tmp_path / "cache", log=lines.append)
+    report = jobs.train_grid(GRID, "smoke", {"staged": "True"}, executor, tmp_path, tmp_path / "cache", log=lines.append)
     assert report.ok and len(report.ran) == 8 and report.planned == 8
     assert any(line.startswith("stage 2: 8 trainings planned") for line in lines)
     assert all(jobs.is_done(spec) for spec in _plan(tmp_path, staged=True))
-    again = jobs.run_grid(GRID, "smoke", {"staged": "True"}, executor, tmp_path, tmp_path / "cache", log=lines.append)
+    again = jobs.train_grid(GRID, "smoke", {"staged": "True"}, executor, tmp_path, tmp_path / "cache", log=lines.append)
     assert again.ok and again.ran == [] and len(again.skipped) == 8
 
 

@@ -249,13 +249,13 @@ def key(seed: int = 0, **changes) -> common.TrainingKey:
 
 def test_run_folders_differ_by_key_and_identity(tmp_path):
     identity = {"model": "M", "code": "abc", "config": {"lr": 1e-3}, "split": {"train": [0, 1], "val": [], "test": [2]}}
-    folder = common.run_folder(key(), identity, tmp_path)
+    folder = common.training_folder(key(), identity, tmp_path)
     assert folder.parent == tmp_path / "runs" / "p"
-    assert common.run_folder(key(), dict(identity), tmp_path) == folder
+    assert common.training_folder(key(), dict(identity), tmp_path) == folder
     for changed in ({"code": "abd"}, {"model": "N"}, {"config": {"lr": 3e-4}}, {"split": {"train": [0], "val": [], "test": [2]}}):
-        assert common.run_folder(key(), identity | changed, tmp_path) != folder
-    assert common.run_folder(key(seed=1), identity, tmp_path) != folder
-    assert common.run_folder(key(table="Table 3"), identity, tmp_path) != folder
+        assert common.training_folder(key(), identity | changed, tmp_path) != folder
+    assert common.training_folder(key(seed=1), identity, tmp_path) != folder
+    assert common.training_folder(key(table="Table 3"), identity, tmp_path) != folder
 
 
 def test_a_finished_training_is_read_back_and_a_new_seed_trains_alone(tmp_path):
@@ -267,12 +267,12 @@ def test_a_finished_training_is_read_back_and_a_new_seed_trains_alone(tmp_path):
         return training.Outcome({"window": window, "utterance": training.utterance_level(window)}, [{"epoch": 1, "seconds": 2.5}])
 
     identity = {"model": "M", "code": "c", "config": {}, "split": {}}
-    first = common.run_training(key(seed=0), identity, train, tmp_path)
-    again = common.run_training(key(seed=0), identity, train, tmp_path)
+    first = common.training_outcome(key(seed=0), identity, train, tmp_path)
+    again = common.training_outcome(key(seed=0), identity, train, tmp_path)
     assert len(calls) == 1 and calls[0].name == "checkpoint.ckpt"
     np.testing.assert_array_equal(again.levels["window"].posteriors, first.levels["window"].posteriors)
     assert again.history == first.history and again.training_seconds() == 2.5
-    common.run_training(key(seed=1), identity, train, tmp_path)
+    common.training_outcome(key(seed=1), identity, train, tmp_path)
     assert len(calls) == 2 and calls[1].parent != calls[0].parent
     assert not list(tmp_path.rglob("*.tmp*"))
 
@@ -333,7 +333,7 @@ def test_the_capsule_verdict_names_each_table_the_ranking_the_variants_and_what_
     from serlib import results
 
     settings = {"variants": ["whole-map conv capsules", "baselines on unseen actors"]}
-    run = results.Run(paper="capsule", corpus="ravdess", protocol="p", profile="full", device="cpu", seeds=[0],
+    run = results.ResultsFile(paper="capsule", corpus="ravdess", protocol="p", profile="full", device="cpu", seeds=[0],
                       notes={"settings": settings})
 
     def row(table, system, value, paper, variant=""):
@@ -358,13 +358,13 @@ def test_the_capsule_verdict_names_each_table_the_ranking_the_variants_and_what_
 def test_the_capsule_why_table_separates_baselines_from_networks_and_counts_each_back_ends_epochs():
     from serlib import results
 
-    run = results.Run(paper="capsule", corpus="ravdess", protocol="p", profile="full", device="cpu", seeds=[0],
+    run = results.ResultsFile(paper="capsule", corpus="ravdess", protocol="p", profile="full", device="cpu", seeds=[0],
                       notes={"settings": {"epochs": 15, "vector_cnn_epochs": 50, "test_speakers": 4}})
     for system, ours in (("supervector_svm", 0.70), ("feature_blstm_cnn", 0.69), ("supervector_cnn", 0.30), ("feature_proposed", 0.70)):
         run.add(results.ResultRow(table="Table 3", row=capsule.SYSTEMS[system][0], column="8-class", metric="UA", level="utterance",
                                   paper_value=capsule.PAPER_VALUES["Table 3", system]["8-class"] / 100, value=ours,
                                   ci_low=ours - 0.02, ci_high=ours + 0.02))
-    protocol = capsule.ProtocolRun(choices={
+    protocol = capsule.ProtocolOutcomes(choices={
         (system, "8-class", ""): capsule.LearningRateChoice(system, "8-class", 1e-3, {1e-3: ua, 3e-4: 0.1}, {1e-3: 0.5, 3e-4: 0.5},
                                                             kept_epoch=epoch)
         for system, ua, epoch in (("feature_blstm_cnn", 0.719, 3), ("supervector_cnn", 0.391, 36), ("feature_proposed", 0.641, 10))})
@@ -381,7 +381,7 @@ def test_the_capsule_why_table_separates_baselines_from_networks_and_counts_each
 def test_the_rnn_why_table_draws_each_explanation_from_the_run():
     from serlib import results
 
-    run = results.Run(paper="rnn", corpus="emodb", protocol="p", profile="full", device="cpu", seeds=list(range(10)))
+    run = results.ResultsFile(paper="rnn", corpus="emodb", protocol="p", profile="full", device="cpu", seeds=list(range(10)))
 
     def row(feature_type, value, std, variant=""):
         paper = rnn.PAPER_VALUES["Table 3", feature_type, "LSTM"]
@@ -424,7 +424,7 @@ def test_the_summary_scoreboard_reads_a_results_file_of_every_paper_etransformer
     from serlib.papers import etransformer, scoreboard
 
     shutil.copytree(PROJECT / "results", tmp_path / "results", ignore=shutil.ignore_patterns("*-smoke.json"))
-    run = results.Run(paper="etransformer", corpus="nemo", protocol="test protocol", profile="full", device="cpu", seeds=[0])
+    run = results.ResultsFile(paper="etransformer", corpus="nemo", protocol="test protocol", profile="full", device="cpu", seeds=[0])
     for position, system in enumerate(etransformer.SYSTEMS):
         for metric in ("WA", "UA"):
             value = 0.7 - 0.01 * position

@@ -20,7 +20,7 @@ def test_summarise_seeds_mean_and_std():
 
 
 def test_results_file_fields(tmp_path):
-    run = results.Run(paper="rnn", corpus="emodb", protocol="p", profile="smoke", device="cpu", seeds=[0])
+    run = results.ResultsFile(paper="rnn", corpus="emodb", protocol="p", profile="smoke", device="cpu", seeds=[0])
     assert len(run.git_commit) >= 7  # read when the run starts
     run.add(results.ResultRow("Table 3", "MFCC", "LSTM", "WA", 0.531, 0.5, 0.4, 0.6))
     path = run.write(tmp_path)
@@ -58,13 +58,13 @@ def row(table, name, column, value, variant=""):
 
 
 def test_writing_merges_by_cell_and_keeps_each_rows_provenance(tmp_path):
-    first = results.Run(paper="p", corpus="c", protocol="p1", profile="full", device="cuda", seeds=[0])
+    first = results.ResultsFile(paper="p", corpus="c", protocol="p1", profile="full", device="cuda", seeds=[0])
     first.add(row("Table 2", "A", "8-class", 0.6))
     first.add(row("Table 2", "B", "8-class", 0.7))
     first.training_seconds["Table 2"] = 100.0
     first.not_run.append(results.Cell("Table 3", "A", "8-class"))
     first.write(tmp_path)
-    second = results.Run(paper="p", corpus="c", protocol="p1", profile="full", device="cpu", seeds=[0])
+    second = results.ResultsFile(paper="p", corpus="c", protocol="p1", profile="full", device="cpu", seeds=[0])
     second.git_commit = "abc1234"
     second.add(row("Table 2", "B", "8-class", 0.75))  # replaces B
     second.add(row("Table 2", "B", "8-class", 0.2, variant="class-balanced loss"))  # a variant is its own cell
@@ -83,7 +83,7 @@ def test_writing_merges_by_cell_and_keeps_each_rows_provenance(tmp_path):
 
 
 def test_a_run_under_another_protocol_replaces_the_earlier_rows_and_lists_their_cells_not_run(tmp_path):
-    earlier = results.Run(paper="p", corpus="c", protocol="rate fixed at 1e-3", profile="full", device="cpu", seeds=[0])
+    earlier = results.ResultsFile(paper="p", corpus="c", protocol="rate fixed at 1e-3", profile="full", device="cpu", seeds=[0])
     earlier.add(row("Table 2", "A", "8-class", 0.6))
     earlier.add(row("Table 2", "A", "2-class", 0.7))
     earlier.add(row("Table 2", "A", "2-class", 0.5, variant="whole map"))
@@ -91,7 +91,7 @@ def test_a_run_under_another_protocol_replaces_the_earlier_rows_and_lists_their_
     earlier.notes["rate"] = 1e-3
     earlier.not_run.append(results.Cell("Table 3", "B", "2-class"))
     earlier.write(tmp_path)
-    later = results.Run(paper="p", corpus="c", protocol="rate chosen on validation", profile="full", device="cpu", seeds=[0])
+    later = results.ResultsFile(paper="p", corpus="c", protocol="rate chosen on validation", profile="full", device="cpu", seeds=[0])
     later.add(row("Table 2", "A", "8-class", 0.65))
     with pytest.warns(UserWarning, match=r"2 rows measured under another protocol .* their 1 paper cells listed as not run"):
         path = later.write(tmp_path)
@@ -99,7 +99,7 @@ def test_a_run_under_another_protocol_replaces_the_earlier_rows_and_lists_their_
     assert [(r["column"], r["value"]) for r in record["rows"]] == [("8-class", 0.65)]
     assert {(c["table"], c["column"]) for c in record["not_run"]} == {("Table 2", "2-class"), ("Table 3", "2-class")}
     assert record["training_seconds"] == {} and "rate" not in record["notes"]
-    again = results.Run(paper="p", corpus="c", protocol="rate chosen on validation", profile="full", device="cpu", seeds=[0])
+    again = results.ResultsFile(paper="p", corpus="c", protocol="rate chosen on validation", profile="full", device="cpu", seeds=[0])
     again.add(row("Table 2", "A", "2-class", 0.7))
     record = json.loads(again.write(tmp_path).read_text())  # the same protocol merges as before
     assert len(record["rows"]) == 2 and {c["table"] for c in record["not_run"]} == {"Table 3"}
@@ -167,6 +167,6 @@ def test_a_speaker_bootstrap_is_wider_than_an_utterance_bootstrap_when_speakers_
 
 
 def test_a_results_file_is_named_by_its_corpus_never_by_a_path(tmp_path):
-    run = results.Run(paper="crnn", corpus="/data/mine/corpus.csv", protocol="p", profile="smoke", device="cpu", seeds=[0])
+    run = results.ResultsFile(paper="crnn", corpus="/data/mine/corpus.csv", protocol="p", profile="smoke", device="cpu", seeds=[0])
     with pytest.raises(ValueError, match="is a path; name it"):
         run.path(tmp_path)

@@ -47,7 +47,7 @@ def test_each_page_says_what_it_reproduces_as_the_results_files_do(paper):
 
 
 def _results_file(folder: Path, paper: str, corpus: str, rows: list[dict], not_run: list[dict] = ()) -> None:
-    run = results.Run(paper=paper, corpus=corpus, protocol="p", profile="full", device="cpu", seeds=[0])
+    run = results.ResultsFile(paper=paper, corpus=corpus, protocol="p", profile="full", device="cpu", seeds=[0])
     for row in rows:
         run.add(results.ResultRow(**{"column": "c", "metric": "UA", "level": "utterance", **row}))
     run.not_run = [results.Cell(**cell) for cell in not_run]

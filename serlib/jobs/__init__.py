@@ -27,7 +27,7 @@ from __future__ import annotations
 from serlib.jobs.cluster import ClusterProfile
 from serlib.jobs.grid import (EXECUTORS, OUTCOME_FILE, KEY_FILE, CHECKPOINT_FILE, NETWORK_FILE, JobSpec, GridReport, paper_module,
                               settings_overrides, forget_grids, plan, run_job, is_done, clear, Execution, execute,
-                              run_grid)
+                              train_grid)
 from serlib.jobs.transfer import OUTCOMES_DIR, export_outcomes, exported_not_imported, import_outcomes
 from serlib.jobs.status import GroupStatus, GridStatus, grid_status, status_lines
 from serlib.jobs.grid import _grid, _progress, _run_local, _client, _run_dask  # noqa: F401 - private, kept reachable
@@ -36,5 +36,5 @@ from serlib.jobs.status import _recorded_seconds, _finished_epochs  # noqa: F401
 
 __all__ = ["ClusterProfile", "EXECUTORS", "OUTCOME_FILE", "KEY_FILE", "CHECKPOINT_FILE", "NETWORK_FILE", "JobSpec", "GridReport",
            "paper_module", "settings_overrides", "forget_grids", "plan", "run_job", "is_done", "clear", "Execution",
-           "execute", "run_grid", "OUTCOMES_DIR", "export_outcomes", "exported_not_imported", "import_outcomes",
+           "execute", "train_grid", "OUTCOMES_DIR", "export_outcomes", "exported_not_imported", "import_outcomes",
            "GroupStatus", "GridStatus", "grid_status", "status_lines"]

@@ -1,5 +1,5 @@
 """A paper's training grid as job specs (:func:`plan`), one job run where it lands (:func:`run_job`),
-and the executors that run a grid here or on a Dask cluster (:func:`execute`, :func:`run_grid`)."""
+and the executors that run a grid here or on a Dask cluster (:func:`execute`, :func:`train_grid`)."""
 
 from __future__ import annotations
 
@@ -186,7 +186,7 @@ def execute(specs: Sequence[JobSpec], execution: Execution = Execution(), log: C
     return report
 
 
-def run_grid(paper: str, profile: str, parameters: Mapping[str, Any] | None = None, execution: Execution = Execution(),
+def train_grid(paper: str, profile: str, parameters: Mapping[str, Any] | None = None, execution: Execution = Execution(),
              data_root: str | Path | None = None, cache: str | Path | None = None, device: str = "auto",
              log: Callable[[str], None] = print, max_stages: int = 5) -> GridReport:
     """Plan and :func:`execute` ``paper``'s grid, and plan again while new trainings appear: a grid

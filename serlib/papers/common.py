@@ -407,7 +407,7 @@ CHECKPOINT_FILE = "checkpoint.ckpt"
 NETWORK_FILE = "network.pt"
 
 
-def run_folder(key: TrainingKey, identity: Mapping[str, Any], cache: str | Path | None = None) -> Path:
+def training_folder(key: TrainingKey, identity: Mapping[str, Any], cache: str | Path | None = None) -> Path:
     """``<cache>/runs/<paper>/<key slug>-<hash of key and identity>``."""
     return folder_of(key, config.fingerprint({"key": asdict(key), **identity}), cache)
 
@@ -436,7 +436,7 @@ def load_outcome(path: Path) -> Outcome:
         )
 
 
-def run_training(
+def training_outcome(
     key: TrainingKey, identity: Mapping[str, Any], train: Callable[[Path], Outcome], cache: str | Path | None = None
 ) -> Outcome:
     """The outcome of training ``key``: read from its folder when a run finished before, else

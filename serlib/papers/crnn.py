@@ -273,7 +273,7 @@ def training_grid(settings: Settings, data_root: str | Path | None = None, cache
 
 
 @dataclass
-class FoldRun:
+class FoldOutcomes:
     """Table 1 on one corpus: per system, test fold and learning rate, one outcome per seed; the
     learning rate each fold chose on its validation speaker."""
 
@@ -293,10 +293,10 @@ class FoldRun:
         return [training.pool_folds(list(folds)) for folds in per_seed]
 
 
-def run_table1(data: Data, settings: Settings, device: str = "auto", cache: str | Path | None = None, log=print) -> FoldRun:
+def run_table1(data: Data, settings: Settings, device: str = "auto", cache: str | Path | None = None, log=print) -> FoldOutcomes:
     """Every (system, test fold, learning rate, seed) training; each fold's learning rate is the
     one with the best mean validation UA over seeds (its validation speaker, never its test fold)."""
-    run = FoldRun({}, {})
+    run = FoldOutcomes({}, {})
     for (system, session, rate), trainings in table1_trainings(data, settings, device).items():
         run.outcomes[system, session, rate] = [job.run(cache) for job in trainings]
         if rate != settings.learning_rates[-1]:
@@ -313,7 +313,7 @@ def best_epoch(outcome: training.Outcome) -> int:
     return outcome.kept_epoch(HPARAMS.select_metric)
 
 
-def choices(data: Data, run: FoldRun, settings: Settings) -> pd.DataFrame:
+def choices(data: Data, run: FoldOutcomes, settings: Settings) -> pd.DataFrame:
     """Per system and fold: validation speaker, validation UA of each learning rate, the chosen
     rate and its best epoch (seed 0)."""
     rows = []
@@ -329,10 +329,10 @@ def choices(data: Data, run: FoldRun, settings: Settings) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["system", "test session"])
 
 
-def results_run(data: Data, run: FoldRun, settings: Settings, device: str) -> results.Run:
+def results_run(data: Data, run: FoldOutcomes, settings: Settings, device: str) -> results.ResultsFile:
     """Table 1 rows: WA and UA of each system over all test folds pooled, and on the paper's
     single split. Paper values only on the paper's corpus, and only for the single split."""
-    record = results.Run(paper=PAPER, corpus=data.corpus, profile=settings.profile, device=device,
+    record = results.ResultsFile(paper=PAPER, corpus=data.corpus, profile=settings.profile, device=device,
                          seeds=list(settings.seeds), protocol=data.protocol, started=data.started,
                          notes={"settings": asdict(settings), "hparams": asdict(HPARAMS), "task": data.task.note,
                                 "chosen_learning_rates": {f"{s} / session {f}": r for (s, f), r in run.chosen.items()}})
@@ -354,12 +354,12 @@ def results_run(data: Data, run: FoldRun, settings: Settings, device: str) -> re
     return record
 
 
-def table1(record: results.Run) -> pd.DataFrame:
+def table1(record: results.ResultsFile) -> pd.DataFrame:
     """Ours (with 95 % CI) per system, view and metric, in the paper's order."""
     return results.ours_by_column(record, PAPER_ORDER[::-1])
 
 
-def per_fold(data: Data, run: FoldRun, settings: Settings) -> pd.DataFrame:
+def per_fold(data: Data, run: FoldOutcomes, settings: Settings) -> pd.DataFrame:
     """UA of each system's chosen model on each test fold (mean over seeds)."""
     return pd.DataFrame({
         system: {f"session {s} ({', '.join(sorted(data.manifest['speaker'].iloc[data.fold(s).test].unique()))})":
@@ -368,7 +368,7 @@ def per_fold(data: Data, run: FoldRun, settings: Settings) -> pd.DataFrame:
         for system in settings.systems})
 
 
-def confusion(run: FoldRun, system: str, sessions: list[int]) -> np.ndarray:
+def confusion(run: FoldOutcomes, system: str, sessions: list[int]) -> np.ndarray:
     """Row-normalised confusion matrix of ``system``'s pooled test predictions (seeds summed)."""
     pooled = sum(metrics.confusion_matrix(o.levels["utterance"].y_true, o.levels["utterance"].y_pred, len(CLASSES))
                  for o in run.pooled(system, sessions))
@@ -378,7 +378,7 @@ def confusion(run: FoldRun, system: str, sessions: list[int]) -> np.ndarray:
 # --------------------------------------------------------------------------- Table 2: EmotAsS
 
 
-def transferred_choices(data: Data, run: FoldRun, system: str) -> tuple[float, int]:
+def transferred_choices(data: Data, run: FoldOutcomes, system: str) -> tuple[float, int]:
     """Learning rate (the most often chosen) and epochs (median best epoch) of ``system`` on
     Table 1's validation speakers: EmotAsS gives no speaker ids to validate on, and its devel set
     is what Table 2 reports, so nothing is chosen on it."""
@@ -387,8 +387,8 @@ def transferred_choices(data: Data, run: FoldRun, system: str) -> tuple[float, i
     return rates.most_common(1)[0][0], int(np.median(epochs))
 
 
-def run_table2(emotass_root: str | Path, table1_data: Data, table1_run: FoldRun, settings: Settings, device: str = "auto",
-               cache: str | Path | None = None, progress: bool = True) -> results.Run:
+def run_table2(emotass_root: str | Path, table1_data: Data, table1_run: FoldOutcomes, settings: Settings, device: str = "auto",
+               cache: str | Path | None = None, progress: bool = True) -> results.ResultsFile:
     """Table 2: each system trained on the challenge's train partition with the learning rate and
     epochs chosen on Table 1's validation speakers, scored (UA) on the devel partition."""
     manifest = corpora.load_manifest("emotass", emotass_root, download=False)
@@ -401,7 +401,7 @@ def run_table2(emotass_root: str | Path, table1_data: Data, table1_run: FoldRun,
     labels = labelled["emotion"].map({e: i for i, e in enumerate(CLASSES)}).to_numpy()
     found = extract(labelled, cache, progress)
     examples = inputs(found["spectrogram"], found["functionals"], labels, {"train": split.train, "test": split.test})
-    record = results.Run(paper=PAPER, corpus="emotass", profile=settings.profile, device=device, seeds=list(settings.seeds),
+    record = results.ResultsFile(paper=PAPER, corpus="emotass", profile=settings.profile, device=device, seeds=list(settings.seeds),
                          protocol=f"train partition ({len(split.train)}) → devel partition ({len(split.test)}), 4 classes; "
                                   "learning rate and epochs from the Table 1 run's validation speakers")
     outcomes = []

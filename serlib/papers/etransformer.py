@@ -264,7 +264,7 @@ def training_grid(settings: Settings, data_root: str | Path | None = None, cache
 
 
 @dataclass
-class Table2Run:
+class Table2Outcomes:
     """Outcomes per (protocol, system, test fold), one per seed."""
 
     outcomes: dict[tuple[str, str, int], list[training.Outcome]]
@@ -291,9 +291,9 @@ class Table2Run:
         return self._differences[key]
 
 
-def run_table2(data: Data, settings: Settings, device: str = "auto", cache: str | Path | None = None, log=print) -> Table2Run:
+def run_table2(data: Data, settings: Settings, device: str = "auto", cache: str | Path | None = None, log=print) -> Table2Outcomes:
     """Every (protocol, system, fold, seed) training of Table 2."""
-    run = Table2Run({}, settings, data.manifest["speaker"].to_numpy())
+    run = Table2Outcomes({}, settings, data.manifest["speaker"].to_numpy())
     for (protocol, system, number), trainings in table2_trainings(data, settings, device).items():
         run.outcomes[protocol, system, number] = [job.run(cache) for job in trainings]
         ua = np.mean([o.levels["utterance"].score("UA") for o in run.outcomes[protocol, system, number]])
@@ -320,11 +320,11 @@ def complexity(frames: int | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("model")
 
 
-def results_run(data: Data, run: Table2Run, settings: Settings, device: str) -> results.Run:
+def results_run(data: Data, run: Table2Outcomes, settings: Settings, device: str) -> results.ResultsFile:
     """Table 2 rows per system and protocol, test folds pooled. The paper's numbers sit beside the
     random-fold rows on IEMOCAP only (its protocol and corpus); the speaker-independent rows on
     IEMOCAP are a labelled variant; a stand-in's rows carry no paper value."""
-    record = results.Run(paper=PAPER, corpus=data.corpus, profile=settings.profile, device=device,
+    record = results.ResultsFile(paper=PAPER, corpus=data.corpus, profile=settings.profile, device=device,
                          seeds=list(settings.seeds), protocol=data.protocol, started=data.started,
                          notes={"settings": asdict(settings), "hparams": asdict(HPARAMS), "sizes": asdict(SIZES),
                                 "task": data.task.note})
@@ -342,7 +342,7 @@ def results_run(data: Data, run: Table2Run, settings: Settings, device: str) -> 
     return record
 
 
-def table2(record: results.Run) -> pd.DataFrame:
+def table2(record: results.ResultsFile) -> pd.DataFrame:
     """Ours (with 95 % CI) per system, protocol and metric, in the paper's order."""
     return results.ours_by_column(record, SYSTEMS)
 
@@ -373,14 +373,14 @@ def _difference(first: list[training.Outcome], second: list[training.Outcome], m
                                         speakers=None if speakers is None else speakers[common_utterances])
 
 
-def comparison_level(run: Table2Run, protocol: str) -> float:
+def comparison_level(run: Table2Outcomes, protocol: str) -> float:
     """The CI level at which the verdict calls a proposed − BaseN difference established: 95 %
     corrected (Bonferroni) for the number of UA comparisons ``protocol`` makes."""
     comparisons = max(1, len(systems_of(run.settings, protocol)) - 1)
     return 1 - 0.05 / comparisons
 
 
-def differences(run: Table2Run, protocol: str, level: float = 0.95) -> pd.DataFrame:
+def differences(run: Table2Outcomes, protocol: str, level: float = 0.95) -> pd.DataFrame:
     """Proposed − each ablation in points (UA and WA), with the paired ``level`` bootstrap CI over
     the test speakers and their utterances, and the paper's difference (its Table 2, IEMOCAP, random folds)."""
     settings = run.settings
@@ -394,7 +394,7 @@ def differences(run: Table2Run, protocol: str, level: float = 0.95) -> pd.DataFr
     return pd.DataFrame(rows, columns=["system", "metric", "ours", "low", "high", "paper"])
 
 
-def contributions(run: Table2Run, protocol: str) -> pd.DataFrame:
+def contributions(run: Table2Outcomes, protocol: str) -> pd.DataFrame:
     """Proposed − each ablation (points of WA and UA, paired bootstrap CI over speakers and their
     utterances at :func:`comparison_level`, the verdict's level), beside the paper's difference, and
     whether our CI establishes the paper's sign."""
@@ -411,7 +411,7 @@ def contributions(run: Table2Run, protocol: str) -> pd.DataFrame:
     return pd.DataFrame(table).T.rename_axis("proposed − ...")
 
 
-def verdict_box(run: Table2Run, corpus: str, profile: str, iemocap_ran: bool) -> str:
+def verdict_box(run: Table2Outcomes, corpus: str, profile: str, iemocap_ran: bool) -> str:
     """The page's opening box: what this run reproduced, what it could not, and why."""
     lines = []
     if profile != "full":
@@ -450,7 +450,7 @@ def verdict_box(run: Table2Run, corpus: str, profile: str, iemocap_ran: bool) ->
     return "\n\n".join(lines)
 
 
-def inflation(run: Table2Run) -> pd.DataFrame:
+def inflation(run: Table2Outcomes) -> pd.DataFrame:
     """Random − speaker-independent folds per system (points, paired 95 % CI over speakers and their
     utterances: with all five folds both protocols test every utterance once): how much shared
     speakers inflate the scores."""
@@ -466,14 +466,14 @@ def inflation(run: Table2Run) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
-def confusion(run: Table2Run, protocol: str, system: str) -> np.ndarray:
+def confusion(run: Table2Outcomes, protocol: str, system: str) -> np.ndarray:
     """Row-normalised confusion matrix of ``system``'s pooled test predictions (seeds summed)."""
     pooled = sum(metrics.confusion_matrix(o.levels["utterance"].y_true, o.levels["utterance"].y_pred, len(common.FOUR_CLASSES))
                  for o in run.pooled(protocol, system))
     return metrics.row_normalised(pooled)
 
 
-def epochs_table(run: Table2Run) -> pd.DataFrame:
+def epochs_table(run: Table2Outcomes) -> pd.DataFrame:
     """Per protocol and model: the epoch kept (best validation UA) and the last epoch trained
     (early stopping: :data:`HPARAMS` ``patience`` epochs without a gain, at most ``max_epochs``),
     as the range over test folds and seeds."""

@@ -313,11 +313,11 @@ Outcomes = dict[tuple[str, str], list[training.Outcome]]
 
 
 def results_run(data: Data, outcomes: Outcomes, settings: Settings, device: str,
-                variants: Mapping[str, Outcomes] | None = None) -> results.Run:
+                variants: Mapping[str, Outcomes] | None = None) -> results.ResultsFile:
     """Rows of Tables 3-4: sequence accuracy (the paper's unit) beside the paper's number, plus
     utterance-level accuracy and UA at both levels; the variants' sequence accuracy (labelled,
     the paper's value beside them). Paper values only for the paper's corpus."""
-    run = results.Run(paper=PAPER, corpus=data.corpus, profile=settings.profile, device=device, seeds=list(settings.seeds),
+    run = results.ResultsFile(paper=PAPER, corpus=data.corpus, profile=settings.profile, device=device, seeds=list(settings.seeds),
                       protocol=data.protocol, started=data.started,
                       notes={"settings": asdict(settings), "hparams": asdict(HPARAMS), "classes": data.classes.note,
                              "variants": {name: {"question": variant(name).question, **variant(name).behaviour(),
@@ -378,7 +378,7 @@ def variant_differences(variants: Mapping[str, Outcomes], n_boot: int = 1000) ->
     return pd.concat(lines, ignore_index=True).drop(columns=["table", "MSPEC − MFCC"]) if lines else pd.DataFrame()
 
 
-def verdict_box(run: results.Run, differences: pd.DataFrame, profile: str, variant_diffs: pd.DataFrame | None = None) -> str:
+def verdict_box(run: results.ResultsFile, differences: pd.DataFrame, profile: str, variant_diffs: pd.DataFrame | None = None) -> str:
     """The page's opening box (Markdown): how many of Tables 3-4's accuracies we reproduce, whether
     the paper's MSPEC > MFCC holds (under our front end and under each variant), and what the
     paper's Fig. 3 lets us compare."""
@@ -406,7 +406,7 @@ def verdict_box(run: results.Run, differences: pd.DataFrame, profile: str, varia
     return "\n".join(lines)
 
 
-def why_table(run: results.Run, differences: pd.DataFrame, variant_diffs: pd.DataFrame) -> pd.DataFrame:
+def why_table(run: results.ResultsFile, differences: pd.DataFrame, variant_diffs: pd.DataFrame) -> pd.DataFrame:
     """For each gap to the paper: the explanations we test, the run that tests each, and what it
     showed, drawn from this run (``differences``: :func:`mspec_minus_mfcc`; ``variant_diffs``:
     :func:`variant_differences`)."""
@@ -449,7 +449,7 @@ def why_table(run: results.Run, differences: pd.DataFrame, variant_diffs: pd.Dat
     return pd.DataFrame(lines)
 
 
-def every_level(run: results.Run) -> pd.DataFrame:
+def every_level(run: results.ResultsFile) -> pd.DataFrame:
     """Mean ± std over seeds of every metric and level, one line per configuration."""
     rows = run.table().drop_duplicates(["row", "column", "metric", "level"])
     rows["ours"] = [f"{100 * v:.1f} ± {100 * s:.1f}" for v, s in zip(rows["value"], rows["std"])]

@@ -441,11 +441,11 @@ def clusters_of(corpus: Corpus, column: str) -> np.ndarray | None:
 
 def results_run(corpus: Corpus, outcomes: dict[str, ProtocolOutcomes], settings: Settings, device: str,
                 timings: dict[str, float], variants: Mapping[str, ProtocolOutcomes] | None = None,
-                by_name: Mapping[str, Corpus] | None = None) -> results.Run:
+                by_name: Mapping[str, Corpus] | None = None) -> results.ResultsFile:
     """Table 4 rows (segment and utterance UAR), the variants' rows (labelled, with the paper's
     value of their column beside them) and, for the paper's corpora, the cells of its
     confusion-matrix table beside the paper's."""
-    run = results.Run(paper=PAPER, corpus=corpus.name, profile=settings.profile, device=device, seeds=list(settings.seeds),
+    run = results.ResultsFile(paper=PAPER, corpus=corpus.name, profile=settings.profile, device=device, seeds=list(settings.seeds),
                       protocol=corpus.protocol, started=corpus.started,
                       notes={"settings": asdict(settings), "hparams": asdict(HPARAMS), "scalogram": asdict(SCALOGRAM),
                              "timings_s": timings, "variants": {}})
@@ -473,7 +473,7 @@ def results_run(corpus: Corpus, outcomes: dict[str, ProtocolOutcomes], settings:
     return run
 
 
-def _add_confusion_rows(run: results.Run, corpus: Corpus, outcomes: list[training.Outcome], settings: Settings) -> None:
+def _add_confusion_rows(run: results.ResultsFile, corpus: Corpus, outcomes: list[training.Outcome], settings: Settings) -> None:
     """Each cell of Tables 1-3: mean over initialisations, bootstrap CI resampling test speakers."""
     table, paper_matrix = PAPER_CONFUSION[corpus.name]
     predictions = [o.levels["window"] for o in outcomes]
@@ -504,7 +504,7 @@ def quoted_rows() -> pd.DataFrame:
         columns=["corpus", "method (quoted from the paper)", "speaker dep. UAR %", "speaker indep. UAR %"])
 
 
-def table4(runs: Mapping[str, results.Run]) -> pd.DataFrame:
+def table4(runs: Mapping[str, results.ResultsFile]) -> pd.DataFrame:
     """Table 4 under the paper's protocol (as we read it): the rows of no variant."""
     rows = pd.concat([r.table().assign(paper=r.paper, corpus=r.corpus) for r in runs.values()])
     return rows[(rows["table"] == "Table 4") & (rows["variant"] == "")]
@@ -523,7 +523,7 @@ def stopping_table(outcomes: Mapping[str, Mapping[str, ProtocolOutcomes]]) -> pd
     return pd.DataFrame(lines)
 
 
-def variant_table(runs: Mapping[str, results.Run]) -> pd.DataFrame:
+def variant_table(runs: Mapping[str, results.ResultsFile]) -> pd.DataFrame:
     """Each variant beside the paper and our paper-protocol value of its Table 4 column
     (segment-level UAR, %): does it close the gap? ``reaches the paper``: the paper's value lies
     within 3 points of the variant or inside its CI."""
@@ -558,7 +558,7 @@ def class_recalls(corpus: Corpus, outcomes: Mapping[str, ProtocolOutcomes], vari
                         index=pd.Index(corpus.classes.classes, name=f"{corpus.name}: recall (%)")).T.round(1)
 
 
-def findings(runs: Mapping[str, results.Run]) -> str:
+def findings(runs: Mapping[str, results.ResultsFile]) -> str:
     """One line per corpus with variants (Markdown): which variants reach the paper's values, and
     how far the best one moves ours."""
     table = variant_table(runs)
@@ -575,7 +575,7 @@ def findings(runs: Mapping[str, results.Run]) -> str:
     return "\n".join(lines)
 
 
-def verdict_box(runs: Mapping[str, results.Run], profile: str) -> str:
+def verdict_box(runs: Mapping[str, results.ResultsFile], profile: str) -> str:
     """The page's opening box (Markdown): per corpus and Table 4 column, whether our
     paper-protocol UAR reproduces the paper's, and what the variants showed of the gaps."""
     cells = results.headline_cells(table4(runs))

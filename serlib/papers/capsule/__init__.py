@@ -35,7 +35,7 @@ from serlib.papers.capsule.trainings import (supervectors, split_inputs, model_b
                                              trained_model)
 from serlib.papers.capsule.protocol import (LearningRateChoice, choose_learning_rate, Cell, protocol_cells,
                                             training_variant, rate_variant, table_runs, rate_candidates, rate_choice,
-                                            cell_trainings, TableRun, ProtocolRun, CellPlan, plan_cell, run_protocol,
+                                            cell_trainings, TableOutcomes, ProtocolOutcomes, CellPlan, plan_cell, run_protocol,
                                             runs_line,
                                             GRID_STAGES, training_grid, run_table)
 from serlib.papers.capsule.page import (constant_outputs, add_rows, not_run, acted_run, paper_beside_ours,
@@ -53,7 +53,7 @@ __all__ = ["PAPER", "FEATURE_STAR", "FB128", "EGEMAPS", "EXTRACTORS", "Hyperpara
            "supervectors", "split_inputs", "model_builder", "epoch_budget", "network_config", "svm_estimator",
            "is_network", "system_identity", "system_training", "train_system", "trained_model", "LearningRateChoice",
            "choose_learning_rate", "Cell", "protocol_cells", "training_variant", "rate_variant", "table_runs",
-           "rate_candidates", "rate_choice", "cell_trainings", "TableRun", "ProtocolRun", "CellPlan", "plan_cell", "run_protocol", "runs_line",
+           "rate_candidates", "rate_choice", "cell_trainings", "TableOutcomes", "ProtocolOutcomes", "CellPlan", "plan_cell", "run_protocol", "runs_line",
            "GRID_STAGES", "training_grid", "run_table", "constant_outputs", "add_rows", "not_run", "acted_run",
            "paper_beside_ours", "binary_reading_gaps", "choices_table", "utterance_rows", "variant_table",
            "system_order", "verdict_box", "why_table", "protocol_rates", "unseen_actor_baselines", "kept_epochs",

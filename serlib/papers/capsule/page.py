@@ -18,11 +18,11 @@ from serlib.papers import common
 from serlib.papers.capsule.config import (HPARAMS, PAPER, PAPER_FAU, PAPER_TABLE4, PAPER_VALUES, SYSTEMS, TASKS,
                                           VARIANTS, Settings, variant)
 from serlib.papers.capsule.data import Corpus, school_split
-from serlib.papers.capsule.protocol import ProtocolRun, TableRun, run_table
+from serlib.papers.capsule.protocol import ProtocolOutcomes, TableOutcomes, run_table
 from serlib.papers.capsule.trainings import epoch_budget
 
 
-def constant_outputs(table: str, table_run: TableRun) -> list[str]:
+def constant_outputs(table: str, table_run: TableOutcomes) -> list[str]:
     """Models that predict one class for every test utterance of a split (UA = chance)."""
     flagged = []
     for (system, task), runs in table_run.outcomes.items():
@@ -32,7 +32,7 @@ def constant_outputs(table: str, table_run: TableRun) -> list[str]:
     return flagged
 
 
-def add_rows(run: results.Run, corpus: Corpus, table: str, table_run: TableRun,
+def add_rows(run: results.ResultsFile, corpus: Corpus, table: str, table_run: TableOutcomes,
              paper: Mapping[tuple[str, str], Mapping[str, float]], n_boot: int, variant_: str = "") -> None:
     """Utterance- and window-level UA rows; the paper's value (its one 2-class number beside
     **both** binary readings) at the utterance level. Runs on one split (Table 2's seeds) get a
@@ -55,10 +55,10 @@ def not_run(paper: Mapping[tuple[str, str], Mapping[str, float]], tasks: Sequenc
             if (table, system, task) not in ran]
 
 
-def acted_run(corpus: Corpus, settings: Settings, device: str, protocol: ProtocolRun) -> results.Run:
+def acted_run(corpus: Corpus, settings: Settings, device: str, protocol: ProtocolOutcomes) -> results.ResultsFile:
     """The results of Tables 2 and 3 and the variants (paper values only on RAVDESS, the paper's corpus)."""
-    tables = {name: protocol.tables.get(name, TableRun()) for name in ("Table 2", "Table 3")}
-    run = results.Run(
+    tables = {name: protocol.tables.get(name, TableOutcomes()) for name in ("Table 2", "Table 3")}
+    run = results.ResultsFile(
         paper=PAPER, corpus=corpus.name, profile=settings.profile, device=device, seeds=list(range(settings.table3_runs)),
         started=corpus.started,
         protocol=f"{corpus.name} speech. Learning rate per system and task chosen from {list(settings.learning_rates)} by "
@@ -86,7 +86,7 @@ def acted_run(corpus: Corpus, settings: Settings, device: str, protocol: Protoco
     return run
 
 
-def paper_beside_ours(run: results.Run, table: str, tasks: Sequence[str]) -> pd.DataFrame:
+def paper_beside_ours(run: results.ResultsFile, table: str, tasks: Sequence[str]) -> pd.DataFrame:
     """One line per system of ``table`` in the paper's order: paper % / ours (utterance UA, mean ± std)."""
     rows = run.table()
     rows = rows[(rows["table"] == table) & (rows["level"] == "utterance") & (rows["variant"] == "")] if len(rows) else rows
@@ -103,7 +103,7 @@ def paper_beside_ours(run: results.Run, table: str, tasks: Sequence[str]) -> pd.
     return pd.DataFrame(lines).T.rename_axis(f"{table}: paper / ours (UA %)")
 
 
-def binary_reading_gaps(run: results.Run) -> pd.DataFrame:
+def binary_reading_gaps(run: results.ResultsFile) -> pd.DataFrame:
     """|ours − paper| (UA points) per cell where both binary readings ran and the paper has a value."""
     rows = run.table()
     if not len(rows):
@@ -114,20 +114,20 @@ def binary_reading_gaps(run: results.Run) -> pd.DataFrame:
     return gaps.unstack("column").dropna() if len(gaps) else pd.DataFrame()
 
 
-def choices_table(protocol: ProtocolRun) -> pd.DataFrame:
+def choices_table(protocol: ProtocolOutcomes) -> pd.DataFrame:
     """Every learning-rate choice: the candidates' validation UA (utterance level, the kept epoch),
     the chosen rate, and the test UA of each candidate (information only: it never chooses)."""
     rows = pd.DataFrame([c.record() for c in protocol.choices.values()])
     return rows.set_index(["system", "task", "variant"]) if len(rows) else rows
 
 
-def utterance_rows(run: results.Run) -> pd.DataFrame:
+def utterance_rows(run: results.ResultsFile) -> pd.DataFrame:
     """The run's utterance-level UA rows (paper protocol and variants)."""
     rows = run.table()
     return rows[rows["level"] == "utterance"] if len(rows) else rows
 
 
-def variant_table(run: results.Run) -> pd.DataFrame:
+def variant_table(run: results.ResultsFile) -> pd.DataFrame:
     """Each variant row beside the paper-protocol row of the same cell: UA %, the change, the paper's value."""
     rows = utterance_rows(run)
     if not len(rows) or not (rows["variant"] != "").any():
@@ -145,7 +145,7 @@ def variant_table(run: results.Run) -> pd.DataFrame:
     return pd.DataFrame(lines)
 
 
-def system_order(run: results.Run, table: str = "Table 3", task: str = "8-class") -> tuple[pd.DataFrame, float | None]:
+def system_order(run: results.ResultsFile, table: str = "Table 3", task: str = "8-class") -> tuple[pd.DataFrame, float | None]:
     """The systems of ``table`` that ran on ``task``, ranked by the paper and by us (1 = best),
     with Spearman's rank correlation of the two orders (None under three systems)."""
     from scipy import stats
@@ -161,7 +161,7 @@ def system_order(run: results.Run, table: str = "Table 3", task: str = "8-class"
     return order.sort_values("paper rank").round(1), float(stats.spearmanr(order["paper"], order["ours"]).statistic)
 
 
-def verdict_box(run: results.Run, profile: str) -> str:
+def verdict_box(run: results.ResultsFile, profile: str) -> str:
     """The page's opening box (Markdown): per table how many cells we reproduce, whether the
     paper's ranking of systems holds, what the variant and the learning-rate grid showed, and
     what did not run."""
@@ -197,7 +197,7 @@ def verdict_box(run: results.Run, profile: str) -> str:
     return "\n".join(lines)
 
 
-def why_table(run: results.Run, protocol: ProtocolRun) -> pd.DataFrame:
+def why_table(run: results.ResultsFile, protocol: ProtocolOutcomes) -> pd.DataFrame:
     """For each kind of gap: the explanations we can test, the run that tests each, and what it showed."""
     rows = utterance_rows(run)
     main = rows[rows["variant"] == ""] if len(rows) else rows
@@ -260,12 +260,12 @@ def why_table(run: results.Run, protocol: ProtocolRun) -> pd.DataFrame:
     return pd.DataFrame(lines)
 
 
-def protocol_rates(protocol: ProtocolRun) -> list[float]:
+def protocol_rates(protocol: ProtocolOutcomes) -> list[float]:
     """The candidate rates of the run's choices, in the order tried."""
     return list(dict.fromkeys(rate for choice in protocol.choices.values() for rate in choice.validation_ua))
 
 
-def unseen_actor_baselines(run: results.Run) -> str:
+def unseen_actor_baselines(run: results.ResultsFile) -> str:
     """Table 3's baselines on unseen actors (the variant) against the paper's values."""
     rows = variant_table(run)
     rows = rows[(rows["table"] == "Table 3")] if len(rows) else rows
@@ -273,7 +273,7 @@ def unseen_actor_baselines(run: results.Run) -> str:
                      f"{r['paper protocol']})" for _, r in rows.iterrows()) or "not run"
 
 
-def kept_epochs(protocol: ProtocolRun, systems: Sequence[str], epochs: int, vector_cnn_epochs: int) -> str:
+def kept_epochs(protocol: ProtocolOutcomes, systems: Sequence[str], epochs: int, vector_cnn_epochs: int) -> str:
     """The epoch the validation actor kept for each of ``systems``' chosen candidates, of the epochs
     its back-end trains (:func:`epoch_budget`)."""
     return "; ".join(f"{SYSTEMS[c.system][0]} {c.task}: {c.kept_epoch} of {epoch_budget(c.system, epochs, vector_cnn_epochs)}"
@@ -281,15 +281,15 @@ def kept_epochs(protocol: ProtocolRun, systems: Sequence[str], epochs: int, vect
                      if not c.variant and c.kept_epoch and c.system in systems) or "not run"
 
 
-def validation_at_chosen_rates(protocol: ProtocolRun, systems: Sequence[str]) -> str:
+def validation_at_chosen_rates(protocol: ProtocolOutcomes, systems: Sequence[str]) -> str:
     """Each of ``systems``' utterance UA on the validation actor at the rate it chose (paper protocol)."""
     return "; ".join(f"{SYSTEMS[c.system][0]} {c.task}: {100 * c.validation_ua[c.chosen]:.1f}" for c in protocol.choices.values()
                      if not c.variant and c.system in systems) or "not run"
 
 
-def fau_run(corpus: Corpus, settings: Settings, device: str, table1: dict[str, TableRun], table4: TableRun) -> results.Run:
+def fau_run(corpus: Corpus, settings: Settings, device: str, table1: dict[str, TableOutcomes], table4: TableOutcomes) -> results.ResultsFile:
     """Tables 1 and 4 on FAU-Aibo beside the paper's values."""
-    run = results.Run(
+    run = results.ResultsFile(
         paper=PAPER, corpus="fau-aibo", profile=settings.profile, device=device, seeds=list(range(settings.table3_runs)),
         started=corpus.started,
         protocol="FAU-Aibo (IS2009 chunks). Table 1: one school trains, the other tests (speaker-disjoint). "
@@ -309,7 +309,7 @@ def fau_run(corpus: Corpus, settings: Settings, device: str, table1: dict[str, T
 
 
 def run_fau_aibo(corpus: Corpus, settings: Settings, device: str = "auto", cache: str | Path | None = None,
-                 reuse_rates: Mapping[tuple[str, str], float] | None = None, log=print) -> results.Run:
+                 reuse_rates: Mapping[tuple[str, str], float] | None = None, log=print) -> results.ResultsFile:
     """Tables 1 (both school directions, every system) and 4 (proposed, 2-class, 75/25 splits)."""
     table1 = {f"{a}→{b}": run_table(corpus, "Table 1", list(PAPER_FAU), [school_split(corpus, a, b)], settings, device, cache,
                                     reuse_rates=reuse_rates, log=log)

@@ -124,7 +124,7 @@ def cell_trainings(corpus: Corpus, cell: Cell, learning_rate: float, settings: S
 
 
 @dataclass
-class TableRun:
+class TableOutcomes:
     """What running one table returns: outcomes per (system, task) (one per run), the learning
     rate each used, and the training time of the runs."""
 
@@ -134,17 +134,17 @@ class TableRun:
 
 
 @dataclass
-class ProtocolRun:
+class ProtocolOutcomes:
     """Tables 2 and 3 and the variants: the learning rates validation chose (with every
     candidate's scores), each table's runs, and the variants' runs by name."""
 
     choices: dict[tuple[str, str, str], LearningRateChoice] = field(default_factory=dict)
-    tables: dict[str, TableRun] = field(default_factory=dict)
-    variants: dict[str, TableRun] = field(default_factory=dict)
+    tables: dict[str, TableOutcomes] = field(default_factory=dict)
+    variants: dict[str, TableOutcomes] = field(default_factory=dict)
     choice_seconds: float = 0.0
 
-    def table(self, cell: Cell) -> TableRun:
-        return (self.variants if cell.variant else self.tables).setdefault(cell.variant or cell.table, TableRun())
+    def table(self, cell: Cell) -> TableOutcomes:
+        return (self.variants if cell.variant else self.tables).setdefault(cell.variant or cell.table, TableOutcomes())
 
     def chosen_rates(self) -> dict[tuple[str, str], float]:
         """The paper-protocol rates by (system, task), for tables without a validation speaker (FAU-Aibo) to reuse."""
@@ -181,10 +181,10 @@ def plan_cell(corpus: Corpus, cell: Cell, settings: Settings, device: str = "aut
 
 
 def run_protocol(corpus: Corpus, settings: Settings, device: str = "auto", cache: str | Path | None = None,
-                 log=print) -> ProtocolRun:
+                 log=print) -> ProtocolOutcomes:
     """Every cell of :func:`protocol_cells`: each network's learning rate chosen once per system and
     task on the validation actor (utterance-level UA; :func:`plan_cell`), then the table's runs at that rate."""
-    out, candidate_digests = ProtocolRun(), set()
+    out, candidate_digests = ProtocolOutcomes(), set()
     for cell in protocol_cells(corpus, settings):
         plan = plan_cell(corpus, cell, settings, device, cache, train_candidates=True)
         choice_key = (cell.system, cell.task, cell.variant if rate_variant(cell) else "")
@@ -218,7 +218,7 @@ def training_grid(settings: Settings, data_root: str | Path | None = None, cache
                   device: str = "auto") -> list[common.Training]:
     """The protocol's trainings (for ``serlib reproduce --executor dask`` and resumable runs), in two
     stages: every learning-rate candidate, and the table runs of each cell whose candidates are all
-    stored (the rate they chose decides those runs). :func:`serlib.jobs.run_grid` plans again until
+    stored (the rate they chose decides those runs). :func:`serlib.jobs.train_grid` plans again until
     no stage is left."""
     corpus = load_acted(settings, data_root, cache, progress=False)
     grid: dict[str, common.Training] = {}
@@ -230,11 +230,11 @@ def training_grid(settings: Settings, data_root: str | Path | None = None, cache
 
 def run_table(corpus: Corpus, table: str, systems: Sequence[str], table_splits: Sequence[splits.Split], settings: Settings,
               device: str = "auto", cache: str | Path | None = None, tasks: Sequence[str] | None = None,
-              reuse_rates: Mapping[tuple[str, str], float] | None = None, log=print) -> TableRun:
+              reuse_rates: Mapping[tuple[str, str], float] | None = None, log=print) -> TableOutcomes:
     """Every system × task over ``table_splits`` without a validation speaker (FAU-Aibo; split i
     trains with seed i), each network at ``reuse_rates[(system, task)]`` (the rate RAVDESS's
     validation actor chose), else the default rate."""
-    out = TableRun()
+    out = TableOutcomes()
     for task_name in tasks or list(corpus.tasks):
         task = corpus.tasks[task_name]
         for system in systems:
