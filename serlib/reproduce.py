@@ -232,7 +232,7 @@ def show_plans(names: Sequence[str], every: bool, profile: str, device: str = "a
     cache holds of it (stored, started, not begun) and the training time left; trains nothing."""
     for paper, module, specs in _grids(names, every, profile, device, data_root, extra):
         log(f"{paper.name} ({profile}):")
-        for line in jobs.status_lines(paper.name, jobs.grid_status(specs), module.GRID_STAGES):
+        for line in jobs.progress_lines(paper.name, jobs.grid_progress(specs), module.GRID_STAGES):
             log(f"  {line}")
     return 0
 

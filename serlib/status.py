@@ -46,14 +46,21 @@ def figures_shown(page: str | Path) -> list[str]:
 
 
 def _names(items: Sequence[str]) -> str:
-    """"Table 3", "Tables 3 and 4", "Tables 1, 2 and 4" (figures alike)."""
-    items = list(dict.fromkeys(items))
-    if len(items) <= 1:
-        return "".join(items)
-    kind = items[0].split()[0]
-    numbers = [item.split(maxsplit=1)[1] if item.split()[0] == kind else item for item in items]
-    plural = {"Table": "Tables", "Fig.": "Figs."}.get(kind, kind)
-    return f"{plural} {', '.join(numbers[:-1])} and {numbers[-1]}"
+    """"Table 3", "Tables 3 and 4", "Tables 1, 2 and 4", "Table 2 and Figs. 2 and 3": each kind
+    (Table, Fig.) with its numbers, in the order the kinds first appear."""
+    by_kind: dict[str, list[str]] = {}
+    for item in dict.fromkeys(items):
+        kind, _, number = item.partition(" ")
+        by_kind.setdefault(kind, []).append(number)
+    plural = {"Table": "Tables", "Fig.": "Figs."}
+    phrases = [f"{kind} {numbers[0]}" if len(numbers) == 1 else f"{plural.get(kind, kind)} {_listed(numbers)}"
+               for kind, numbers in by_kind.items()]
+    return _listed(phrases)
+
+
+def _listed(words: Sequence[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}" if words else ""
 
 
 @dataclass

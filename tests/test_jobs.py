@@ -115,13 +115,13 @@ def test_the_plan_counts_stored_started_and_not_begun_trainings_and_times_what_i
     started = common.folder_of(specs[2].key, specs[2].digest, specs[2].cache)
     started.mkdir(parents=True)
     torch.save({"history": [{"epoch": 1}, {"epoch": 2}, {"epoch": 3}]}, started / "checkpoint.ckpt")
-    status = jobs.grid_status(specs)
-    groups = [status.groups[spec.key.table, spec.key.system, spec.key.task] for spec in specs]
+    progress = jobs.grid_progress(specs)
+    groups = [progress.groups[spec.key.table, spec.key.system, spec.key.task] for spec in specs]
     assert [(g.stored, g.started, g.not_begun) for g in groups] == [(1, 0, 0), (1, 0, 0), (0, 1, 0), (0, 0, 1)]
     assert groups[2].started_epochs == [3]
     recorded = load_outcome(common.folder_of(specs[0].key, specs[0].digest, specs[0].cache) / "outcome.npz").training_seconds()
-    assert status.pace(specs[0].key.system) == pytest.approx(recorded) and status.pace(specs[3].key.system) is None
-    lines = jobs.status_lines("grid", status, stages=2)
+    assert progress.pace(specs[0].key.system) == pytest.approx(recorded) and progress.pace(specs[3].key.system) is None
+    lines = jobs.progress_lines("grid", progress, stages=2)
     assert "4 trainings planned now: 2 stored, 1 started, 1 not begun" in lines[-2]
     assert "and 2 whose system has no stored training to time them by" in lines[-2] and "2 stages" in lines[-1]
     assert any("1 (3)" in line for line in lines)  # the started training and its finished epochs
@@ -151,11 +151,11 @@ def test_exported_outcomes_resume_the_grid_on_another_machine_and_a_broken_one_i
     # another machine: an empty cache, the same grid; importing makes the three trainings stored there
     elsewhere = [jobs.JobSpec(s.paper, s.profile, s.overrides, s.key, s.digest, s.data_root, str(tmp_path / "other"))
                  for s in specs]
-    assert jobs.grid_status(elsewhere).exported == 0  # the status looks in outcomes/ of the checkout ...
+    assert jobs.grid_progress(elsewhere).exported == 0  # the progress looks in outcomes/ of the checkout ...
     assert [s.name for s in jobs.exported_not_imported(elsewhere, carried)] == copied  # ... a driver is told before training
-    waiting = jobs.grid_status(elsewhere)
+    waiting = jobs.grid_progress(elsewhere)
     waiting.exported = 3
-    assert any(line.startswith("3 of the trainings not stored here are finished in") for line in jobs.status_lines("grid", waiting))
+    assert any(line.startswith("3 of the trainings not stored here are finished in") for line in jobs.progress_lines("grid", waiting))
     assert len(jobs.import_outcomes(carried, tmp_path / "other")[0]) == 3
     assert jobs.exported_not_imported(elsewhere, carried) == []
     assert [jobs.is_done(spec) for spec in elsewhere] == [True, True, True, False]

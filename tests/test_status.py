@@ -88,3 +88,14 @@ def test_a_paper_without_results_says_so_and_an_empty_summary_builds(tmp_path):
     assert status.paper_status(get("etransformer"), results.load_results(tmp_path)).verdict.startswith("no full-profile numbers yet")
     assert len(status.summary_frame(status.statuses(tmp_path))) == len(PAPERS)
     assert results.cell_classes(results.headline_cells(results.load_results(tmp_path))).empty
+
+
+@pytest.mark.parametrize("items, phrase", [
+    (["Table 3"], "Table 3"),
+    (["Table 3", "Table 4", "Table 3"], "Tables 3 and 4"),
+    (["Table 1", "Table 2", "Table 4"], "Tables 1, 2 and 4"),
+    (["Table 2", "Fig. 2", "Fig. 3"], "Table 2 and Figs. 2 and 3"),
+    (["Fig. 2", "Table 2", "Table 3", "Fig. 3"], "Figs. 2 and 3 and Tables 2 and 3"),
+])
+def test_tables_and_figures_are_named_each_kind_with_its_numbers(items, phrase):
+    assert status._names(items) == phrase

@@ -25,10 +25,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
-
-from serlib import config, corpora, files, splits
 import torch
 from torch import nn
+
+from serlib import config, corpora, files, splits
 
 from serlib.training import Outcome, Predictions, load_trained
 

@@ -14,7 +14,7 @@ from serlib.papers import common
 
 
 @dataclass
-class GroupStatus:
+class GroupProgress:
     """The trainings of one table × system × task of a grid: how many are stored, started, not begun."""
 
     stored: int = 0
@@ -28,11 +28,11 @@ class GroupStatus:
 
 
 @dataclass
-class GridStatus:
+class GridProgress:
     """What the cache holds of a grid (``serlib reproduce --plan``): its groups, and the recorded
     training time of each stored training by system, the pace its trainings left are timed at."""
 
-    groups: dict[tuple[str, str, str], GroupStatus] = field(default_factory=dict)
+    groups: dict[tuple[str, str, str], GroupProgress] = field(default_factory=dict)
     seconds_by_system: dict[str, list[float]] = field(default_factory=dict)
     exported: int = 0  # not stored in the cache, but finished in outcomes/ (not imported yet)
 
@@ -68,50 +68,50 @@ def _finished_epochs(checkpoint: Path) -> int:
         return -1
 
 
-def grid_status(specs: Sequence[JobSpec]) -> GridStatus:
-    """Each (table, system, task) of ``specs`` with its :class:`GroupStatus`, read from the cache;
+def grid_progress(specs: Sequence[JobSpec]) -> GridProgress:
+    """Each (table, system, task) of ``specs`` with its :class:`GroupProgress`, read from the cache;
     trains nothing."""
-    status = GridStatus()
+    progress = GridProgress()
     for spec in specs:
         key = spec.key
-        group = status.groups.setdefault((key.table, key.system, key.task), GroupStatus())
+        group = progress.groups.setdefault((key.table, key.system, key.task), GroupProgress())
         folder = common.folder_of(key, spec.digest, spec.cache)
         if (folder / OUTCOME_FILE).exists():
             group.stored += 1
-            status.seconds_by_system.setdefault(key.system, []).append(_recorded_seconds(folder / OUTCOME_FILE))
+            progress.seconds_by_system.setdefault(key.system, []).append(_recorded_seconds(folder / OUTCOME_FILE))
         elif (folder / CHECKPOINT_FILE).exists():
             group.started += 1
             group.started_epochs.append(_finished_epochs(folder / CHECKPOINT_FILE))
         else:
             group.not_begun += 1
-    status.exported = len(exported_not_imported(specs))
-    return status
+    progress.exported = len(exported_not_imported(specs))
+    return progress
 
 
-def status_lines(paper: str, status: GridStatus, stages: int = 1) -> list[str]:
-    """A table of :func:`grid_status` and its totals, with the training time left where stored
+def progress_lines(paper: str, progress: GridProgress, stages: int = 1) -> list[str]:
+    """A table of :func:`grid_progress` and its totals, with the training time left where stored
     trainings of the same system give a pace; ``stages`` > 1 (the paper module's ``GRID_STAGES``)
     adds that later trainings are planned once these are stored."""
     def hours(seconds: float | None) -> str:
         return "?" if seconds is None else f"{seconds / 3600:.1f} h"
 
-    groups = status.groups
+    groups = progress.groups
     header = ("table", "system", "task", "stored", "started (epochs done)", "not begun", "left at stored pace")
     rows = [(table, system, task, str(g.stored),
              f"{g.started} ({', '.join(str(e) if e >= 0 else 'unreadable' for e in g.started_epochs)})" if g.started else "0",
-             str(g.not_begun), hours(status.seconds_left(table, system, task)) if g.left else "-")
+             str(g.not_begun), hours(progress.seconds_left(table, system, task)) if g.left else "-")
             for (table, system, task), g in groups.items()]
     widths = [max(len(cell) for cell in column) for column in zip(header, *rows)]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in (header, *rows)]
     stored, started, not_begun = (sum(getattr(g, name) for g in groups.values()) for name in ("stored", "started", "not_begun"))
-    timed = {name: status.seconds_left(*name) for name, g in groups.items() if g.left}
+    timed = {name: progress.seconds_left(*name) for name, g in groups.items() if g.left}
     untimed = sum(groups[name].left for name, seconds in timed.items() if seconds is None)
     lines.append(f"{paper}: {stored + started + not_begun} trainings planned now: {stored} stored, {started} started, "
                  f"{not_begun} not begun; {hours(sum(s for s in timed.values() if s is not None))} of training left "
                  "at the pace of the stored trainings of each system"
                  + (f", and {untimed} whose system has no stored training to time them by" if untimed else ""))
-    if status.exported:
-        lines.append(f"{status.exported} of the trainings not stored here are finished in {config.shown(OUTCOMES_DIR)}: "
+    if progress.exported:
+        lines.append(f"{progress.exported} of the trainings not stored here are finished in {config.shown(OUTCOMES_DIR)}: "
                      "`serlib outcomes import` copies them into the cache")
     if stages > 1:
         lines.append(f"{paper}'s grid comes in {stages} stages: a later stage's trainings are planned, and counted "
