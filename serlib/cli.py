@@ -70,7 +70,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from serlib.papers import PAPERS
+    from serlib.papers import PAPERS, STUDIES
 
     parser = argparse.ArgumentParser(prog="serlib", description="Reproducible speech emotion recognition.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     corpus.add_argument("--json", action="store_true", help="print JSON")
     corpus.add_argument("--no-download", action="store_true", help="fail instead of downloading a missing corpus")
     corpus.set_defaults(run=_corpus)
-    reproduced = [p.name for p in PAPERS if p.reproduced]
+    reproduced = [p.name for p in PAPERS if p.reproduced] + [s.name for s in STUDIES]
     repro = commands.add_parser(
         "reproduce", help="run papers' notebooks (full profile: into book/papers/) and build the book",
         description="Run each paper's notebook under papermill, one after another; a failing paper does not stop the "

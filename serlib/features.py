@@ -6,7 +6,7 @@ import hashlib
 import math
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor, as_completed, wait
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -538,7 +538,7 @@ def read_cached(path: Path) -> np.ndarray | None:
 
 
 def windowed_examples(
-    features: list[np.ndarray], labels: np.ndarray, rows: np.ndarray, length: int, shift: int
+    features: Sequence[np.ndarray] | Mapping[int, np.ndarray], labels: np.ndarray, rows: np.ndarray, length: int, shift: int
 ) -> Examples:
     """Sequence windows (§3.1.2) of the utterances at ``rows``; each window keeps its utterance's label."""
     windows = {r: sequence_windows(features[r], length, shift) for r in rows}

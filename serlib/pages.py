@@ -16,19 +16,19 @@ from pathlib import Path
 import nbformat
 
 from serlib import config, jobs, reproduce
-from serlib.papers import PAPERS, Paper
+from serlib.papers import PAPERS, STUDIES, Paper, Study
 
 
-def committed_pages(names: Sequence[str] = ()) -> list[Paper]:
-    """The papers (all, or those named) whose executed page is committed in ``book/papers/``."""
-    chosen = [p for p in PAPERS if p.reproduced and (config.PROJECT_ROOT / p.page).exists()]
+def committed_pages(names: Sequence[str] = ()) -> list[Paper | Study]:
+    """The papers and studies (all, or those named) whose executed page is committed in ``book/``."""
+    chosen = [p for p in (*PAPERS, *STUDIES) if p.reproduced and (config.PROJECT_ROOT / p.page).exists()]
     unknown = sorted(set(names) - {p.name for p in chosen})
     if unknown:
         raise ValueError(f"no committed page for {unknown}; committed pages: {[p.name for p in chosen]}")
     return [p for p in chosen if not names or p.name in names]
 
 
-def recorded_parameters(paper: Paper) -> dict[str, str]:
+def recorded_parameters(paper: Paper | Study) -> dict[str, str]:
     """The papermill parameters the committed page of ``paper`` ran with (profile and device included)."""
     page = config.PROJECT_ROOT / paper.page
     recorded = nbformat.read(page, as_version=4).metadata.get("papermill", {}).get("parameters")
@@ -37,7 +37,7 @@ def recorded_parameters(paper: Paper) -> dict[str, str]:
     return {name: str(value) for name, value in recorded.items()}
 
 
-def missing_trainings(paper: Paper, parameters: dict[str, str], data_root: str | Path | None = None) -> tuple[int, list[str]]:
+def missing_trainings(paper: Paper | Study, parameters: dict[str, str], data_root: str | Path | None = None) -> tuple[int, list[str]]:
     """(trainings planned, names of those not stored) for ``paper``'s grid under ``parameters``;
     a staged grid is planned again until its later stages appear or a training is missing."""
     module = jobs.paper_module(paper.name)

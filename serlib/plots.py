@@ -129,3 +129,52 @@ def readable_tables() -> None:
         return styler.to_html()
 
     shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, html)
+
+
+def cross_corpus_heatmaps(cells: pd.DataFrame, chance: float = 0.25) -> plt.Figure:
+    """One heatmap per model: training corpus (rows) × test corpus (columns), UA in % with its 95 %
+    CI below; the diagonal (held-out speakers of the training corpus) framed."""
+    models = list(dict.fromkeys(cells["model"]))
+    corpora = list(dict.fromkeys(cells["train"]))
+    fig, axes = plt.subplots(1, len(models), figsize=(4.6 * len(models), 4.2), squeeze=False)
+    for ax, model in zip(axes[0], models):
+        chosen = cells[cells["model"] == model].set_index(["train", "test"])
+        values = np.array([[100 * chosen.loc[(t, s), "value"] for s in corpora] for t in corpora])
+        notes = np.array([[f"{100 * chosen.loc[(t, s), 'value']:.0f}\n[{100 * chosen.loc[(t, s), 'ci_low']:.0f}, "
+                           f"{100 * chosen.loc[(t, s), 'ci_high']:.0f}]" for s in corpora] for t in corpora])
+        sns.heatmap(values, annot=notes, fmt="", cmap="viridis", vmin=100 * chance, vmax=100, xticklabels=corpora,
+                    yticklabels=corpora, cbar=ax is axes[0][-1], cbar_kws={"label": "UA (%)"}, ax=ax,
+                    annot_kws={"fontsize": 9})
+        for i in range(len(corpora)):
+            ax.add_patch(plt.Rectangle((i, i), 1, 1, fill=False, edgecolor="white", linewidth=2.5))
+        ax.set_xlabel("test corpus")
+        ax.set_ylabel("training corpus")
+        ax.set_title(model, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def transfer_summary(cells: pd.DataFrame, chance: float = 0.25) -> plt.Axes:
+    """Per model and training corpus: UA on its own held-out speakers (filled) beside the mean UA
+    on the other corpora (open), with chance marked."""
+    models = list(dict.fromkeys(cells["model"]))
+    corpora = list(dict.fromkeys(cells["train"]))
+    ax = plt.subplots(figsize=(8.5, 3.8))[1]
+    palette = sns.color_palette("tab10", len(models))
+    width = 0.8 / len(models)
+    for m, model in enumerate(models):
+        chosen = cells[cells["model"] == model]
+        own = chosen[chosen["diagonal"]].set_index("train")["value"].reindex(corpora)
+        other = chosen[~chosen["diagonal"]].groupby("train")["value"].mean().reindex(corpora)
+        x = np.arange(len(corpora)) + (m - (len(models) - 1) / 2) * width
+        ax.scatter(x, 100 * own, color=palette[m], marker="o", s=50, label=f"{model}: own corpus (held-out speakers)")
+        ax.scatter(x, 100 * other, facecolors="none", edgecolors=palette[m], marker="o", s=50,
+                   label=f"{model}: other corpora (mean)")
+        ax.vlines(x, 100 * other, 100 * own, color=palette[m], linewidth=1)
+    ax.axhline(100 * chance, color="grey", linestyle="--", linewidth=1)
+    ax.text(0.01, 100 * chance + 0.5, "chance", color="grey", fontsize=9, transform=ax.get_yaxis_transform())
+    ax.set_xticks(range(len(corpora)), corpora)
+    ax.set_xlabel("training corpus")
+    ax.set_ylabel("UA (%)")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    return ax

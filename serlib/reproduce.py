@@ -19,7 +19,7 @@ from pathlib import Path
 from types import ModuleType
 
 from serlib import config, jobs
-from serlib.papers import PAPERS, Paper, get
+from serlib.papers import PAPERS, Paper, Study, get
 
 
 @dataclass
@@ -38,7 +38,7 @@ class NotebookReport:
 CORPUS_PARAMETERS = ("corpus", "corpora")
 
 
-def output_notebook(paper: Paper, profile: str, parameters: Mapping[str, str] | None = None) -> Path:
+def output_notebook(paper: Paper | Study, profile: str, parameters: Mapping[str, str] | None = None) -> Path:
     """``book/papers/<paper>.ipynb`` for the full profile on the paper's own corpora, else
     ``_build/reproduce/<paper>-<profile>.ipynb`` (``<paper>-<corpus>-<profile>.ipynb`` for a run on
     another corpus, e.g. your CSV: it never writes over the book's page)."""
@@ -49,14 +49,14 @@ def output_notebook(paper: Paper, profile: str, parameters: Mapping[str, str] | 
     return config.PROJECT_ROOT / "_build" / "reproduce" / ("-".join(filter(None, [paper.name, label, profile])) + ".ipynb")
 
 
-def notebook_parameters(paper: Paper) -> list[str]:
+def notebook_parameters(paper: Paper | Study) -> list[str]:
     """The names in the notebook's ``parameters`` cell."""
     import papermill
 
     return list(papermill.inspect_notebook(str(config.PROJECT_ROOT / paper.notebook)))
 
 
-def select_papers(names: Sequence[str], every: bool) -> list[Paper]:
+def select_papers(names: Sequence[str], every: bool) -> list[Paper | Study]:
     """The papers named (or, with ``every``, every reproduced paper), in registry order."""
     if every == bool(names):
         raise ValueError("name one or more papers, or give --all")
@@ -67,7 +67,7 @@ def select_papers(names: Sequence[str], every: bool) -> list[Paper]:
     return chosen
 
 
-def parameters_for(papers: Sequence[Paper], profile: str, device: str, extra: Mapping[str, str]) -> dict[str, dict[str, str]]:
+def parameters_for(papers: Sequence[Paper | Study], profile: str, device: str, extra: Mapping[str, str]) -> dict[str, dict[str, str]]:
     """Each paper's papermill parameters. A ``-p`` name goes to the papers whose notebook has it;
     a name no chosen paper has is an error listing the valid ones."""
     reserved = sorted({"profile", "device"} & set(extra))
@@ -82,12 +82,12 @@ def parameters_for(papers: Sequence[Paper], profile: str, device: str, extra: Ma
     return {p.name: {**common, **{k: v for k, v in extra.items() if k in known[p.name]}} for p in papers}
 
 
-def _results_state(paper: Paper) -> dict[Path, float]:
+def _results_state(paper: Paper | Study) -> dict[Path, float]:
     folder = config.results_dir() / paper.name
     return {path: path.stat().st_mtime for path in folder.glob("*.json")} if folder.is_dir() else {}
 
 
-def run_paper(paper: Paper, profile: str, parameters: Mapping[str, str]) -> NotebookReport:
+def run_paper(paper: Paper | Study, profile: str, parameters: Mapping[str, str]) -> NotebookReport:
     """Execute one paper's notebook; never raises for a failing notebook."""
     import papermill
 
@@ -201,7 +201,7 @@ def build_book(log: Callable[[str], None] = print) -> int:
                           cwd=config.PROJECT_ROOT).returncode
 
 
-def train_grid_first(paper: Paper, profile: str, parameters: Mapping[str, str], execution: jobs.Execution,
+def train_grid_first(paper: Paper | Study, profile: str, parameters: Mapping[str, str], execution: jobs.Execution,
                      log: Callable[[str], None] = print) -> str:
     """Train ``paper``'s grid before its notebook, as :mod:`serlib.jobs` (``--executor dask``, or ``--force``);
     an error message naming the failed trainings, or "" when all are stored."""
@@ -211,7 +211,7 @@ def train_grid_first(paper: Paper, profile: str, parameters: Mapping[str, str], 
 
 
 def _grids(names: Sequence[str], every: bool, profile: str, device: str, data_root: str | None,
-           extra: Mapping[str, str] | None) -> list[tuple[Paper, ModuleType, list[jobs.JobSpec]]]:
+           extra: Mapping[str, str] | None) -> list[tuple[Paper | Study, ModuleType, list[jobs.JobSpec]]]:
     """Each chosen paper, its module and its grid's job specs under these parameters."""
     if profile not in ("smoke", "full"):
         raise ValueError(f"unknown profile {profile!r}; valid profiles: ['full', 'smoke']")

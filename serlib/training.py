@@ -370,11 +370,23 @@ def train_and_evaluate(
     checkpoint: Path | None = None,
 ) -> Outcome:
     """Seed, build, train on ``data["train"]`` (validating on ``data.get("val")``), test on ``data["test"]``."""
+    model, history = trained_model(make_model, data, cfg, checkpoint)
+    return Outcome(evaluate(model, data["test"], resolve_device(cfg.device), cfg.eval_batch_size), history)
+
+
+def trained_model(
+    make_model: Callable[[], nn.Module],
+    data: Mapping[str, Examples],
+    cfg: TrainConfig,
+    checkpoint: Path | None = None,
+) -> tuple[nn.Module, list[dict]]:
+    """Seed, build and train on ``data["train"]`` (validating on ``data.get("val")``): the model
+    (the kept epoch's) and its history, for a caller that tests it on several sets."""
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed, device)
     model = make_model().to(device)
     history = fit(model, data["train"], data.get("val"), cfg, checkpoint)
-    return Outcome(evaluate(model, data["test"], device, cfg.eval_batch_size), history)
+    return model, history
 
 
 def load_trained(make_model: Callable[[], nn.Module], checkpoint: Path, select: Literal["last", "val"] = "last") -> nn.Module:

@@ -417,6 +417,17 @@ def test_every_registered_paper_meets_the_paper_contract():
         assert module.PAPER == paper.name and {"smoke", "full"} <= set(module.PROFILES) and module.GRID_STAGES >= 1
 
 
+def test_every_study_meets_the_grid_contract_and_is_found_by_name():
+    from serlib.papers import STUDIES, get
+    from serlib.papers.contract import GridModule
+
+    for study in STUDIES:
+        module = study.module()
+        assert isinstance(module, GridModule) and {"smoke", "full"} <= set(module.PROFILES), study.name
+        assert get(study.name) is study and study.page == f"book/{study.name}.ipynb"
+        assert (PROJECT / study.notebook).is_file()
+
+
 def test_the_summary_scoreboard_reads_a_results_file_of_every_paper_etransformer_included(tmp_path):
     """The committed results plus an etransformer file on its stand-in: every paper gets its
     scoreboard row, and a stand-in's row its ordering line (the summary page calls the same)."""
@@ -431,9 +442,12 @@ def test_the_summary_scoreboard_reads_a_results_file_of_every_paper_etransformer
             run.add(results.ResultRow(table="Table 2", row=system, column="random 5-fold", metric=metric, paper_value=None,
                                       value=value, ci_low=value - 0.02, ci_high=value + 0.02, level="utterance"))
     run.write(tmp_path / "results")
+    beyond = results.ResultsFile(paper="crosscorpus", corpus="emodb+savee", protocol="p", profile="full", device="cpu", seeds=[0])
+    beyond.add(results.ResultRow("Cross-corpus", "rnn · trained on emodb", "savee", "UA", None, 0.4, 0.3, 0.5, level="utterance"))
+    beyond.write(tmp_path / "results")
     rows = results.load_results(tmp_path / "results")
     board = scoreboard(rows[rows["profile"] == "full"])
-    assert {paper.name for paper in PAPERS} <= set(board["paper"])
+    assert set(board["paper"]) == {paper.name for paper in PAPERS}  # a study beyond the papers is not scored
     line = board.loc[board["paper"] == "etransformer", "stand-in: ordering of systems"].item()
     assert line.startswith("UA: proposed > Base1: w/ BLSTM") and "paper: proposed > Base4" in line
     assert board.loc[board["paper"] == "crnn", "stand-in: ordering of systems"].item().startswith("UA: ")

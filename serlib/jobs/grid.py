@@ -15,7 +15,7 @@ from typing import Any
 from serlib import config
 from serlib.jobs.cluster import ClusterProfile
 from serlib.papers import common
-from serlib.papers.contract import PaperModule
+from serlib.papers.contract import GridModule
 
 EXECUTORS = ("local", "dask")
 OUTCOME_FILE, KEY_FILE, CHECKPOINT_FILE, NETWORK_FILE = common.OUTCOME_FILE, common.KEY_FILE, common.CHECKPOINT_FILE, common.NETWORK_FILE
@@ -54,23 +54,22 @@ class GridReport:
         return not self.failed
 
 
-def paper_module(paper: str) -> PaperModule:
-    """``serlib.papers.<paper>`` for a registered paper, else ``paper`` as a module path; a module
-    that does not meet the paper contract (:class:`~serlib.papers.contract.PaperModule`) is an error."""
+def paper_module(paper: str) -> GridModule:
+    """The module of a registered paper or study (``serlib.papers.<paper>``, ``serlib.<study>``), else
+    ``paper`` as a module path; a module without a grid (:class:`~serlib.papers.contract.GridModule`)
+    is an error."""
     from serlib import papers
 
-    module = importlib.import_module(f"serlib.papers.{paper}" if "." not in paper else paper)
-    if "." not in paper:
-        papers.get(paper)  # a clear error for an unregistered name
-    if not isinstance(module, PaperModule):
-        missing = sorted(name for name in ("PAPER", "PROFILES", "GRID_STAGES", "Settings", "settings", "training_grid",
-                                           "ordering_summary") if not hasattr(module, name))
-        raise ValueError(f"paper {paper!r} does not meet the paper contract (serlib.papers.contract.PaperModule): "
+    module = importlib.import_module(paper if "." in paper else papers.get(paper).module_name)  # unregistered: an error
+    if not isinstance(module, GridModule):
+        missing = sorted(name for name in ("PROFILES", "GRID_STAGES", "Settings", "settings", "training_grid")
+                         if not hasattr(module, name))
+        raise ValueError(f"paper {paper!r} does not meet the grid contract (serlib.papers.contract.GridModule): "
                          f"it lacks {missing}")
     return module
 
 
-def settings_overrides(module: PaperModule, parameters: Mapping[str, Any]) -> dict[str, Any]:
+def settings_overrides(module: GridModule, parameters: Mapping[str, Any]) -> dict[str, Any]:
     """The notebook parameters that are fields of the paper's ``Settings`` (``-p corpus ...``)."""
     names = {f.name for f in fields(module.Settings)} - {"profile"}
     return {name: value for name, value in parameters.items() if name in names and value is not None}

@@ -4,6 +4,9 @@
 the tests and ``serlib reproduce`` all read it. A paper with a ``module`` has its configuration
 (profiles ``smoke`` and ``full``), its printed numbers and its protocol in
 ``serlib.papers.<name>``, and a thin notebook ``notebooks/<name>.ipynb`` that calls it.
+:data:`STUDIES` lists the pages beyond the papers (e.g. the cross-corpus matrix): they run
+through ``serlib reproduce`` and ``serlib pages`` as a paper does, but the status and the
+summary, which compare with printed numbers, read :data:`PAPERS` only.
 """
 
 from __future__ import annotations
@@ -48,10 +51,42 @@ class Paper:
         """Whether the book has its page."""
         return self.reproduced and self.in_book
 
+    @property
+    def module_name(self) -> str:
+        return f"serlib.papers.{self.name}"
+
     def module(self) -> ModuleType:
         if not self.reproduced:
             raise ValueError(f"paper {self.name!r} is not reproduced yet (no notebook)")
-        return importlib.import_module(f"serlib.papers.{self.name}")
+        return importlib.import_module(self.module_name)
+
+
+@dataclass(frozen=True)
+class Study:
+    """A page beyond the papers: its name, a one-line description, its thin notebook and its
+    module ``serlib.<name>`` (settings, profiles, ``training_grid``); ``in_book`` once a full run
+    has produced ``book/<name>.ipynb``. No printed numbers, so no status row."""
+
+    name: str
+    title: str
+    notebook: str
+    in_book: bool = False
+    reproduced: bool = True
+
+    @property
+    def page(self) -> str:
+        return f"book/{self.name}.ipynb"
+
+    @property
+    def shown(self) -> bool:
+        return self.in_book
+
+    @property
+    def module_name(self) -> str:
+        return f"serlib.{self.name}"
+
+    def module(self) -> ModuleType:
+        return importlib.import_module(self.module_name)
 
 
 PAPERS: tuple[Paper, ...] = (
@@ -90,6 +125,8 @@ def scoreboard(full_rows):
     from serlib import results
 
     stand_ins = {p.name: p.stand_in for p in PAPERS if p.stand_in}
+    if len(full_rows):  # the papers' rows only: a study beyond them has no printed numbers to score
+        full_rows = full_rows[full_rows["paper"].isin([p.name for p in PAPERS])]
     board = results.scoreboard(full_rows, stand_ins)
     board["stand-in: ordering of systems"] = [
         get(paper).module().ordering_summary(full_rows[(full_rows["paper"] == paper) & (full_rows["corpus"] == corpus)])
@@ -98,9 +135,15 @@ def scoreboard(full_rows):
     return board
 
 
-def get(name: str) -> Paper:
-    """The registered paper ``name`` (a clear error listing the known names otherwise)."""
-    for paper in PAPERS:
-        if paper.name == name:
-            return paper
-    raise ValueError(f"unknown paper {name!r}; known: {[p.name for p in PAPERS]}")
+STUDIES: tuple[Study, ...] = (
+    Study("crosscorpus", "each paper's main model trained on one corpus, tested on every corpus", "notebooks/crosscorpus.ipynb"),
+)
+
+
+def get(name: str) -> Paper | Study:
+    """The registered paper or study ``name`` (a clear error listing the known names otherwise)."""
+    for entry in (*PAPERS, *STUDIES):
+        if entry.name == name:
+            return entry
+    raise ValueError(f"unknown paper {name!r}; known: {[p.name for p in PAPERS]}, and beyond the papers: "
+                     f"{[s.name for s in STUDIES]}")

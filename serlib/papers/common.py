@@ -288,6 +288,7 @@ class SessionTask:
     single_split_test: int  # the session that tests in a single-split view
     stand_in: bool  # not the papers' corpus: its numbers are never set beside the papers'
     note: str
+    folds: str = ""  # how the folds were made (filled by session_corpus)
 
 
 SESSION_TASKS = {
@@ -363,6 +364,7 @@ def session_corpus(name: str, per_class_and_speaker: int | None = None, root: st
     if manifest["session"].nunique() < 3:
         raise ValueError(f"corpus {name!r}: leave-one-session-out with a validation speaker needs 3 sessions or more; "
                          f"found {manifest['session'].nunique()} ({manifest['speaker'].nunique()} speakers)")
+    task = replace(task, folds=how)
     if name not in SESSION_TASKS:
         task = replace(task, note=f"{task.note} Folds: {how}.", single_split_test=int(manifest["session"].max()))
     if per_class_and_speaker:

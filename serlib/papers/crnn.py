@@ -31,6 +31,7 @@ from serlib.identity import training_identity
 from serlib.examples import Examples, pad_sequences
 from serlib.models.crnn import HSFCRNN, MultiCRNN, PlainCRNN
 from serlib.papers import common
+from serlib.papers.contract import MainModel
 
 PAPER = "crnn"
 
@@ -190,12 +191,13 @@ def extract(manifest: pd.DataFrame, cache: str | Path | None, progress: bool) ->
 
 
 def inputs(spectrograms: list[np.ndarray], functionals: np.ndarray, labels: np.ndarray,
-           parts: dict[str, np.ndarray]) -> dict[str, Examples]:
+           parts: dict[str, np.ndarray], fit_rows: np.ndarray | None = None) -> dict[str, Examples]:
     """One example per utterance and part: its z-scored log-mel spectrogram (per band) zero-padded
     with its length, and its z-scored functionals. Both sets of statistics come from the training
     utterances only (the paper does not say how it normalises; z-scores are the usual choice for
-    the ComParE set, whose features span many orders of magnitude)."""
-    train = parts["train"]
+    the ComParE set, whose features span many orders of magnitude). ``fit_rows``: the utterances
+    the statistics come from, when ``parts`` has no training part."""
+    train = parts["train"] if fit_rows is None else fit_rows
     spectrogram_scaler = features.Standardizer().fit([spectrograms[r] for r in train])
     functional_scaler = features.Standardizer().fit([functionals[train]])
     examples = {}
@@ -230,6 +232,29 @@ def system_training(examples: Callable[[], dict[str, Examples]], n_functionals: 
     key = common.TrainingKey(PAPER, table, f"{system} lr={cfg.learning_rate:g}", f"{corpus} 4-class", split.name, cfg.seed)
     build = lambda: make_model(system, len(CLASSES), n_functionals)  # noqa: E731
     return common.Training(key, identity, lambda checkpoint: training.train_and_evaluate(build, examples(), cfg, checkpoint))
+
+
+#: The main model's learning rate on other corpora: one of Table 1's two candidates (the nEMO
+#: folds' validation speakers chose it for 2 of HSF-CRNN's 5 folds, 3e-3 for 3); one rate for
+#: every corpus, so a cross-corpus grid trains each fold once instead of once per candidate.
+MAIN_MODEL_LEARNING_RATE = 1e-3
+
+
+def main_model(settings: Settings | None = None) -> MainModel:
+    """HSF-CRNN, the paper's best system (Table 1), for pages beyond the paper: z-scored log-mel
+    spectrograms and ComParE functionals, the epoch with the best validation UA kept."""
+    chosen = settings or PROFILES["full"]
+    return MainModel(
+        PAPER, "HSF-CRNN", HSFCRNN,
+        extract=lambda manifest, cache, progress: extract(manifest, cache, progress),
+        inputs=lambda found, labels, parts, fit_rows: inputs(found["spectrogram"], found["functionals"], labels, dict(parts),
+                                                             fit_rows),
+        make_model=lambda found, n_classes: make_model("HSF-CRNN", n_classes, found["functionals"].shape[1]),
+        train_config=lambda seed, device: train_config(chosen, MAIN_MODEL_LEARNING_RATE, seed, device),
+        arguments={"n_functionals": "ComParE_2016"},
+        trained={"hparams": asdict(HPARAMS)},
+        feature_keys=feature_keys(),
+    )
 
 
 def feature_keys() -> dict[str, str]:

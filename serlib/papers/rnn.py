@@ -27,6 +27,7 @@ from serlib.identity import training_identity
 from serlib.examples import Examples
 from serlib.models.rnn import RecurrentClassifier
 from serlib.papers import common
+from serlib.papers.contract import MainModel
 
 PAPER = "rnn"
 
@@ -208,15 +209,28 @@ def load_data(settings: Settings, data_root: str | Path | None = None, cache: st
 def inputs(data: Data, feature_type: str, settings: Settings, variant_: Variant | None = None) -> dict[str, Examples]:
     """Standardised sequences (§3.1.2) of one feature type per split part. The z-score statistics
     come from the training utterances only (a variant may z-score each utterance by itself)."""
-    kind, order = FEATURE_TYPES[feature_type]
-    dynamic = [features.with_dynamics(f, order) for f in data.frames_of(kind, variant_.front_end if variant_ else "ours")]
-    if variant_ is not None and variant_.normalisation == "per utterance":
+    per_utterance = variant_ is not None and variant_.normalisation == "per utterance"
+    return sequences(data.frames_of(FEATURE_TYPES[feature_type][0], variant_.front_end if variant_ else "ours"), data.labels,
+                     data.split.parts(), FEATURE_TYPES[feature_type][1], settings, per_utterance)
+
+
+def sequences(frames: Sequence[np.ndarray], labels: np.ndarray, parts: Mapping[str, np.ndarray], order: int,
+              settings: Settings, per_utterance: bool = False, fit_rows: np.ndarray | None = None) -> dict[str, Examples]:
+    """The 25-frame sequences (§3.1.2) of each part's utterances: frames with their Δ up to
+    ``order`` (eq. 1), z-scored with the statistics of ``fit_rows`` (by default ``parts["train"]``;
+    or each utterance by itself), windows every ``settings``' shift."""
+    fit_rows = parts["train"] if fit_rows is None else fit_rows
+    rows = np.unique(np.concatenate([np.asarray(r, dtype=int) for r in [*parts.values(), fit_rows]]))  # only the utterances used
+    dynamic = [features.with_dynamics(frames[r], order) for r in rows]
+    if per_utterance:
         scaled = features.per_utterance_standardised(dynamic)
     else:
-        scaled = features.Standardizer().fit([dynamic[r] for r in data.split.train]).transform(dynamic)
+        position = {r: i for i, r in enumerate(rows)}
+        scaled = features.Standardizer().fit([dynamic[position[r]] for r in fit_rows]).transform(dynamic)
+    scaled = dict(zip(rows.tolist(), scaled))
     shifts = {"train": settings.train_sequence_shift, "val": settings.eval_sequence_shift, "test": settings.eval_sequence_shift}
-    return {part: features.windowed_examples(scaled, data.labels, rows, HPARAMS.sequence_length, shifts[part])
-            for part, rows in data.split.parts().items()}
+    return {part: features.windowed_examples(scaled, labels, rows, HPARAMS.sequence_length, shifts[part])
+            for part, rows in parts.items()}
 
 
 def train_config(settings: Settings, device: str) -> training.TrainConfig:
@@ -229,6 +243,27 @@ def feature_dims(feature_type: str) -> int:
     """Values per frame of a feature type: the static coefficients with their Δ and ΔΔ."""
     kind, order = FEATURE_TYPES[feature_type]
     return (HPARAMS.n_mfcc if kind == "MFCC" else HPARAMS.n_mels) * (order + 1)
+
+
+def main_model(settings: Settings | None = None) -> MainModel:
+    """The paper's best configuration (Fig. 3: LSTM on MSPEC +Δ+ΔΔ) for pages beyond the paper:
+    its sequences, z-scored with the training utterances' statistics, and its 10-epoch loop."""
+    chosen = settings or PROFILES["full"]
+    feature_type, cell = BEST
+    kind, order = FEATURE_TYPES[feature_type]
+    extractor = extractors()[kind]
+    return MainModel(
+        PAPER, f"{cell}, {feature_type}", RecurrentClassifier,
+        extract=lambda manifest, cache, progress: features.extract(manifest, extractor, cache, progress),
+        inputs=lambda frames, labels, parts, fit_rows: sequences(frames, labels, parts, order, chosen, fit_rows=fit_rows),
+        make_model=lambda frames, n_classes: RecurrentClassifier(feature_dims(feature_type), n_classes, CELLS[cell],
+                                                                 dropout=HPARAMS.dropout, l2=HPARAMS.l2),
+        train_config=lambda seed, device: replace(train_config(chosen, device), seed=seed),
+        arguments={"feature_type": feature_type, "cell": CELLS[cell]},
+        trained={"hparams": asdict(HPARAMS), "epochs": chosen.epochs, "train_sequence_shift": chosen.train_sequence_shift,
+                 "eval_sequence_shift": chosen.eval_sequence_shift},
+        feature_keys={"features": features.extractor_key(extractor)},
+    )
 
 
 InputsOf = Callable[[str, "Variant | None"], dict[str, Examples]]

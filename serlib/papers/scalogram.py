@@ -28,6 +28,7 @@ from serlib.identity import training_identity
 from serlib.examples import stack_examples
 from serlib.models.scalogram import ScalogramCRNN
 from serlib.papers import common
+from serlib.papers.contract import MainModel
 
 PAPER = "scalogram"
 
@@ -346,6 +347,24 @@ def fold_training(corpus: Corpus, protocol: str, split: splits.Split, seed: int,
                                            checkpoint)
 
     return common.Training(key, identity, train)
+
+
+def main_model(settings: Settings | None = None) -> MainModel:
+    """The paper's network (§3) for pages beyond the paper: every 2.5 s segment's scalogram of the
+    training utterances, early stopping and the kept epoch on validation UAR, as in Table 4's folds."""
+    chosen = settings or PROFILES["full"]
+    return MainModel(
+        PAPER, "scalogram CRNN", ScalogramCRNN,
+        extract=lambda manifest, cache, progress: features.extract(manifest, SCALOGRAM, cache, progress),
+        inputs=lambda scalograms, labels, parts, fit_rows: {part: stack_examples(scalograms, labels, rows)
+                                                            for part, rows in parts.items() if len(rows)},
+        make_model=lambda scalograms, n_classes: ScalogramCRNN(scalograms[0].shape[2], scalograms[0].shape[3], n_classes,
+                                                               dense_units=HPARAMS.dense_units, dropout=HPARAMS.dropout),
+        train_config=lambda seed, device: replace(train_config(chosen, device), seed=seed),
+        arguments={"shape": "scalogram segments"},
+        trained={"hparams": asdict(HPARAMS), "epochs": chosen.epochs},
+        feature_keys={"features": features.extractor_key(SCALOGRAM)},
+    )
 
 
 @dataclass
