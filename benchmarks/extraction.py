@@ -128,7 +128,7 @@ def opensmile_reference(manifest: pd.DataFrame, repeats: int) -> float:
 # --------------------------------------------------------------------------- training steps
 
 @dataclass(frozen=True)
-class MainModel:
+class TimedModel:
     """A paper's main model and one batch of inputs of the paper's shapes."""
 
     paper: str
@@ -138,7 +138,7 @@ class MainModel:
     batch: Callable[[int], tuple[object, ...]]  # batch size → model inputs
 
 
-def main_models() -> list[MainModel]:
+def timed_models() -> list[TimedModel]:
     import torch
 
     def frames(batch: int, length: int, dims: int) -> tuple:
@@ -146,27 +146,27 @@ def main_models() -> list[MainModel]:
 
     spectrogram_frames = 300  # 3 s at a 10 ms hop, about a median nEMO utterance
     return [
-        MainModel("rnn", "BLSTM on MSPEC sequences (25 × 40)", rnn.HPARAMS.batch_size,
+        TimedModel("rnn", "BLSTM on MSPEC sequences (25 × 40)", rnn.HPARAMS.batch_size,
                   lambda: rnn.RecurrentClassifier(40, 4, "blstm", dropout=rnn.HPARAMS.dropout, l2=rnn.HPARAMS.l2),
                   lambda b: frames(b, rnn.HPARAMS.sequence_length, 40)),
-        MainModel("capsule", "proposed (capsules + BLSTM) on Feature* windows (91 × 75)", capsule.HPARAMS.batch_size,
+        TimedModel("capsule", "proposed (capsules + BLSTM) on Feature* windows (91 × 75)", capsule.HPARAMS.batch_size,
                   capsule.model_builder("feature_proposed", 75, 8), lambda b: frames(b, 2 * capsule.HPARAMS.context + 1, 75)),
-        MainModel("scalogram", "scalogram CRNN on 2.5 s segments (166 × 32 × 20)", scalogram.HPARAMS.batch_size,
+        TimedModel("scalogram", "scalogram CRNN on 2.5 s segments (166 × 32 × 20)", scalogram.HPARAMS.batch_size,
                   lambda: scalogram.ScalogramCRNN(32, 20, 4, dense_units=scalogram.HPARAMS.dense_units,
                                                   dropout=scalogram.HPARAMS.dropout),
                   lambda b: (torch.randn(b, 166, 32, 20),)),
-        MainModel("etransformer", f"proposed (residual-BLSTM + E-transformer) on 4 s of log-mel ({etransformer.HPARAMS.max_frames} × 40)",
+        TimedModel("etransformer", f"proposed (residual-BLSTM + E-transformer) on 4 s of log-mel ({etransformer.HPARAMS.max_frames} × 40)",
                   etransformer.HPARAMS.batch_size, lambda: etransformer.make_model("proposed"),
                   lambda b: (torch.randn(b, etransformer.HPARAMS.max_frames, 40),
                              torch.full((b,), etransformer.HPARAMS.max_frames))),
-        MainModel("crnn", f"HSF-CRNN on log-mel ({spectrogram_frames} × 40) + ComParE (6373)", crnn.HPARAMS.batch_size,
+        TimedModel("crnn", f"HSF-CRNN on log-mel ({spectrogram_frames} × 40) + ComParE (6373)", crnn.HPARAMS.batch_size,
                   lambda: crnn.make_model("HSF-CRNN", 4, 6373),
                   lambda b: ({"spectrogram": torch.randn(b, spectrogram_frames, 40), "functionals": torch.randn(b, 6373)},
                              torch.full((b,), spectrogram_frames))),
     ]
 
 
-def steps_per_second(model: MainModel, device: str, steps: int) -> float:
+def steps_per_second(model: TimedModel, device: str, steps: int) -> float:
     """Median rate of Adam steps (forward, cross-entropy, backward, update) after 3 warm-up steps."""
     import torch
 
@@ -297,7 +297,7 @@ def main(argv: list[str] | None = None) -> None:
     training = pd.DataFrame([
         {"paper": model.paper, "model": model.name, "batch": model.batch_size,
          **{f"steps/s ({device})": steps_per_second(model, device, args.steps) for device in devices}}
-        for model in ([] if args.no_training else main_models())
+        for model in ([] if args.no_training else timed_models())
     ], columns=["paper", "model", "batch", *[f"steps/s ({device})" for device in devices]])
     full_sets = args.files is None and args.only is None
     text = report(extraction, start_up, reference, training, cores, args.repeats, full_sets, measured_commit)
