@@ -31,8 +31,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from torch import nn
 
-from serlib import metrics, results, splits, training
+from serlib import config, metrics, results, splits, training
 from serlib.identity import training_identity
 from serlib.papers import common
 from serlib.papers.contract import MainModel
@@ -65,7 +66,7 @@ PROFILES = {
 }
 
 
-def settings(profile: str = "smoke", **overrides) -> Settings:
+def settings(profile: str = "smoke", **overrides: Any) -> Settings:
     """The profile's settings with overrides; an unknown corpus or model is an error naming the valid ones."""
     return common.resolve(PROFILES, profile, overrides)
 
@@ -110,150 +111,176 @@ class Corpora:
         return table
 
 
-def load_corpora(settings_: Settings, data_root: str | Path | None = None) -> Corpora:
-    """Each chosen corpus as the 4-class task with its speaker-disjoint folds, joined into one
-    manifest; each fold is checked speaker-disjoint on the joint manifest (train and validation
-    of the training corpus against every test utterance)."""
-    parts, labels, folds, rules, offset = [], [], {}, {}, 0
-    names = tuple(dict.fromkeys(settings_.corpora))
+def load_corpora(chosen: Settings, data_root: str | Path | None = None) -> Corpora:
+    """Each chosen corpus as the 4-class task with its speaker-disjoint folds (each checked
+    speaker-disjoint: training and validation speakers against the held-out fold), joined into
+    one manifest."""
+    names = tuple(dict.fromkeys(chosen.corpora))
     if len(names) < 2:
         raise ValueError(f"a cross-corpus matrix needs two corpora or more; got {list(names)}")
     labels_of = [common.corpus_label(name) for name in names]
     twins = sorted({label for label in labels_of if labels_of.count(label) > 1})
     if twins:
         raise ValueError(f"corpora {list(names)}: two are named {twins} (a CSV is named by its stem); rename one")
-    for name in names:
-        manifest, y, task = common.session_corpus(name, settings_.per_class_and_speaker, None, data_root)
-        label = common.corpus_label(name)
-        manifest = manifest.assign(corpus=label, speaker=label + ":" + manifest["speaker"].astype(str))
+    manifests, labels, own_folds, rules = [], [], {}, {}
+    for name, label in zip(names, labels_of):
+        manifest, corpus_labels, task = common.session_corpus(name, chosen.per_class_and_speaker, None, data_root)
+        manifests.append(manifest.assign(corpus=label, speaker=label + ":" + manifest["speaker"].astype(str)))
+        labels.append(corpus_labels)
         rules[label] = task.folds
-        own = splits.session_folds(manifest, validate_on_next=True)[: settings_.folds]
-        folds[label] = [(fold, offset) for fold in own]
-        parts.append(manifest)
-        labels.append(y)
-        offset += len(manifest)
-    joint = pd.concat(parts, ignore_index=True)
-    labels_ = np.concatenate(labels)
-    every = np.arange(len(joint))
-    joint_folds = {}
-    for label, own in folds.items():
-        joint_folds[label] = []
-        for fold, start in own:
-            elsewhere = every[joint["corpus"].to_numpy() != label]
-            joint_folds[label].append(splits.make_split(
-                joint, f"{label} {fold.name}", fold.train + start, np.concatenate([fold.test + start, elsewhere]),
-                fold.val + start))
-    return Corpora(tuple(labels_of), joint, labels_, joint_folds, rules)
+        own_folds[label] = splits.session_folds(manifests[-1], validate_on_next=True)[: chosen.folds]
+    joint = pd.concat(manifests, ignore_index=True)
+    starts = np.cumsum([0] + [len(m) for m in manifests])
+    folds = {label: [splits.make_split(joint, f"{label} {fold.name}", fold.train + start, fold.test + start, fold.val + start)
+                     for fold in own_folds[label]]
+             for label, start in zip(labels_of, starts)}
+    return Corpora(tuple(labels_of), joint, np.concatenate(labels), folds, rules)
+
+
+@dataclass(frozen=True)
+class FoldTraining:
+    """One training of the grid (its held-out fold is its outcome: the diagonal) and how its kept
+    network tests another corpus (:meth:`tested`, stored beside the outcome: off the diagonal)."""
+
+    training: common.Training
+    test: Callable[[Path, np.ndarray], training.Predictions]  # (checkpoint, rows) → utterance-level predictions
+
+    def tested(self, corpus: str, rows: np.ndarray, ids: Sequence[str], cache: str | Path | None = None) -> training.Predictions:
+        """The network's predictions of the utterances at ``rows`` (corpus ``corpus``, utterance ids ``ids``)."""
+        return self.training.tested(f"{corpus}-{config.fingerprint(sorted(ids))[:12]}",
+                                    lambda checkpoint: self.test(checkpoint, rows), cache)
 
 
 def trainings(model: MainModel, data: Corpora, seeds: Sequence[int], device: str = "auto",
-              features_of: Callable[[], Any] | None = None) -> dict[tuple[str, int], list[common.Training]]:
-    """Every (training corpus, fold) of ``model``, one training per seed. A training tests its
-    network on each corpus in turn (its held-out fold, every other corpus whole) and keeps the
-    utterance-level predictions of all of them. Features are read when the first training runs."""
-    features_of = features_of or lru_cache(maxsize=1)(lambda: model.extract(data.manifest, None, False))
-    n_classes = len(CLASSES)
+              features_of: Callable[[], Any] | None = None) -> dict[tuple[str, int], list[FoldTraining]]:
+    """Every (training corpus, fold) of ``model``, one training per seed. A training's identity is
+    what it trains on (its training and validation speakers) and its held-out fold; the corpora it
+    is tested on afterwards are not part of it, so a corpus added later trains only its own row.
+    Features are read when the first training (or test) runs."""
+    features_of = features_of or _features(model, data, None)
     grid = {}
     for corpus, folds in data.folds.items():
         for number, split in enumerate(folds, start=1):
-            grid[corpus, number] = [_training(model, data, corpus, split, seed, device, features_of, n_classes) for seed in seeds]
+            grid[corpus, number] = [_fold_training(model, data, corpus, split, seed, device, features_of) for seed in seeds]
     return grid
 
 
-def _training(model: MainModel, data: Corpora, corpus: str, split: splits.Split, seed: int, device: str,
-              features_of: Callable[[], Any], n_classes: int) -> common.Training:
+def _fold_training(model: MainModel, data: Corpora, corpus: str, split: splits.Split, seed: int, device: str,
+                   features_of: Callable[[], Any]) -> FoldTraining:
     cfg = model.train_config(seed, device)
+    n_classes = len(CLASSES)
     identity = training_identity(model.model_class, {**model.arguments, "n_classes": n_classes},
                                  {**model.trained, "config": cfg.identity()},
                                  {**model.feature_keys, "classes": CLASSES}, split)
     key = common.TrainingKey(PAGE, "cross-corpus", model.name, f"trained on {corpus}", split.name, seed)
-    test_sets = [split.test[data.manifest["corpus"].to_numpy()[split.test] == name] for name in data.names]
+
+    def build() -> nn.Module:
+        return model.make_model(features_of(), n_classes)
+
+    def predictions(network: nn.Module, rows: np.ndarray) -> training.Predictions:
+        examples = model.inputs(features_of(), data.labels, {"test": rows}, split.train)["test"]
+        return training.evaluate(network, examples, training.resolve_device(cfg.device), cfg.eval_batch_size)["utterance"]
 
     def train(checkpoint: Path) -> training.Outcome:
-        found = features_of()
-        examples = model.inputs(found, data.labels, {"train": split.train, "val": split.val}, split.train)
-        network, history = training.trained_model(lambda: model.make_model(found, n_classes), examples, cfg, checkpoint)
-        device_ = training.resolve_device(cfg.device)
-        tested = [training.evaluate(network, model.inputs(found, data.labels, {"test": rows}, split.train)["test"], device_,
-                                    cfg.eval_batch_size)["utterance"] for rows in test_sets if len(rows)]
-        return training.Outcome({"utterance": training.Predictions.concat(tested)}, history)
+        examples = model.inputs(features_of(), data.labels, {"train": split.train, "val": split.val}, split.train)
+        network, history = training.trained_model(build, examples, cfg, checkpoint)
+        return training.Outcome({"utterance": predictions(network, split.test)}, history)
 
-    return common.Training(key, identity, train)
+    def test(checkpoint: Path, rows: np.ndarray) -> training.Predictions:
+        network = training.load_trained(build, checkpoint, cfg.select).to(training.resolve_device(cfg.device))
+        return predictions(network, rows)
+
+    return FoldTraining(common.Training(key, identity, train), test)
 
 
 GRID_STAGES = 1  # the grid is planned once: no choice waits on stored outcomes
 
 
-def training_grid(settings_: Settings, data_root: str | Path | None = None, cache: str | Path | None = None,
+def training_grid(chosen: Settings, data_root: str | Path | None = None, cache: str | Path | None = None,
                   device: str = "auto") -> list[common.Training]:
     """Every training of the page (each model × training corpus × fold × seed)."""
-    data = load_corpora(settings_, data_root)
-    models = [main_model(paper, settings_.profile) for paper in settings_.models]
-    return [job for model in models for jobs in trainings(model, data, settings_.seeds, device, _features(model, data, cache)).values()
-            for job in jobs]
+    data = load_corpora(chosen, data_root)
+    models = [main_model(paper, chosen.profile) for paper in chosen.models]
+    return [job.training for model in models
+            for jobs in trainings(model, data, chosen.seeds, device, _features(model, data, cache)).values() for job in jobs]
 
 
 def _features(model: MainModel, data: Corpora, cache: str | Path | None) -> Callable[[], Any]:
+    """The model's features of the joint manifest, read (or extracted into ``cache``) once, when first needed."""
     return lru_cache(maxsize=1)(lambda: model.extract(data.manifest, cache, False))
 
 
 @dataclass
 class MatrixOutcomes:
-    """What a model's grid returns: outcomes per (training corpus, fold), one per seed."""
+    """What a model's grid returns: per (training corpus, fold), one outcome per seed (its held-out
+    fold), and per (training corpus, fold, test corpus) the networks' predictions of that corpus."""
 
     model: MainModel
     outcomes: dict[tuple[str, int], list[training.Outcome]]
+    tested: dict[tuple[str, int, str], list[training.Predictions]] = field(default_factory=dict)
     seconds: float = 0.0
+    testing_seconds: float = 0.0
 
 
-def train_model(model: MainModel, data: Corpora, settings_: Settings, device: str = "auto",
+def train_model(model: MainModel, data: Corpora, chosen: Settings, device: str = "auto",
                 cache: str | Path | None = None, log: Callable[[str], None] = print) -> MatrixOutcomes:
-    """Every training of ``model`` (each read from the cache when stored)."""
-    grid = trainings(model, data, settings_.seeds, device, _features(model, data, cache))
-    outcomes = {}
+    """Every training of ``model`` and its tests on the other corpora (each read back where stored)."""
+    grid = trainings(model, data, chosen.seeds, device, _features(model, data, cache))
+    result = MatrixOutcomes(model, {})
+    ids = data.manifest["utterance_id"].astype(str).to_numpy()
     for (corpus, number), jobs in grid.items():
-        outcomes[corpus, number] = [job.run(cache) for job in jobs]
-        log(f"[{settings_.profile}] {model.name}: trained on {corpus}, fold {number} of {len(data.folds[corpus])}")
-    seconds = sum(o.training_seconds() for runs in outcomes.values() for o in runs)
-    return MatrixOutcomes(model, outcomes, seconds)
+        result.outcomes[corpus, number] = [job.training.run(cache) for job in jobs]
+        started = time.time()
+        for other in data.names:
+            if other != corpus:
+                rows = data.rows(other)
+                result.tested[corpus, number, other] = [job.tested(other, rows, ids[rows], cache) for job in jobs]
+        result.testing_seconds += time.time() - started
+        log(f"[{chosen.profile}] {model.name}: trained on {corpus}, fold {number} of {len(data.folds[corpus])}; "
+            f"tested on {', '.join(o for o in data.names if o != corpus)}")
+    result.seconds = sum(o.training_seconds() for runs in result.outcomes.values() for o in runs)
+    return result
 
 
-def _predictions_on(outcome: training.Outcome, rows: np.ndarray) -> training.Predictions:
-    """An outcome's utterance-level predictions of the utterances at ``rows`` (in that order)."""
-    predictions = outcome.levels["utterance"]
+def _in_order(predictions: training.Predictions, rows: np.ndarray) -> training.Predictions:
+    """``predictions`` of the utterances at ``rows``, in that order (an error if one is missing)."""
     where = {row: i for i, row in enumerate(predictions.utterance)}
+    missing = [row for row in rows if row not in where]
+    if missing:
+        raise ValueError(f"{len(missing)} test utterances have no prediction (e.g. row {missing[0]})")
     chosen = np.array([where[row] for row in rows])
     return training.Predictions(*(getattr(predictions, name)[chosen] for name in ("y_true", "y_pred", "utterance", "posteriors")))
 
 
+def cell_predictions(result: MatrixOutcomes, data: Corpora, train: str, test: str) -> list[list[training.Predictions]]:
+    """The predictions behind one cell, per seed: on the diagonal the held-out folds (each
+    utterance once, by the fold model that never heard its speaker); off it every fold model's
+    predictions of the whole test corpus (each utterance once per fold model)."""
+    numbers = sorted(number for corpus, number in result.outcomes if corpus == train)
+    seeds = len(result.outcomes[train, numbers[0]])
+    if train == test:
+        return [[o[seed].levels["utterance"] for o in (result.outcomes[train, n] for n in numbers)] for seed in range(seeds)]
+    rows = data.rows(test)
+    return [[_in_order(result.tested[train, n, test][seed], rows) for n in numbers] for seed in range(seeds)]
+
+
 def matrix(result: MatrixOutcomes, data: Corpora, n_boot: int = 1000, metric: str = "UA") -> pd.DataFrame:
-    """One row per (training corpus, test corpus): ``metric`` (mean over seeds), its 95 % CI over
-    the test corpus's speakers, the number of models behind it and whether it is the diagonal."""
+    """One row per (training corpus, test corpus): ``metric`` of all the cell's test predictions
+    pooled (mean over seeds; off the diagonal, pooling the fold models' predictions of the same
+    utterances is the mean of their UAs), its 95 % CI resampling the test corpus's speakers, the
+    number of fold models and test speakers behind it, and whether it is the diagonal."""
     speakers = data.speakers()
     rows = []
     for train in data.names:
-        numbers = sorted(number for corpus, number in result.outcomes if corpus == train)
-        seeds = len(result.outcomes[train, numbers[0]])
         for test in data.names:
-            if test == train:  # the held-out folds pooled, per seed
-                per_seed = []
-                for seed in range(seeds):
-                    held_out = [data.folds[train][n - 1].test for n in numbers]
-                    held_out = [rows_[data.manifest["corpus"].to_numpy()[rows_] == train] for rows_ in held_out]
-                    per_seed.append(training.Predictions.concat(
-                        [_predictions_on(result.outcomes[train, n][seed], r) for n, r in zip(numbers, held_out)]))
-                predictions, models = per_seed, len(numbers)
-            else:  # every fold model (and seed) on the whole test corpus
-                test_rows = data.rows(test)
-                predictions = [_predictions_on(o, test_rows) for n in numbers for o in result.outcomes[train, n]]
-                models = len(numbers)
-            y_true = predictions[0].y_true
-            score = float(np.mean([p.score(metric) for p in predictions]))
-            low, high = metrics.bootstrap_ci(y_true, [p.y_pred for p in predictions], metrics.METRICS[metric],
-                                             groups=speakers[predictions[0].utterance], n_boot=n_boot)
-            rows.append({"model": result.model.name, "train": train, "test": test, "metric": metric, "value": score,
-                         "ci_low": low, "ci_high": high, "models": models, "seeds": seeds,
-                         "test utterances": len(y_true), "test speakers": len(set(speakers[predictions[0].utterance])),
+            pooled = [training.Predictions.concat(models) for models in cell_predictions(result, data, train, test)]
+            y_true, clusters = pooled[0].y_true, speakers[pooled[0].utterance]
+            low, high = metrics.bootstrap_ci(y_true, [p.y_pred for p in pooled], metrics.METRICS[metric], groups=clusters,
+                                             n_boot=n_boot)
+            rows.append({"model": result.model.name, "train": train, "test": test, "metric": metric,
+                         "value": float(np.mean([p.score(metric) for p in pooled])), "ci_low": low, "ci_high": high,
+                         "models": len(cell_predictions(result, data, train, test)[0]), "seeds": len(pooled),
+                         "test utterances": len(set(pooled[0].utterance)), "test speakers": len(set(clusters)),
                          "diagonal": train == test})
     return pd.DataFrame(rows)
 
@@ -267,23 +294,68 @@ def drops(cells: pd.DataFrame) -> pd.DataFrame:
     return off
 
 
-def verdict(cells: pd.DataFrame, chance: float = 1 / len(CLASSES)) -> str:
-    """Which model transfers best (mean off-diagonal UA), which pairs fail (CI reaching chance),
-    and the mean drop from the diagonal, from the cells alone."""
+#: Below this many test speakers, a cell's speaker bootstrap has too few clusters to trust its width.
+FEW_SPEAKERS = 8
+
+
+def best_against_next(trained: Sequence[MatrixOutcomes], data: Corpora, cells: pd.DataFrame, n_boot: int = 1000,
+                      metric: str = "UA") -> pd.DataFrame:
+    """The model with the highest mean off-diagonal ``metric`` against the next one, cell by cell:
+    the paired difference on the same test utterances with its 95 % CI (speakers, then their
+    utterances, resampled for both models at once)."""
+    order = drops(cells).groupby("model")["value"].mean().sort_values(ascending=False).index
+    if len(order) < 2:
+        return pd.DataFrame()
+    best, runner_up = (next(r for r in trained if r.model.name == name) for name in order[:2])
+    speakers = data.speakers()
+    rows = []
+    for train in data.names:
+        for test in data.names:
+            if train == test:
+                continue
+            first, second = (cell_predictions(result, data, train, test)[0] for result in (best, runner_up))
+            pooled_first, pooled_second = training.Predictions.concat(first), training.Predictions.concat(second)
+            difference, low, high = metrics.paired_difference_ci(
+                pooled_first.y_true, [pooled_first.y_pred], [pooled_second.y_pred], metrics.METRICS[metric], n_boot,
+                speakers=speakers[pooled_first.utterance])
+            rows.append({"trained on": train, "tested on": test, "difference (points)": round(100 * difference, 1),
+                         "95% CI": f"[{100 * low:+.1f}, {100 * high:+.1f}]",
+                         "established": "yes" if low > 0 or high < 0 else "no"})
+    table = pd.DataFrame(rows)
+    table.attrs["caption"] = f"{best.model.name} minus {runner_up.model.name}, {metric} off the diagonal (first seed)"
+    return table
+
+
+def verdict(cells: pd.DataFrame, comparison: pd.DataFrame | None = None, chance: float = 1 / len(CLASSES)) -> str:
+    """Which model transfers best (mean off-diagonal UA, and in how many cells its lead over the
+    next model is established), which (model, pair) cells fail (CI reaching chance), the mean drop
+    from the diagonal, and which test corpora have too few speakers for a trustworthy CI."""
     off = drops(cells)
     by_model = off.groupby("model")["value"].mean().sort_values(ascending=False)
-    failing = off[off["ci_low"] <= chance]
     lines = ["Mean UA off the diagonal: " + "; ".join(f"{m} {100 * v:.1f} %" for m, v in by_model.items())
              + f" (chance {100 * chance:.0f} %)."]
-    lines.append(f"{by_model.index[0]} transfers best on average" + (
-        "" if len(by_model) < 2 else f", {100 * (by_model.iloc[0] - by_model.iloc[1]):.1f} points above the next model") + ".")
+    if len(by_model) > 1:
+        lead = f"{by_model.index[0]} transfers best on average, {100 * (by_model.iloc[0] - by_model.iloc[1]):.1f} points above {by_model.index[1]}"
+        if comparison is not None and len(comparison):
+            established = comparison[comparison["established"] == "yes"]
+            ahead = int((established["difference (points)"] > 0).sum())
+            lead += (f"; its lead is established (paired 95 % CI excluding 0) in {ahead} of {len(comparison)} "
+                     f"off-diagonal cells, and reversed in {len(established) - ahead}")
+        lines.append(lead + ".")
     drop = off.groupby("model")["drop (points)"].mean()
     lines.append("Mean drop from the diagonal: " + "; ".join(f"{m} {v:.1f} points" for m, v in drop.items()) + ".")
+    failing = off[off["ci_low"] <= chance]
     if len(failing):
-        pairs = sorted({f"{t} → {s}" for t, s in zip(failing["train"], failing["test"])})
-        lines.append(f"{len(failing)} of {len(off)} off-diagonal cells have a CI reaching chance: " + ", ".join(pairs) + ".")
+        lines.append(f"{len(failing)} of {len(off)} off-diagonal cells have a CI reaching chance: "
+                     + "; ".join(f"{m}: " + ", ".join(f"{t} → {s}" for t, s in zip(group["train"], group["test"]))
+                                 for m, group in failing.groupby("model", sort=False)) + ".")
     else:
         lines.append(f"Every off-diagonal cell's CI lies above chance ({len(off)} cells).")
+    speakers = cells.groupby("test", sort=False)["test speakers"].max()  # a column's whole corpus
+    few = speakers[speakers < FEW_SPEAKERS]
+    if len(few):
+        lines.append("CIs of the columns " + ", ".join(f"{t} ({n} speakers)" for t, n in few.items())
+                     + f" rest on fewer than {FEW_SPEAKERS} speakers and are too narrow to trust.")
     return " ".join(lines)
 
 
@@ -291,16 +363,19 @@ def protocol_text(data: Corpora) -> str:
     """The protocol in one paragraph (the results file's ``protocol``)."""
     return (f"train on one corpus, test on every corpus ({', '.join(data.names)}; the 4 shared classes); per training "
             "corpus, speaker-disjoint folds (the next fold's first speaker validates); diagonal = held-out folds pooled, "
-            "off-diagonal = mean over the fold models on the whole test corpus; utterance-level UA, 95 % CI over the "
-            "test corpus's speakers")
+            "off-diagonal = every fold model's predictions of the whole test corpus pooled (the mean of their UAs); "
+            "utterance-level UA, 95 % CI over the test corpus's speakers")
 
 
-def results_file(data: Corpora, trained: Sequence[MatrixOutcomes], cells: pd.DataFrame, settings_: Settings,
+def results_file(data: Corpora, trained: Sequence[MatrixOutcomes], cells: pd.DataFrame, chosen: Settings,
                  device: str) -> results.ResultsFile:
     """The page's results file: one row per (model, training corpus, test corpus), UA at the
-    utterance level (``results/crosscorpus/<corpora>-<profile>.json``)."""
-    record = results.ResultsFile(PAGE, "+".join(data.names), protocol_text(data), settings_.profile, device,
-                                 list(settings_.seeds), notes={"folds": data.rules, "settings": asdict(settings_)})
+    utterance level (``results/crosscorpus/<corpora>-<profile>.json``); its wall time counts from
+    loading the corpora, its training time from the checkpoints, with the testing time beside."""
+    record = results.ResultsFile(PAGE, "+".join(data.names), protocol_text(data), chosen.profile, device,
+                                 list(chosen.seeds), started=data.started,
+                                 notes={"folds": data.rules, "settings": asdict(chosen),
+                                        "testing_seconds": {t.model.name: round(t.testing_seconds, 1) for t in trained}})
     for cell in cells.itertuples(index=False):
         record.add(results.ResultRow("Cross-corpus", f"{cell.model} · trained on {cell.train}", cell.test, cell.metric, None,
                                      cell.value, cell.ci_low, cell.ci_high, seeds=cell.seeds, level="utterance"))
@@ -308,7 +383,15 @@ def results_file(data: Corpora, trained: Sequence[MatrixOutcomes], cells: pd.Dat
     return record
 
 
-def cells_table(cells: pd.DataFrame) -> pd.DataFrame:
+def cost_text(trained: Sequence[MatrixOutcomes], device: str) -> str:
+    """What the grid cost on ``device``: training time per model (from the checkpoints) and the
+    time this run spent testing networks on the other corpora (0 where every test was stored)."""
+    return (f"**Cost on `{device}`:** training " + "; ".join(f"{t.model.name} {t.seconds / 60:.0f} min" for t in trained)
+            + f" (total {sum(t.seconds for t in trained) / 60:.0f} min, recorded in the checkpoints); testing on the "
+            f"other corpora in this run {sum(t.testing_seconds for t in trained) / 60:.1f} min.")
+
+
+def cells_table(cells: pd.DataFrame, profile: str, device: str) -> pd.DataFrame:
     """The matrix as a reader's table: UA and CI in %, with each off-diagonal cell's drop."""
     table = cells.merge(drops(cells)[["model", "train", "test", "drop (points)"]], how="left", on=["model", "train", "test"])
     shown = pd.DataFrame({
@@ -318,8 +401,9 @@ def cells_table(cells: pd.DataFrame) -> pd.DataFrame:
         "below own corpus (points)": table["drop (points)"].round(1),
         "test speakers": table["test speakers"], "test utterances": table["test utterances"],
     })
-    shown.attrs["caption"] = (f"{cells['metric'].iloc[0]} at the utterance level; {int(cells['seeds'].iloc[0])} seed(s); "
-                              "the diagonal (trained and tested on one corpus) has no drop")
+    shown.attrs["caption"] = (f"profile {profile}, device {device}; {cells['metric'].iloc[0]} at the utterance level; "
+                              f"{int(cells['seeds'].iloc[0])} seed(s); the diagonal (trained and tested on one corpus) "
+                              "has no drop")
     return shown
 
 

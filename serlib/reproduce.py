@@ -45,7 +45,8 @@ def output_notebook(paper: Paper | Study, profile: str, parameters: Mapping[str,
     chosen = {name: str(value) for name, value in (parameters or {}).items() if name in CORPUS_PARAMETERS and value}
     if profile == "full" and not chosen:
         return config.PROJECT_ROOT / paper.page
-    label = "_".join(Path(value).stem if value.endswith(".csv") else value.replace(",", "+") for value in chosen.values())
+    label = "_".join("+".join(Path(item).stem if item.endswith(".csv") else item for item in value.split(","))
+                     for value in chosen.values())
     return config.PROJECT_ROOT / "_build" / "reproduce" / ("-".join(filter(None, [paper.name, label, profile])) + ".ipynb")
 
 

@@ -4,6 +4,8 @@ fold models), a CSV corpus joining as a row and a column, and a smoke grid end t
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,7 +22,7 @@ def two_csv_corpora(tmp_path_factory):
     return first.rename(first.with_name("first.csv")), second.rename(second.with_name("second.csv"))
 
 
-def test_every_fold_trains_on_one_corpus_and_tests_the_others_whole(two_csv_corpora):
+def test_every_fold_trains_and_validates_on_one_corpus_and_holds_out_its_own_speakers(two_csv_corpora):
     first, second = map(str, two_csv_corpora)
     data = crosscorpus.load_corpora(crosscorpus.settings("full", corpora=f"{first},{second}"))
     assert data.names == ("first", "second")  # a CSV is named by its stem
@@ -30,44 +32,65 @@ def test_every_fold_trains_on_one_corpus_and_tests_the_others_whole(two_csv_corp
         assert len(folds) == {"first": 5, "second": 3}[name]
         held_out = []
         for split in folds:
-            assert set(corpus[split.train]) == {name} and set(corpus[split.val]) == {name}
+            assert set(corpus[split.train]) == set(corpus[split.val]) == set(corpus[split.test]) == {name}
             assert not set(speakers[split.test]) & (set(speakers[split.train]) | set(speakers[split.val]))
-            others = np.flatnonzero(corpus != name)
-            assert set(others) <= set(split.test)  # every other corpus, whole
-            held_out.extend(split.test[corpus[split.test] == name])
+            assert not set(speakers[split.val]) & set(speakers[split.train])
+            held_out.extend(split.test)
         assert sorted(held_out) == sorted(np.flatnonzero(corpus == name))  # each utterance held out once
     table = data.describe()
     assert list(table.index) == ["first", "second"] and table["folds"].tolist() == [5, 3]
 
 
-def fake_outcome(rows: np.ndarray, labels: np.ndarray, correct: np.ndarray) -> training.Outcome:
+def predictions_of(rows: np.ndarray, labels: np.ndarray, correct: np.ndarray) -> training.Predictions:
     """Utterance-level predictions of ``rows``: right where ``correct``, else the next class."""
     y_true = labels[rows]
     y_pred = np.where(correct, y_true, (y_true + 1) % 4)
-    posteriors = np.eye(4)[y_pred]
-    return training.Outcome({"utterance": training.Predictions(y_true, y_pred, rows, posteriors)}, [{"epoch": 1, "seconds": 1.0}])
+    return training.Predictions(y_true, y_pred, rows, np.eye(4)[y_pred])
 
 
 def test_cells_pool_the_diagonal_and_average_the_fold_models_off_it(two_csv_corpora):
     first, second = map(str, two_csv_corpora)
     data = crosscorpus.load_corpora(crosscorpus.settings("full", corpora=f"{first},{second}"))
-    corpus = data.manifest["corpus"].to_numpy()
-    outcomes = {}
+    labels = data.labels
+    result = crosscorpus.MatrixOutcomes(crosscorpus.main_model("rnn", "smoke"), {})
     for name, folds in data.folds.items():
+        other = "second" if name == "first" else "first"
         for number, split in enumerate(folds, start=1):
-            # own corpus: always right; the other corpus: right only for the first fold model
-            correct = (corpus[split.test] == name) | (number == 1)
-            outcomes[name, number] = [fake_outcome(split.test, data.labels, correct)]
-    model = crosscorpus.main_model("rnn", "smoke")
-    cells = crosscorpus.matrix(crosscorpus.MatrixOutcomes(model, outcomes), data, n_boot=50).set_index(["train", "test"])
-    assert cells.loc[("first", "first"), "value"] == 1.0 and cells.loc[("second", "second"), "value"] == 1.0
-    assert cells.loc[("first", "second"), "value"] == pytest.approx(1 / 5)  # 1 of 5 fold models right, 4 always wrong
+            # held-out fold: only the first fold model is right; the other corpus: only the first is right
+            held_out = predictions_of(split.test, labels, np.full(len(split.test), number == 1))
+            result.outcomes[name, number] = [training.Outcome({"utterance": held_out}, [{"epoch": 1, "seconds": 1.0}])]
+            rows = data.rows(other)[::-1]  # in another order than the manifest's: matched by utterance
+            result.tested[name, number, other] = [predictions_of(rows, labels, np.full(len(rows), number == 1))]
+    cells = crosscorpus.matrix(result, data, n_boot=50).set_index(["train", "test"])
+    # diagonal: the held-out folds pooled, so fold 1's utterances are right and the rest wrong
+    fold_one = data.folds["first"][0].test
+    pooled = training.Predictions.concat([result.outcomes["first", n][0].levels["utterance"] for n in range(1, 6)])
+    assert cells.loc[("first", "first"), "value"] == pytest.approx(pooled.score("UA"))
+    assert 0 < cells.loc[("first", "first"), "value"] < 1 and len(fold_one) < (data.manifest["corpus"] == "first").sum()
+    # off the diagonal: 1 of 5 fold models right on every utterance: the mean of their UAs
+    assert cells.loc[("first", "second"), "value"] == pytest.approx(1 / 5)
     assert cells.loc[("second", "first"), "value"] == pytest.approx(1 / 3)
     assert cells.loc[("first", "second"), "models"] == 5
-    assert cells.loc[("first", "second"), "test utterances"] == (corpus == "second").sum()
-    drops = crosscorpus.drops(cells.reset_index())
-    assert drops.set_index(["train", "test"]).loc[("first", "second"), "drop (points)"] == pytest.approx(80.0)
-    assert "first → second" in crosscorpus.verdict(cells.reset_index())
+    assert cells.loc[("first", "second"), "test utterances"] == (data.manifest["corpus"] == "second").sum()
+    for cell in cells.itertuples():
+        assert cell.ci_low <= cell.value <= cell.ci_high
+    drops = crosscorpus.drops(cells.reset_index()).set_index(["train", "test"])
+    assert drops.loc[("first", "second"), "drop (points)"] == pytest.approx(100 * (cells.loc[("first", "first"), "value"] - 0.2))
+    assert "rnn: LSTM, MSPEC +Δ+ΔΔ: first → second" in crosscorpus.verdict(cells.reset_index())
+
+
+def test_a_cells_ci_resamples_the_test_speakers():
+    """One speaker always right, one always wrong: an utterance bootstrap would be narrow, a
+    speaker bootstrap spans from all wrong to all right."""
+    manifest = pd.DataFrame({"speaker": ["a:1"] * 20 + ["a:2"] * 20, "corpus": "a", "utterance_id": [f"u{i}" for i in range(40)]})
+    labels = np.tile(np.arange(4), 10)
+    rows = np.arange(40)
+    data = crosscorpus.Corpora(("a",), manifest, labels, {"a": [None]}, {"a": ""})
+    result = crosscorpus.MatrixOutcomes(crosscorpus.main_model("rnn", "smoke"), {
+        ("a", 1): [training.Outcome({"utterance": predictions_of(rows, labels, rows < 20)})]})
+    cell = crosscorpus.matrix(result, data, n_boot=200).iloc[0]
+    assert cell["value"] == pytest.approx(0.5) and cell["test speakers"] == 2
+    assert cell["ci_low"] == pytest.approx(0.0) and cell["ci_high"] == pytest.approx(1.0)
 
 
 def test_a_matrix_needs_two_corpora_with_distinct_names(two_csv_corpora, tmp_path):
@@ -84,17 +107,31 @@ def test_an_unknown_model_is_named():
         crosscorpus.settings("smoke", models="etransformer")
 
 
-def test_a_training_of_the_grid_trains_once_and_tests_every_corpus(two_csv_corpora, tmp_path):
+def test_a_corpus_added_later_trains_only_its_row_and_the_tests_travel_with_the_outcomes(two_csv_corpora, tmp_path):
+    from serlib import jobs
+
     first, second = map(str, two_csv_corpora)
-    chosen = crosscorpus.settings("smoke", corpora=f"{first},{second}", models="rnn")
-    grid = crosscorpus.training_grid(chosen, cache=tmp_path)
-    assert len(grid) == 2 and len({job.digest for job in grid}) == 2  # one fold per corpus in smoke
-    outcome = grid[0].run(tmp_path)
-    data = crosscorpus.load_corpora(chosen)
-    tested = outcome.levels["utterance"].utterance
-    assert sorted(tested) == sorted(data.folds["first"][0].test)
-    assert grid[0].run(tmp_path).levels["utterance"].y_pred.tolist() == outcome.levels["utterance"].y_pred.tolist()
-    assert crosscorpus.training_grid(chosen, cache=tmp_path)[0].done(tmp_path)  # the same identity when planned again
+    both = crosscorpus.settings("smoke", corpora=f"{first},{second}", models="rnn")
+    data = crosscorpus.load_corpora(both)
+    model = crosscorpus.main_model("rnn", "smoke")
+    result = crosscorpus.train_model(model, data, both, "cpu", tmp_path / "cache", log=lambda line: None)
+    tested = result.tested["first", 1, "second"][0]
+    assert sorted(tested.utterance) == sorted(data.rows("second"))
+    assert sorted(result.outcomes["first", 1][0].levels["utterance"].utterance) == sorted(data.folds["first"][0].test)
+    # a third corpus adds its own row; the first two rows keep their identities (already stored)
+    third = Path(first).with_name("third.csv")
+    third.write_text(Path(first).read_text())
+    three = crosscorpus.training_grid(crosscorpus.settings("smoke", corpora=f"{first},{second},{third}", models="rnn"),
+                                      cache=tmp_path / "cache")
+    assert [job.done(tmp_path / "cache") for job in three] == [True, True, False]
+    # the tests travel with the outcomes: exported, imported into an empty cache, read without a network
+    specs = jobs.plan("crosscorpus", "smoke", {"corpora": f"{first},{second}", "models": "rnn"}, None, tmp_path / "cache", "cpu")
+    jobs.export_outcomes(specs, tmp_path / "outcomes")
+    assert list((tmp_path / "outcomes" / "crosscorpus").glob(f"*/{'tested-*.npz'}"))
+    jobs.import_outcomes(tmp_path / "outcomes", tmp_path / "fresh")
+    again = crosscorpus.train_model(model, data, both, "cpu", tmp_path / "fresh", log=lambda line: None)
+    assert again.tested["first", 1, "second"][0].y_pred.tolist() == tested.y_pred.tolist()
+    assert not list((tmp_path / "fresh").rglob("checkpoint.ckpt"))  # nothing trained again
 
 
 @pytest.mark.parametrize("paper", crosscorpus.MODEL_PAPERS)
@@ -105,3 +142,31 @@ def test_each_papers_main_model_meets_the_contract(paper):
     assert isinstance(model, MainModel) and model.paper == paper and model.name.startswith(f"{paper}: ")
     assert model.train_config(3, "cpu").seed == 3
     assert model.feature_keys and model.trained
+
+
+@pytest.mark.parametrize("paper", ["rnn", "crnn"])
+def test_a_test_set_built_alone_is_scaled_with_its_training_parts_statistics(paper):
+    """``fit_rows``: a test corpus is z-scored as it would be beside its training part, never by itself."""
+    rng = np.random.default_rng(0)
+    frames = [rng.normal(3.0, 2.0, (40 + i, 40)).astype(np.float32) for i in range(12)]
+    found = frames if paper == "rnn" else {"spectrogram": frames, "functionals": rng.normal(5.0, 3.0, (12, 30))}
+    labels = np.arange(12) % 4
+    model = crosscorpus.main_model(paper, "smoke")
+    train, test = np.arange(8), np.arange(8, 12)
+    beside = model.inputs(found, labels, {"train": train, "test": test}, train)["test"]
+    alone = model.inputs(found, labels, {"test": test}, train)["test"]
+    by_itself = model.inputs(found, labels, {"train": test, "test": test}, test)["test"]
+    for name in (["x"] if paper == "rnn" else ["spectrogram", "functionals"]):
+        value = (lambda e: e.x if name == "x" else e.x[name])
+        np.testing.assert_array_equal(value(alone), value(beside))
+        assert not np.allclose(value(alone), value(by_itself))
+
+
+def test_a_run_on_a_csv_among_registered_corpora_names_its_notebook_by_every_corpus():
+    from serlib.papers import get
+    from serlib.reproduce import output_notebook
+
+    study = get("crosscorpus")
+    assert output_notebook(study, "full").name == "crosscorpus.ipynb"
+    target = output_notebook(study, "full", {"corpora": "emodb,/data/mine/yours.csv,savee"})
+    assert target.name == "crosscorpus-emodb+yours+savee-full.ipynb" and target.parent.name == "reproduce"

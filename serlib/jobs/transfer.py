@@ -31,7 +31,8 @@ def export_outcomes(specs: Sequence[JobSpec], folder: str | Path | None = None) 
     ``<folder>/<paper>/<key slug>-<digest>/outcome.npz`` (with its ``key.json``), the cache's layout under ``runs/``.
     Only outcomes travel: a training's identity (its digest) already names its code, settings and
     split, so an outcome imported on another machine is found only by the same training.
-    Checkpoints stay behind; a network a page reloaded (``network.pt``) travels with its outcome.
+    Checkpoints stay behind; a network a page reloaded (``network.pt``) and the network's tests of
+    other corpora (``tested-*.npz``) travel with its outcome.
     Returns (names copied, names already there byte for byte)."""
     root = Path(folder) if folder is not None else OUTCOMES_DIR
     copied, present = [], []
@@ -40,11 +41,12 @@ def export_outcomes(specs: Sequence[JobSpec], folder: str | Path | None = None) 
         if not stored.exists():
             continue
         target = root / spec.key.paper / stored.parent.name / OUTCOME_FILE
-        network = stored.parent / NETWORK_FILE
-        if _same_file(stored, target) and (not network.exists() or _same_file(network, target.parent / NETWORK_FILE)):
+        extras = [NETWORK_FILE, *(path.name for path in sorted(stored.parent.glob(common.TESTED_PATTERN)))]
+        if _same_file(stored, target) and all(_same_file(stored.parent / name, target.parent / name)
+                                               for name in extras if (stored.parent / name).exists()):
             present.append(spec.name)
             continue
-        for name in (KEY_FILE, NETWORK_FILE, OUTCOME_FILE):  # the outcome last: it marks the training as stored
+        for name in (KEY_FILE, *extras, OUTCOME_FILE):  # the outcome last: it marks the training as stored
             if (stored.parent / name).exists():
                 _copy_atomically(stored.parent / name, target.parent / name)
         copied.append(spec.name)
@@ -77,9 +79,9 @@ def import_outcomes(folder: str | Path | None = None, cache: str | Path | None =
         except Exception as err:  # noqa: BLE001 - any unreadable file is named, whatever broke it
             raise ValueError(f"{source}: not a readable training outcome ({type(err).__name__}: {err})") from err
         target = config.cache_dir(cache) / "runs" / paper / name / OUTCOME_FILE
-        network = source.parent / NETWORK_FILE
-        if network.exists() and not (target.parent / NETWORK_FILE).exists():
-            _copy_atomically(network, target.parent / NETWORK_FILE)
+        for extra in [source.parent / NETWORK_FILE, *sorted(source.parent.glob(common.TESTED_PATTERN))]:
+            if extra.exists() and not (target.parent / extra.name).exists():
+                _copy_atomically(extra, target.parent / extra.name)
         if target.exists():
             present.append(f"{paper}/{name}")
             continue

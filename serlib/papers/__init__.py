@@ -71,7 +71,11 @@ class Study:
     title: str
     notebook: str
     in_book: bool = False
-    reproduced: bool = True
+
+    @property
+    def reproduced(self) -> bool:
+        """Always: a study exists with its notebook."""
+        return True
 
     @property
     def page(self) -> str:

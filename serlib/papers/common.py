@@ -399,7 +399,7 @@ class TrainingKey:
         return re.sub(r"[^A-Za-z0-9.+]+", "_", text).strip("_")[:120]
 
 
-#: The files of a run folder: the finished training's outcome (its presence marks the training as
+#: The files of a training's folder: the finished training's outcome (its presence marks the training as
 #: stored), the key and identity beside it for a reader, the checkpoint a training resumes from, and
 #: the kept network (the selected epoch's parameters only) of a training whose network a page
 #: reloads for a figure: it travels with the outcome, so that figure needs no training on a fresh clone.
@@ -407,6 +407,9 @@ OUTCOME_FILE = "outcome.npz"
 KEY_FILE = "key.json"
 CHECKPOINT_FILE = "checkpoint.ckpt"
 NETWORK_FILE = "network.pt"
+#: A trained network's predictions of another test set (``tested-<name>.npz``, :meth:`Training.tested`):
+#: small, so they travel with the outcome and a page reads them without the network.
+TESTED_PATTERN = "tested-*.npz"
 
 
 def training_folder(key: TrainingKey, identity: Mapping[str, Any], cache: str | Path | None = None) -> Path:
@@ -506,6 +509,18 @@ class Training:
                       f"reload its network; {differ} of {len(before)} {level}-level predictions differ from the stored "
                       "outcome's", stacklevel=2)
         return path
+
+    def tested(self, name: str, test: Callable[[Path], Predictions], cache: str | Path | None = None) -> Predictions:
+        """The trained network's predictions of another test set, named ``name`` (which must name
+        the set's utterances): read from ``tested-<name>.npz`` beside the outcome, else ``test(checkpoint
+        path)`` (the training runs first where it has not, and again where only its outcome was
+        imported) and stored there. These files travel with the outcome; the network does not."""
+        path = self.folder(cache) / f"tested-{name}.npz"
+        if path.exists():
+            return load_outcome(path).levels["utterance"]
+        predictions = test(self.checkpoint(cache))
+        save_outcome(Outcome({"utterance": predictions}), path)
+        return predictions
 
     def network(self, make_model: Callable[[], nn.Module], select: str = "last", cache: str | Path | None = None) -> nn.Module:
         """The trained network (in eval mode, on the CPU), from its kept parameters (``network.pt``).
