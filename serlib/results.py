@@ -239,7 +239,7 @@ def upgrade_record(record: dict) -> dict:
 
 def load_results(folder: str | Path | None = None) -> pd.DataFrame:
     """Every row of every results file under ``folder``, with the file's paper, corpus, protocol
-    and wall time, its total training time and its not-run cells (as text)."""
+    and wall time, its total training time and its not-run cells (a tuple of :class:`Cell`)."""
     frames = []
     for path in sorted(config.results_dir(folder).glob("*/*.json")):
         record = upgrade_record(json.loads(path.read_text()))
@@ -248,7 +248,7 @@ def load_results(folder: str | Path | None = None) -> pd.DataFrame:
             rows[key] = record[key]
         trained = [v for v in record["training_seconds"].values() if v is not None]
         rows["training_seconds"] = sum(trained) if trained else None
-        rows["not_run"] = "; ".join(str(Cell(**c)) for c in record["not_run"])
+        rows["not_run"] = [tuple(Cell(**c) for c in record["not_run"])] * len(rows)
         frames.append(rows)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -335,8 +335,7 @@ def scoreboard(rows: pd.DataFrame, stand_ins: dict[str, str] | None = None) -> p
     board = []
     for (paper, corpus), group in rows.groupby(["paper", "corpus"], sort=False):
         chosen = classes[(cells["paper"] == paper) & (cells["corpus"] == corpus)] if len(cells) else classes
-        not_run = group["not_run"].iloc[0] if "not_run" in group else ""
+        not_run = group["not_run"].iloc[0] if "not_run" in group else ()
         board.append({"paper": paper, "corpus": corpus, "headline cells": len(chosen),
-                      **{name: int((chosen == name).sum()) for name in CELL_CLASSES},
-                      "not run": len([c for c in str(not_run).split("; ") if c])})
+                      **{name: int((chosen == name).sum()) for name in CELL_CLASSES}, "not run": len(not_run)})
     return pd.DataFrame(board)

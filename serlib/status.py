@@ -132,10 +132,9 @@ def paper_status(paper: Paper, rows: pd.DataFrame, figures: Sequence[str] | None
     protocol_rows = mine[mine["variant"].fillna("") == ""] if len(mine) else mine
     for corpus, group in (protocol_rows.groupby("corpus", sort=False) if len(protocol_rows) else ()):
         status.tables_run[corpus] = sorted(set(group["table"]), key=_table_number)
-    for text in (mine.groupby("corpus", sort=False)["not_run"].first() if len(mine) else ()):
-        for cell in filter(None, str(text).split("; ")):
-            table = cell.split(" ", 2)[0] + " " + cell.split(" ", 2)[1]
-            status.not_run_cells[table] = status.not_run_cells.get(table, 0) + 1
+    for cells in (mine.groupby("corpus", sort=False)["not_run"].first() if len(mine) else ()):
+        for cell in cells:
+            status.not_run_cells[cell.table] = status.not_run_cells.get(cell.table, 0) + 1
     if figures is not None:
         status.figures = list(figures)
     elif paper.shown:

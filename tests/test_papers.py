@@ -29,9 +29,11 @@ def test_toc_lists_exactly_the_papers_the_book_shows():
 
 
 def test_readme_and_intro_tables_name_every_paper():
+    from serlib.papers import STUDIES
+
     readme = (PROJECT / "README.md").read_text()
     listed = re.findall(r"^\| `notebooks/(\w+)\.ipynb` \|", readme, flags=re.M)
-    assert listed == [p.name for p in PAPERS if p.reproduced]
+    assert listed == [p.name for p in PAPERS if p.reproduced] + [s.name for s in STUDIES]
     intro = (PROJECT / "book" / "intro.md").read_text()
     assert "```{include} status.md" in intro  # the intro's table is generated (tests/test_status.py)
     status = (PROJECT / "book" / "status.md").read_text()

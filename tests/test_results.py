@@ -32,12 +32,12 @@ def test_results_file_fields(tmp_path):
     assert "torch" in record["packages"]
     loaded = results.load_results(tmp_path)
     assert loaded[["paper", "profile", "value"]].values.tolist() == [["rnn", "smoke", 0.5]]
-    assert loaded["training_seconds"].isna().all() and (loaded["not_run"] == "").all()
+    assert loaded["training_seconds"].isna().all() and (loaded["not_run"].map(len) == 0).all()
     run.training_seconds["Table 3"] = 12.5
     run.not_run += [results.Cell("Table 3", "BLSTM", "8-class"), results.Cell("Table 2", "X", "2-class")]
     run.write(tmp_path)
     again = results.load_results(tmp_path)
-    assert again.loc[0, "training_seconds"] == 12.5 and again.loc[0, "not_run"] == "Table 3 BLSTM (8-class); Table 2 X (2-class)"
+    assert again.loc[0, "training_seconds"] == 12.5 and again.loc[0, "not_run"] == (results.Cell("Table 3", "BLSTM", "8-class"), results.Cell("Table 2", "X", "2-class"))
     table = results.comparison_table(loaded)
     assert table.loc[0, ["paper", "ours", "gap", "paper in CI"]].tolist() == ["53.1", "50.0", "-3.1", "yes"]  # one seed: no "± 0.0"
 
@@ -121,23 +121,25 @@ def test_files_written_before_named_fields_are_read_the_same(tmp_path):
     (tmp_path / "capsule" / "ravdess-full.json").write_text(json.dumps(old))
     loaded = results.load_results(tmp_path)
     assert loaded.loc[0, "training_seconds"] == 80.0
-    assert loaded.loc[0, "not_run"] == "Table 3 (Feature*) + Capsule (2-class valence)"
+    assert loaded.loc[0, "not_run"] == (results.Cell("Table 3", "(Feature*) + Capsule", "2-class valence"),)  # a row with " (" kept whole
 
 
 def test_the_scoreboard_counts_headline_cells_only():
     import pandas as pd
 
-    def cell(paper, corpus, metric, paper_value, value, low, high, variant="", not_run=""):
+    not_run_here = (results.Cell("Table 3", "BLSTM", "8-class"), results.Cell("Table 3", "CNN", "8-class"))
+
+    def cell(paper, corpus, metric, paper_value, value, low, high, variant="", not_run=()):
         return {"paper": paper, "corpus": corpus, "metric": metric, "paper_value": paper_value, "value": value,
                 "ci_low": low, "ci_high": high, "variant": variant, "not_run": not_run}
 
     rows = pd.DataFrame([
-        cell("a", "x", "UA", 0.60, 0.61, 0.55, 0.67, not_run="Table 3 BLSTM (8-class); Table 3 CNN (8-class)"),  # close and in CI
-        cell("a", "x", "UA", 0.60, 0.50, 0.45, 0.58, not_run="Table 3 BLSTM (8-class); Table 3 CNN (8-class)"),  # neither
-        cell("a", "x", "UA", 0.60, 0.55, 0.50, 0.62, not_run="Table 3 BLSTM (8-class); Table 3 CNN (8-class)"),  # in CI only
-        cell("a", "x", "UA", 0.60, 0.62, 0.40, 0.70, not_run="Table 3 BLSTM (8-class); Table 3 CNN (8-class)"),  # close, wide CI
-        cell("a", "x", "confusion", 0.60, 0.10, 0.05, 0.15, not_run="Table 3 BLSTM (8-class); Table 3 CNN (8-class)"),
-        cell("a", "x", "UA", 0.60, 0.10, 0.05, 0.15, variant="log scalogram", not_run="Table 3 BLSTM (8-class); Table 3 CNN (8-class)"),
+        cell("a", "x", "UA", 0.60, 0.61, 0.55, 0.67, not_run=not_run_here),  # close and in CI
+        cell("a", "x", "UA", 0.60, 0.50, 0.45, 0.58, not_run=not_run_here),  # neither
+        cell("a", "x", "UA", 0.60, 0.55, 0.50, 0.62, not_run=not_run_here),  # in CI only
+        cell("a", "x", "UA", 0.60, 0.62, 0.40, 0.70, not_run=not_run_here),  # close, wide CI
+        cell("a", "x", "confusion", 0.60, 0.10, 0.05, 0.15, not_run=not_run_here),
+        cell("a", "x", "UA", 0.60, 0.10, 0.05, 0.15, variant="log scalogram", not_run=not_run_here),
         cell("b", "stand-in", "UA", 0.60, 0.10, 0.05, 0.15),
         cell("b", "stand-in", "UA", None, 0.50, 0.45, 0.55),
     ])
