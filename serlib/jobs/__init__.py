@@ -8,8 +8,11 @@ A paper module that defines ``training_grid(settings, data_root, cache, device)`
 2. :func:`execute` runs the specs whose outcome is not stored yet: ``local`` in this process,
    one after another; ``dask`` on a ``LocalCluster``, a running scheduler, or SLURM/PBS workers
    started through ``dask-jobqueue`` from a :class:`ClusterProfile`. Each job is
-   :func:`run_job`: it rebuilds the paper's grid where it runs, trains the one training whose
-   digest it names and writes its outcome atomically under the cache.
+   :func:`run_job`: it finds the one training whose digest it names in the paper's grid and
+   writes its outcome atomically under the cache. A worker process plans the grid once and keeps
+   it for its later jobs: the manifest, the splits, the identities and the cached features it
+   reads; a training's inputs (windows, padded batches, scaled functionals) are made only when
+   that training runs, so a worker builds the inputs of its own trainings and no others.
 3. The notebook then runs as always and reads every outcome from the cache: the tables are made
    only from stored outcomes, so the numbers never depend on where a job ran.
 
