@@ -82,13 +82,13 @@ def main(argv: list[str] | None = None) -> int:
     corpus.set_defaults(run=_corpus)
     reproduced = [p.name for p in PAPERS if p.reproduced] + [s.name for s in STUDIES]
     repro = commands.add_parser(
-        "reproduce", help="run papers' notebooks (full profile: into book/papers/) and build the book",
+        "reproduce", help="run papers' notebooks (full profile: into their pages under book/) and build the book",
         description="Run each paper's notebook under papermill, one after another; a failing paper does not stop the "
                     "others. Rerunning resumes from cached features, checkpoints and finished trainings.")
     repro.add_argument("papers", nargs="*", metavar="PAPER", help=f"papers to run: {reproduced}")
     repro.add_argument("--all", action="store_true", help="every reproduced paper")
     repro.add_argument("--profile", required=True, choices=["smoke", "full"],
-                       help="full: the paper's protocol, written into book/papers/; smoke: a quick check, into _build/reproduce/")
+                       help="full: the paper's protocol, written into its page under book/; smoke: a quick check, into _build/reproduce/")
     repro.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1 ...")
     repro.add_argument("--data-root", help="folder holding one sub-folder per corpus (default: $SERLIB_DATA)")
     repro.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     imported.add_argument("--from", dest="folder", help="the folder (default: outcomes/ in the checkout)")
     outcomes.set_defaults(run=_outcomes)
     pages = commands.add_parser(
-        "pages", help="regenerate the committed paper pages from the committed trainings (outcomes/), training nothing",
+        "pages", help="regenerate the committed pages (papers and studies) from the committed trainings (outcomes/), training nothing",
         description="Import outcomes/, check that every training of each committed page (under the parameters the page "
                     "recorded) is stored, then execute the pages again and build the book.")
     pages.add_argument("papers", nargs="*", metavar="PAPER", help="only these pages (default: every committed page)")

@@ -137,18 +137,25 @@ def load_corpora(chosen: Settings, data_root: str | Path | None = None) -> Corpo
     return Corpora(tuple(labels_of), joint, np.concatenate(labels), folds, rules)
 
 
+def test_name(data: Corpora, corpus: str) -> str:
+    """The name a network's test of ``corpus`` is stored under: the corpus and a hash of its utterance ids."""
+    ids = data.manifest["utterance_id"].astype(str).to_numpy()[data.rows(corpus)]
+    return f"{corpus}-{config.fingerprint(sorted(ids))[:12]}"
+
+
 @dataclass(frozen=True)
 class FoldTraining:
-    """One training of the grid (its held-out fold is its outcome: the diagonal) and how its kept
-    network tests another corpus (:meth:`tested`, stored beside the outcome: off the diagonal)."""
+    """One training of the grid (its held-out fold is its outcome: the diagonal) and how its
+    network tests another corpus (:meth:`tested`, stored beside the outcome: off the diagonal).
+    A training tests every other corpus of its grid as soon as it has trained, so the grid's
+    jobs (``--executor dask``, ``serlib outcomes export``) carry those tests with their outcomes."""
 
     training: common.Training
     test: Callable[[Path, np.ndarray], training.Predictions]  # (checkpoint, rows) → utterance-level predictions
 
-    def tested(self, corpus: str, rows: np.ndarray, ids: Sequence[str], cache: str | Path | None = None) -> training.Predictions:
-        """The network's predictions of the utterances at ``rows`` (corpus ``corpus``, utterance ids ``ids``)."""
-        return self.training.tested(f"{corpus}-{config.fingerprint(sorted(ids))[:12]}",
-                                    lambda checkpoint: self.test(checkpoint, rows), cache)
+    def tested(self, data: Corpora, corpus: str, cache: str | Path | None = None) -> training.Predictions:
+        """The network's predictions of every utterance of ``corpus`` (stored, or made from its checkpoint)."""
+        return self.training.tested(test_name(data, corpus), lambda checkpoint: self.test(checkpoint, data.rows(corpus)), cache)
 
 
 def trainings(model: MainModel, data: Corpora, seeds: Sequence[int], device: str = "auto",
@@ -184,6 +191,9 @@ def _fold_training(model: MainModel, data: Corpora, corpus: str, split: splits.S
     def train(checkpoint: Path) -> training.Outcome:
         examples = model.inputs(features_of(), data.labels, {"train": split.train, "val": split.val}, split.train)
         network, history = training.trained_model(build, examples, cfg, checkpoint)
+        for other in data.names:  # the other corpora, while the network is at hand (before the outcome marks it stored)
+            if other != corpus:
+                common.save_tested(checkpoint.parent, test_name(data, other), predictions(network, data.rows(other)))
         return training.Outcome({"utterance": predictions(network, split.test)}, history)
 
     def test(checkpoint: Path, rows: np.ndarray) -> training.Predictions:
@@ -227,14 +237,12 @@ def train_model(model: MainModel, data: Corpora, chosen: Settings, device: str =
     """Every training of ``model`` and its tests on the other corpora (each read back where stored)."""
     grid = trainings(model, data, chosen.seeds, device, _features(model, data, cache))
     result = MatrixOutcomes(model, {})
-    ids = data.manifest["utterance_id"].astype(str).to_numpy()
     for (corpus, number), jobs in grid.items():
         result.outcomes[corpus, number] = [job.training.run(cache) for job in jobs]
         started = time.time()
         for other in data.names:
             if other != corpus:
-                rows = data.rows(other)
-                result.tested[corpus, number, other] = [job.tested(other, rows, ids[rows], cache) for job in jobs]
+                result.tested[corpus, number, other] = [job.tested(data, other, cache) for job in jobs]
         result.testing_seconds += time.time() - started
         log(f"[{chosen.profile}] {model.name}: trained on {corpus}, fold {number} of {len(data.folds[corpus])}; "
             f"tested on {', '.join(o for o in data.names if o != corpus)}")

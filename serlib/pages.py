@@ -1,6 +1,6 @@
-"""``serlib pages``: regenerate the book's committed paper pages from the committed trainings.
+"""``serlib pages``: regenerate the book's committed pages from the committed trainings.
 
-Each executed page (``book/papers/<paper>.ipynb``) records the parameters it ran with (papermill's
+Each executed page (``book/papers/<paper>.ipynb``, a study's ``book/<study>.ipynb``) records the parameters it ran with (papermill's
 metadata). ``serlib pages`` copies the committed outcomes (``outcomes/``) into the cache, plans each
 page's grid under its recorded parameters, and, only when every training is stored, executes the
 notebooks again with those parameters and builds the book: no training runs. ``--plan`` stops
@@ -80,4 +80,4 @@ def regenerate(names: Sequence[str] = (), plan_only: bool = False, book: bool = 
     log(reproduce.summary_table(runs))
     if book and reproduce.build_book(log) != 0:
         return 1
-    return 0 if all(run.status == "ok" for run in runs) else 1
+    return 0 if all(run.ended == "ok" for run in runs) else 1

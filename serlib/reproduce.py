@@ -1,7 +1,7 @@
 """``serlib reproduce``: run papers' notebooks under papermill, one after another, and build the book.
 
-With ``--profile full`` each executed notebook is written to ``book/papers/<paper>.ipynb`` (the
-page the book renders); other profiles go to ``_build/reproduce/<paper>-<profile>.ipynb`` and
+With ``--profile full`` each executed notebook is written to its page (``book/papers/<paper>.ipynb``,
+a study's ``book/<study>.ipynb``: what the book renders); other profiles go to ``_build/reproduce/<paper>-<profile>.ipynb`` and
 never over the book's pages. Results files go where the notebooks write them: the checkout's
 ``results/`` or ``$SERLIB_RESULTS``. A paper that fails does not stop the others. Features,
 checkpoints and finished trainings are cached, so rerunning resumes.
@@ -27,7 +27,7 @@ class NotebookReport:
     """How one paper's notebook run ended."""
 
     paper: str
-    status: str  # "ok" or "failed"
+    ended: str  # "ok" or "failed"
     seconds: float
     notebook: Path
     results: list[Path] = field(default_factory=list)
@@ -39,7 +39,8 @@ CORPUS_PARAMETERS = ("corpus", "corpora")
 
 
 def output_notebook(paper: Paper | Study, profile: str, parameters: Mapping[str, str] | None = None) -> Path:
-    """``book/papers/<paper>.ipynb`` for the full profile on the paper's own corpora, else
+    """The page (``book/papers/<paper>.ipynb``, a study's ``book/<study>.ipynb``) for the full profile on
+    the default corpora, else
     ``_build/reproduce/<paper>-<profile>.ipynb`` (``<paper>-<corpus>-<profile>.ipynb`` for a run on
     another corpus, e.g. your CSV: it never writes over the book's page)."""
     chosen = {name: str(value) for name, value in (parameters or {}).items() if name in CORPUS_PARAMETERS and value}
@@ -100,14 +101,14 @@ def run_paper(paper: Paper | Study, profile: str, parameters: Mapping[str, str])
         papermill.execute_notebook(
             str(config.PROJECT_ROOT / paper.notebook), str(target), parameters=dict(parameters),
             cwd=str(config.PROJECT_ROOT / "notebooks"), kernel_name="python3", progress_bar=False)
-        status, error = "ok", ""
+        ended, error = "ok", ""
     except Exception as err:  # noqa: BLE001 - a failing paper is reported, the others still run
-        status, error = "failed", f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
+        ended, error = "failed", f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
     if target.exists():
         project_relative_page(target, paper.notebook)
         tag_for_readers(target)
     written = sorted(p for p, mtime in _results_state(paper).items() if before.get(p) != mtime)
-    return NotebookReport(paper.name, status, time.time() - started, target, written, error)
+    return NotebookReport(paper.name, ended, time.time() - started, target, written, error)
 
 
 def _machine_prefixes() -> dict[str, str]:
@@ -185,12 +186,12 @@ def tag_for_readers(notebook_path: Path) -> None:
 
 
 def summary_table(runs: Sequence[NotebookReport]) -> str:
-    """Paper, status, wall time and results files written, as a Markdown table."""
-    lines = ["| paper | status | wall time | results files written |", "|---|---|---|---|"]
+    """Paper, how it ended, wall time and results files written, as a Markdown table."""
+    lines = ["| paper | ended | wall time | results files written |", "|---|---|---|---|"]
     for run in runs:
         files = ", ".join(config.shown(p) for p in run.results) or "none"
-        status = run.status if not run.error else f"{run.status}: {run.error}"
-        lines.append(f"| {run.paper} | {status} | {run.seconds:.0f} s | {files} |")
+        ended = run.ended if not run.error else f"{run.ended}: {run.error}"
+        lines.append(f"| {run.paper} | {ended} | {run.seconds:.0f} s | {files} |")
     return "\n".join(lines)
 
 
@@ -288,10 +289,10 @@ def reproduce(names: Sequence[str], every: bool, profile: str, device: str = "au
         else:
             run = run_paper(paper, profile, parameters[paper.name])
             run.seconds = time.time() - started
-        log(f"[{i}/{len(papers)}] {paper.name}: {run.status} in {run.seconds:.0f} s" + (f" ({run.error})" if run.error else ""))
+        log(f"[{i}/{len(papers)}] {paper.name}: {run.ended} in {run.seconds:.0f} s" + (f" ({run.error})" if run.error else ""))
         runs.append(run)
     log(summary_table(runs))
-    failed = [r.paper for r in runs if r.status != "ok"]
+    failed = [r.paper for r in runs if r.ended != "ok"]
     if book and build_book(log) != 0:
         log("the book build failed")
         return 1

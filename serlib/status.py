@@ -202,7 +202,7 @@ def compute_table(folder: str | Path | None = None) -> str:
     lines = ["| paper | corpus | device | training time recorded | last page run |", "|---|---|---|---|---|"]
     if not len(rows):
         return "\n".join(lines)
-    full = rows[rows["profile"] == "full"]
+    full = rows[(rows["profile"] == "full") & rows["paper"].isin([paper.name for paper in PAPERS])]  # papers only
     for (paper, corpus), group in full.groupby(["paper", "corpus"], sort=False):
         first = group.iloc[0]
         trained = f"{first['training_seconds'] / 3600:.1f} h" if pd.notna(first["training_seconds"]) else "not recorded"

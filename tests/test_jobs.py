@@ -138,7 +138,7 @@ def test_reproduce_plan_prints_the_grid_and_trains_nothing(capsys, monkeypatch, 
 def test_exported_outcomes_resume_the_grid_on_another_machine_and_a_broken_one_is_named(tmp_path):
     specs = _plan(tmp_path)
     jobs.execute(specs[:3], jobs.Execution("local"), log=lambda line: None)
-    folder = common.folder_of(specs[0].key, specs[0].digest, specs[0].cache)  # a stored training's run folder:
+    folder = common.folder_of(specs[0].key, specs[0].digest, specs[0].cache)  # a stored training's training folder:
     assert sorted(path.name for path in folder.iterdir()) == sorted(  # its three files, no temporary left
         (jobs.CHECKPOINT_FILE, jobs.KEY_FILE, jobs.OUTCOME_FILE))
     assert json.loads((folder / jobs.KEY_FILE).read_text())["key"]["system"] == specs[0].key.system

@@ -249,7 +249,7 @@ def key(seed: int = 0, **changes) -> common.TrainingKey:
     return common.TrainingKey(**fields)
 
 
-def test_run_folders_differ_by_key_and_identity(tmp_path):
+def test_training_folders_differ_by_key_and_identity(tmp_path):
     identity = {"model": "M", "code": "abc", "config": {"lr": 1e-3}, "split": {"train": [0, 1], "val": [], "test": [2]}}
     folder = common.training_folder(key(), identity, tmp_path)
     assert folder.parent == tmp_path / "runs" / "p"
@@ -428,6 +428,9 @@ def test_every_study_meets_the_grid_contract_and_is_found_by_name():
         assert isinstance(module, GridModule) and {"smoke", "full"} <= set(module.PROFILES), study.name
         assert get(study.name) is study and study.page == f"book/{study.name}.ipynb"
         assert (PROJECT / study.notebook).is_file()
+    execution = yaml.safe_load((PROJECT / "_config.yml").read_text())["execute"]["exclude_patterns"]
+    for study in STUDIES:  # its committed page is rendered as executed, never run again by the book build
+        assert study.page in execution or any(Path(study.page).match(pattern) for pattern in execution), study.page
 
 
 def test_the_summary_scoreboard_reads_a_results_file_of_every_paper_etransformer_included(tmp_path):

@@ -413,13 +413,23 @@ TESTED_PATTERN = "tested-*.npz"
 
 
 def training_folder(key: TrainingKey, identity: Mapping[str, Any], cache: str | Path | None = None) -> Path:
-    """``<cache>/runs/<paper>/<key slug>-<hash of key and identity>``."""
+    """The training folder ``<cache>/runs/<paper>/<key slug>-<hash of key and identity>``."""
     return folder_of(key, config.fingerprint({"key": asdict(key), **identity}), cache)
 
 
 def folder_of(key: TrainingKey, digest: str, cache: str | Path | None = None) -> Path:
-    """The run folder of ``key`` whose key-and-identity hash is ``digest``."""
+    """The training folder of ``key`` whose key-and-identity hash is ``digest``."""
     return config.cache_dir(cache) / "runs" / key.paper / f"{key.slug()}-{digest}"
+
+
+def tested_path(folder: Path, name: str) -> Path:
+    """Where a training's network's test named ``name`` is stored (:meth:`Training.tested`)."""
+    return folder / TESTED_PATTERN.replace("*", name)
+
+
+def save_tested(folder: Path, name: str, predictions: Predictions) -> None:
+    """Store a network's utterance-level predictions of another test set in its training's ``folder``."""
+    save_outcome(Outcome({"utterance": predictions}), tested_path(folder, name))
 
 
 def save_outcome(outcome: Outcome, path: Path) -> None:
@@ -515,11 +525,11 @@ class Training:
         the set's utterances): read from ``tested-<name>.npz`` beside the outcome, else ``test(checkpoint
         path)`` (the training runs first where it has not, and again where only its outcome was
         imported) and stored there. These files travel with the outcome; the network does not."""
-        path = self.folder(cache) / f"tested-{name}.npz"
+        path = tested_path(self.folder(cache), name)
         if path.exists():
             return load_outcome(path).levels["utterance"]
         predictions = test(self.checkpoint(cache))
-        save_outcome(Outcome({"utterance": predictions}), path)
+        save_tested(path.parent, name, predictions)
         return predictions
 
     def network(self, make_model: Callable[[], nn.Module], select: str = "last", cache: str | Path | None = None) -> nn.Module:
