@@ -235,7 +235,7 @@ def test_a_bad_cluster_profile_is_named(tmp_path):
 def test_cluster_options_need_the_dask_executor_and_a_paper_with_a_grid(capsys):
     assert cli.main(["reproduce", "rnn", "--profile", "smoke", "--workers", "2", "--no-book"]) == 2
     assert "--workers needs --executor dask" in capsys.readouterr().err
-    with pytest.raises(ValueError, match="does not meet the paper contract"):
+    with pytest.raises(ValueError, match="does not meet the grid contract"):
         jobs.paper_module("serlib.papers.common")  # a module path without training_grid()
 
 
@@ -246,7 +246,9 @@ def _rows(results_dir: Path) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_reproduce_with_the_dask_executor_writes_the_same_rows_as_local(tmp_path, monkeypatch, corpora_root):
+def test_reproduce_rnn_smoke_end_to_end_locally_and_on_dask_with_the_same_rows(tmp_path, monkeypatch, corpora_root):
+    """``serlib reproduce rnn --profile smoke`` from an empty cache, here and on a local Dask
+    cluster: the results file a reader gets, and the same rows from both executors."""
     rows = {}
     for executor in ("local", "dask"):
         monkeypatch.setenv(config.RESULTS_ENV, str(tmp_path / executor / "results"))
@@ -255,6 +257,15 @@ def test_reproduce_with_the_dask_executor_writes_the_same_rows_as_local(tmp_path
         assert cli.main(["reproduce", "rnn", "--profile", "smoke", "--no-book", "--data-root", str(corpora_root),
                          "--executor", executor, *extra]) == 0
         rows[executor] = _rows(tmp_path / executor / "results")
+    executed = config.PROJECT_ROOT / "_build" / "reproduce" / "rnn-smoke.ipynb"
+    assert executed.is_file() and str(corpora_root) not in executed.read_text()  # no machine path in the page
+    record = json.loads((tmp_path / "local" / "results" / "rnn" / "emodb-smoke.json").read_text())
+    assert record["profile"] == "smoke" and record["corpus"] == "emodb" and record["seeds"] == [0]
+    compared = [r for r in record["rows"] if r["paper_value"] is not None and not r["variant"]]
+    assert len(compared) == 12 and all(r["level"] == "window" and r["metric"] == "WA" for r in compared)
+    assert len([r for r in record["rows"] if r["variant"]]) == 6  # 3 variants x the two +Δ+ΔΔ LSTM rows, labelled
+    assert record["training_seconds"]["Tables 3-4"] > 0
+    assert all(0.0 <= r["ci_low"] <= r["value"] <= r["ci_high"] <= 1.0 for r in record["rows"])
     trained = list((tmp_path / "dask" / "cache" / "runs" / "rnn").glob("*/outcome.npz"))
     assert len(trained) == 16  # the grid ran on the cluster: 10 configurations + 3 variants x 2 configurations, 1 seed
     assert rows["dask"] == rows["local"] and len(rows["local"]) >= 10

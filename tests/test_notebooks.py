@@ -1,7 +1,8 @@
-"""Notebooks beyond nbval (which executes every notebook in smoke with its defaults):
-``serlib reproduce`` end to end, a CSV corpus through the rnn and scalogram notebooks, the
-capsule notebook on a FAU-Aibo fixture, the crnn notebook from an empty cache on IEMOCAP and
-EmotAsS fixtures, and the executed pages matching their clean notebooks. How long a smoke run
+"""Notebooks beyond nbval (which executes every notebook in smoke with its defaults; ``serlib
+reproduce`` end to end is in ``tests/test_jobs.py``, locally and on Dask): a CSV corpus through
+the rnn and scalogram notebooks, the capsule notebook on a FAU-Aibo fixture, the crnn notebook
+from an empty cache on IEMOCAP and EmotAsS fixtures, and the executed pages matching their clean
+notebooks. How long a smoke run
 takes is measured by ``benchmarks/smoke_times.py``, not asserted here."""
 
 import json
@@ -33,22 +34,6 @@ def reproduce(*args: str, results: Path, env: dict | None = None) -> subprocess.
     environment = {**os.environ, "SERLIB_RESULTS": str(results), **(env or {})}
     return subprocess.run([sys.executable, "-m", "serlib.cli", "reproduce", *args, "--no-book"],
                           capture_output=True, text=True, env=environment, cwd=PROJECT)
-
-
-@pytest.mark.slow
-def test_reproduce_rnn_smoke_end_to_end(tmp_path, corpora_root):
-    done = reproduce("rnn", "--profile", "smoke", "--data-root", str(corpora_root), results=tmp_path)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "| rnn | ok |" in done.stdout and "rnn/emodb-smoke.json" in done.stdout
-    executed = PROJECT / "_build" / "reproduce" / "rnn-smoke.ipynb"
-    assert executed.is_file() and str(corpora_root) not in executed.read_text()  # no machine path in the page
-    record = json.loads((tmp_path / "rnn" / "emodb-smoke.json").read_text())
-    assert record["profile"] == "smoke" and record["corpus"] == "emodb" and record["seeds"] == [0]
-    compared = [r for r in record["rows"] if r["paper_value"] is not None and not r["variant"]]
-    assert len(compared) == 12 and all(r["level"] == "window" and r["metric"] == "WA" for r in compared)
-    assert len([r for r in record["rows"] if r["variant"]]) == 6  # 3 variants x the two +Δ+ΔΔ LSTM rows, labelled
-    assert record["training_seconds"]["Tables 3-4"] > 0
-    assert all(0.0 <= r["ci_low"] <= r["value"] <= r["ci_high"] <= 1.0 for r in record["rows"])
 
 
 def test_reproduce_refuses_unknown_papers_and_parameters(tmp_path):
