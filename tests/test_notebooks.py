@@ -22,8 +22,6 @@ from tests.test_corpora import write_aibo_fixture, write_emotass_fixture, write_
 PROJECT = Path(__file__).resolve().parent.parent
 #: Executed pages that predate the notebook they are compared with, and why they have not been regenerated.
 AWAITING_RERUN: dict[str, str] = {
-    "rnn": "the notebook now glues its status and citation; the page regenerates once rnn's 118 trainings are rerun "
-           "under the identity rule (about 4.7 h of CPU)",
     "capsule": "the notebook now glues its status and citation; the page regenerates with the binary tasks (#31), "
                "retraining its Fig. 2 network once (25 min) and then keeping it (network.pt)",
 }
