@@ -435,7 +435,10 @@ def verdict_box(run: results.ResultsFile, differences: pd.DataFrame, profile: st
     if variant_diffs is not None and len(variant_diffs):
         lines.append(f"- **Front-end variants** (the +Δ+ΔΔ LSTM pair, {profile} profile; MSPEC − MFCC, paper "
                      f"{variant_diffs['paper (points)'].iloc[0]} points): "
-                     + "; ".join(f"*{v['variant']}* {v['ours (points)']} {v['95% CI']}, {v['sign']}" for _, v in variant_diffs.iterrows()) + ".")
+                     + "; ".join(f"*{v['variant']}* {v['ours (points)']} {v['95% CI']}, {v['sign']}" for _, v in variant_diffs.iterrows())
+                     + f". Each variant has {len(run.notes.get('settings', {}).get('variant_seeds', ())) or 'few'} seeds "
+                     f"(the paper's rows {len(run.seeds)}): its CI covers test utterances, not a rerun's spread, so read "
+                     "these signs as indicative.")
     lines.append("- **Fig. 3** (the best model's confusion matrix) is a figure whose numbers did not survive text "
                  "extraction: ours is shown alone, against the two confusions the text names.")
     return "\n".join(lines)
