@@ -1,4 +1,4 @@
-"""How fast serlib extracts features and trains, measured on this machine (issue #15).
+"""How fast serlib extracts features and trains, measured on this machine.
 
     .venv/bin/python benchmarks/extraction.py                      # every extractor, 3 repeats (about 25 min on 2 cores)
     .venv/bin/python benchmarks/extraction.py --repeats 1 --files 40 --output /tmp/quick.md
@@ -67,7 +67,7 @@ def cases() -> list[Case]:
 
 def file_sets(data_root: Path, limit: int | None) -> dict[str, pd.DataFrame]:
     """Emo-DB (all 535 files), and the three corpora as the scalogram paper selects them (its
-    4 classes; RAVDESS male actors): issue #15's scalogram target is on that set."""
+    4 classes; RAVDESS male actors): the scalogram target is on that set."""
     chosen = scalogram.settings("full")
     sets = {
         "emodb": corpora.load_manifest("emodb", data_root / "emodb", download=False),
@@ -255,7 +255,7 @@ def report(extraction: pd.DataFrame, start_up: float, reference_s: float | None,
         f"The worker pool starts once per Python session, in {start_up:.1f} s; the cold figures above "
         "exclude it (a warm-up run comes first).",
         "",
-        "**Targets** (issue #15, on 2 cores):",
+        "**Targets** (set when the extraction was sped up, on 2 cores):",
         "",
         *[f"- {line}" for line in verdicts(extraction, cores, reference_s, full_sets)],
         "",

@@ -153,7 +153,7 @@ class Outcome:
         scores = [h[key] for h in self.history if key in h]
         if not scores:
             raise ValueError(f"no validation {metric} at the {level} level in the history: train with a validation set "
-                             "(utterance-level scores are recorded by trainings since #12)")
+                             "(an outcome from before utterance-level scores were recorded: train it again)")
         return max(scores)
 
     def kept_epoch(self, metric: str = "WA", level: str = "window") -> int:

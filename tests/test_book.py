@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import re
+
+import nbformat
 import pytest
 
 from serlib.papers import PAPERS
@@ -21,6 +24,39 @@ _TYPOGRAPHY = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201
 def as_typed(page: str) -> str:
     """The page's text with HTML entities and Sphinx's smart punctuation turned back into what was typed."""
     return html_text.unescape(page).translate(_TYPOGRAPHY)
+
+
+#: What a reader cannot follow: a tracker's issue number ("#12") and a commit hash outside a provenance
+#: label ("commit 3732ec8", a download's "MD5 ...").
+ISSUE_NUMBER = re.compile(r"(?<![\w&/#])#\d{1,3}\b")
+BARE_HASH = re.compile(r"(?<!commit )(?<!commit `)(?<!MD5 )(?<!MD5 `)\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}\b")
+
+
+def unreadable_references(text: str) -> list[str]:
+    """Each issue number or bare commit hash in ``text``, with a little context."""
+    return [text[max(0, m.start() - 40):m.end() + 10] for pattern in (ISSUE_NUMBER, BARE_HASH) for m in pattern.finditer(text)]
+
+
+def visible_text(page: str) -> str:
+    """What a browser shows of an HTML page: no scripts, styles or tags."""
+    page = re.sub(r"(?s)<(script|style)\b.*?</\1>", " ", page)
+    return html_text.unescape(re.sub(r"(?s)<[^>]+>", " ", page))
+
+
+def test_unreadable_references_are_found():
+    assert len(unreadable_references("as in #12, see 81cc5f8a")) == 2
+    assert unreadable_references("at commit `81cc5f8`, code: commit 81cc5f8 · MD5 bc696df654c87fed845eb13823edef8a · colour #fff · facade") == []
+
+
+def test_prose_names_no_issue_numbers_or_bare_hashes():
+    """The book's hand-written prose (pages, notebooks' markdown, README, benchmark reports) speaks to a reader."""
+    sources = [*PROJECT.glob("book/*.md"), PROJECT / "README.md", *PROJECT.glob("benchmarks/*.md")]
+    texts = {path: path.read_text() for path in sources}
+    for path in [*PROJECT.glob("notebooks/*.ipynb"), *PROJECT.glob("book/**/*.ipynb")]:
+        cells = nbformat.read(path, as_version=4).cells
+        texts[path] = "\n".join(c.source for c in cells if c.cell_type == "markdown")
+    found = {path.relative_to(PROJECT).as_posix(): hits for path, text in texts.items() if (hits := unreadable_references(text))}
+    assert not found, found
 
 
 def test_as_typed_undoes_smartquotes():
@@ -46,6 +82,8 @@ def test_book_builds_and_summary_shows_full_results(tmp_path):
         if paper.shown:
             assert (html / "papers" / f"{paper.name}.html").exists()
     assert (html / "rerun.html").exists()
+    rendered = {page.name: hits for page in html.rglob("*.html") if (hits := unreadable_references(visible_text(page.read_text())))}
+    assert not rendered, rendered  # glued prose too, which only the built page shows
     assert "headline cells" in summary and "within 3 points" in summary and "<img" in summary  # scoreboard and figure
     stand_ins = {p.name: p.stand_in for p in PAPERS if p.stand_in}
     for path in sorted((tmp_path / "results").glob("*/*-full.json")):

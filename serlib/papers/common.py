@@ -149,8 +149,11 @@ def reference_list(references: Mapping[str, str], source: str) -> str:
 
 
 def describe_settings(settings: Any) -> pd.DataFrame:
-    """The settings as a one-column table for the page."""
-    return pd.DataFrame({"value": {k: str(v) for k, v in asdict(settings).items()}})
+    """The settings as a two-column table for the page (one row per setting, so it fits a narrow
+    column however many settings a paper has)."""
+    frame = pd.DataFrame({"value": {k: str(v) for k, v in asdict(settings).items()}})
+    frame.index.name = "setting"
+    return frame
 
 
 # --------------------------------------------------------------------------- corpora
