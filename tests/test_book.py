@@ -81,6 +81,7 @@ def test_book_builds_and_summary_shows_full_results(tmp_path):
     for paper in PAPERS:
         if paper.shown:
             assert (html / "papers" / f"{paper.name}.html").exists()
+            assert f'href="papers/{paper.name}.html' in summary, f"the summary does not link {paper.name}'s page"
     assert (html / "rerun.html").exists()
     rendered = {page.name: hits for page in html.rglob("*.html") if (hits := unreadable_references(visible_text(page.read_text())))}
     assert not rendered, rendered  # glued prose too, which only the built page shows

@@ -132,6 +132,7 @@ def test_the_iemocap_protocol_puts_the_paper_beside_random_folds_only(tmp_path):
     assert list(etransformer.inflation(run).index) == ["proposed", "Base7: BLSTM (baseline)"]
     box = etransformer.verdict_box(run, "iemocap", "full", iemocap_ran=True)
     assert "**Ran on **iemocap**:** 2 of Table 2's 8 models" in box and "Not reproduced here" not in box
+    assert "**Part of the grid:** 8 of the full protocol's 50 trainings." in box  # 2 models × 2 folds × 2 protocols
     assert ("Components, random folds (proposed − BaseN, UA):** 1 comparison, each judged on a 95.0 % CI over speakers and their "
             "utterances") in box and "the paper's sign is established for" in box
     smoke = etransformer.verdict_box(run, "nemo", "smoke", iemocap_ran=False)

@@ -106,6 +106,11 @@ def systems_of(settings: Settings, protocol: str) -> tuple[str, ...]:
     return chosen
 
 
+def grid_size(settings: Settings) -> int:
+    """How many trainings ``settings`` asks for: one per (protocol, model, test fold, seed)."""
+    return sum(len(systems_of(settings, protocol)) for protocol in settings.protocols) * len(settings.test_folds) * len(settings.seeds)
+
+
 def settings(profile: str = "smoke", **overrides) -> Settings:
     """The profile's settings with overrides; unknown systems, protocols, folds or corpora are errors."""
     return common.resolve(PROFILES, profile, overrides)
@@ -422,6 +427,12 @@ def verdict_box(run: Table2Outcomes, corpus: str, profile: str, iemocap_ran: boo
     trained = "; ".join(f"{len(systems_of(run.settings, protocol))} of Table 2's 8 models on the {protocol} folds"
                         for protocol in run.settings.protocols)
     lines.append(f"**Ran on {where}:** {trained} ({len(run.settings.test_folds)} of 5 test folds).")
+    if profile == "full" and (part := grid_size(run.settings)) < (whole := grid_size(PROFILES["full"])):
+        missing = [p for p in PROTOCOLS if p not in run.settings.protocols]
+        lines.append(f"**Part of the grid:** {part} of the full protocol's {whole} trainings. The other test folds"
+                     + (f" and the {' and '.join(missing)} folds" if missing else "")
+                     + " are listed as not run below; they join this page as their trainings finish, and until then"
+                     " every number here rests on the folds named above.")
     for protocol in run.settings.protocols:
         level = comparison_level(run, protocol)
         found = differences(run, protocol, level)
