@@ -98,4 +98,6 @@ def test_book_builds_and_summary_shows_full_results(tmp_path):
             if row["paper_value"] is not None:
                 assert f"{100 * row['paper_value']:.1f}" in summary
     crnn = json.loads((tmp_path / "results" / "crnn" / "nemo-full.json").read_text())
+    shown = " ".join(as_typed(visible_text(summary)).split())
+    assert "EmotAsS : licence-gated, not run here; the paper's numbers are on its page" in shown  # nEMO stands in for IEMOCAP only
     assert "stands in for the paper" in summary and crnn["rows"][0]["paper_value"] is None

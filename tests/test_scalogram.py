@@ -195,3 +195,28 @@ def test_variant_rows_are_labelled_and_never_headline_cells():
     headline = results.headline_cells(table.assign(paper="scalogram", corpus="savee"))
     assert len(headline) == 2 and (headline["variant"] == "").all()
     assert "class-balanced loss" in run.notes["variants"]
+
+
+def test_the_verdict_classes_each_cell_as_the_scoreboard_does_and_names_a_leaky_variant():
+    """The page's verdict uses the intro's three cell classes (a gap of 6 points with the paper's value in
+    our CI is "consistent but inconclusive", not "reproduced"), and a variant that picks its epoch on the
+    test speaker says that it leaks the test set."""
+    from serlib import results
+    from serlib.papers import scalogram
+
+    runs = {}
+    for corpus, (dependent, independent) in {"emodb": ((0.828, 0.70, 0.90, 0.891), (0.766, 0.70, 0.83, 0.864)),
+                                             "savee": ((0.86, 0.80, 0.90, 0.871), (0.40, 0.30, 0.50, 0.839))}.items():
+        run = results.ResultsFile("scalogram", corpus, "protocol", "full", "cpu", [0])
+        for column, (value, low, high, paper) in (("speaker-dependent", dependent), ("speaker-independent", independent)):
+            run.add(results.ResultRow("Table 4", "CNN + BLSTM", column, "UA", paper, value, low, high))
+        if corpus == "savee":
+            run.add(results.ResultRow("Table 4", "CNN + BLSTM", "speaker-independent", "UA", 0.839, 0.83, 0.75, 0.90,
+                                      variant="epoch chosen on the test fold"))
+        runs[corpus] = run
+    box = scalogram.verdict_box(runs, "full")
+    assert "**Emo-DB** (Table 4, segment UAR, full profile): speaker-dependent 82.8 vs 89.1 (consistent but inconclusive); " \
+           "speaker-independent 76.6 vs 86.4 (not reproduced)." in box
+    assert "speaker-dependent 86.0 vs 87.1 (within 3 points)" in box
+    assert "**Of 4 Table 4 cells:** 1 within 3 points, 1 consistent but inconclusive, 2 not reproduced" in box
+    assert "*epoch chosen on the test fold*, which leaks the test set" in box

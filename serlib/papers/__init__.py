@@ -20,8 +20,8 @@ from types import ModuleType
 class Paper:
     """One paper: its short name, a one-line description (``title``), its citation, its text file
     in ``shared/papers``, the corpora of its tables, (once reproduced) its notebook and protocol
-    module, the public corpus its protocol runs on where the paper's corpora are licence-gated
-    (``stand_in``), whether the book shows its page (``in_book``: false until a full-profile run
+    module, the public corpus its protocol runs on (``stand_in``) in place of a licence-gated corpus
+    of the paper (``stand_in_for``), whether the book shows its page (``in_book``: false until a full-profile run
     has produced ``book/papers/<name>.ipynb``), and what it prints: its tables per corpus and its
     figures (:mod:`serlib.status` reports each as run or not)."""
 
@@ -31,6 +31,7 @@ class Paper:
     corpora: tuple[str, ...]
     notebook: str | None = None
     stand_in: str | None = None
+    stand_in_for: str | None = None
     in_book: bool = True
     citation: str = ""
     tables: dict[str, tuple[str, ...]] = field(default_factory=dict)  # corpus → the paper's tables on it
@@ -110,12 +111,12 @@ PAPERS: tuple[Paper, ...] = (
                    "[doi:10.5829/ije.2020.33.02b.13](https://doi.org/10.5829/ije.2020.33.02b.13)",
           tables={"savee": ("Table 1", "Table 4"), "emodb": ("Table 2", "Table 4"), "ravdess": ("Table 3", "Table 4")}),
     Paper("etransformer", "Residual-BLSTM + time pooling + E-transformer, and seven ablations", "001_286bb7ab87257ce7.txt",
-          ("iemocap",), "notebooks/etransformer.ipynb", stand_in="nemo", in_book=False,
+          ("iemocap",), "notebooks/etransformer.ipynb", stand_in="nemo", stand_in_for="iemocap", in_book=False,
           citation="D. Hu, X. Hu and X. Xu, *Multiple Enhancements to LSTM for Learning Emotion-Salient Features in "
                    "Speech Emotion Recognition*, Proc. Interspeech 2022",
           tables={"iemocap": ("Table 1", "Table 2")}, figures=("Fig. 3",)),
     Paper("crnn", "plain CRNN, multi-CRNN and HSF-CRNN (ComParE functionals)", "004_33358a53b8837a94.txt",
-          ("iemocap", "emotass"), "notebooks/crnn.ipynb", stand_in="nemo",
+          ("iemocap", "emotass"), "notebooks/crnn.ipynb", stand_in="nemo", stand_in_for="iemocap",
           citation="D. Luo, Y. Zou and D. Huang, *Investigation on Joint Representation Learning for Robust Feature "
                    "Extraction in Speech Emotion Recognition*, Proc. Interspeech 2018",
           tables={"iemocap": ("Table 1",), "emotass": ("Table 2",)}),
