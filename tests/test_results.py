@@ -138,6 +138,7 @@ def test_the_scoreboard_counts_headline_cells_only():
         cell("a", "x", "UA", 0.60, 0.50, 0.45, 0.58, not_run=not_run_here),  # neither
         cell("a", "x", "UA", 0.60, 0.55, 0.50, 0.62, not_run=not_run_here),  # in CI only
         cell("a", "x", "UA", 0.60, 0.62, 0.40, 0.70, not_run=not_run_here),  # close, wide CI
+        cell("a", "x", "UA", 0.60, 0.62, 0.40, 0.70, not_run=not_run_here),  # the same, printed in a second table: once
         cell("a", "x", "confusion", 0.60, 0.10, 0.05, 0.15, not_run=not_run_here),
         cell("a", "x", "UA", 0.60, 0.10, 0.05, 0.15, variant="log scalogram", not_run=not_run_here),
         cell("b", "stand-in", "UA", 0.60, 0.10, 0.05, 0.15),
