@@ -158,8 +158,9 @@ def test_the_verdict_says_whether_the_papers_ordering_holds_and_whether_cis_sepa
     held = _table1_rows({"Plain CRNN": (0.45, 0.42, 0.48), "Multi-CRNN": (0.50, 0.47, 0.53), "HSF-CRNN": (0.60, 0.57, 0.63)})
     text = crnn.verdict(held, "nemo", "full")
     assert "HSF-CRNN > Multi-CRNN > Plain CRNN holds" in text
-    assert "HSF-CRNN − plain CRNN: +15.0 UA points (paper, IEMOCAP: +7.6); the 95 % CIs do not overlap" in text
+    assert "HSF-CRNN − plain CRNN: +15.0 UA points (paper, IEMOCAP: +7.6); the 95 % CIs are 9.0 points apart" in text
     assert "Multi-CRNN − plain CRNN: +5.0 UA points (paper, IEMOCAP: +1.6); the 95 % CIs overlap" in text
+    assert "With 1 seed per system these CIs cover the test utterances, not a rerun's spread" in text
     assert crnn.ordering_summary(held) == "UA: HSF-CRNN > Multi-CRNN > Plain CRNN (the paper's order)"
     broken = _table1_rows({"Plain CRNN": (0.55, 0.52, 0.58), "Multi-CRNN": (0.50, 0.47, 0.53), "HSF-CRNN": (0.60, 0.57, 0.63)})
     assert "does not hold: ours is HSF-CRNN > Plain CRNN > Multi-CRNN" in crnn.verdict(broken, "nemo", "full")
@@ -170,7 +171,7 @@ def test_the_verdict_says_whether_the_papers_ordering_holds_and_whether_cis_sepa
 def test_the_verdict_box_names_what_ran_and_what_needs_a_licence():
     rows = _table1_rows({"Plain CRNN": (0.45, 0.42, 0.48), "Multi-CRNN": (0.50, 0.47, 0.53), "HSF-CRNN": (0.60, 0.57, 0.63)})
     box = crnn.verdict_box(rows, "nemo", "full", {"nemo"})
-    assert "Table 1's protocol on **nemo**" in box and "ordering HSF-CRNN > Multi-CRNN > Plain CRNN holds" in box
+    assert "Table 1's protocol on **nEMO**" in box and "ordering HSF-CRNN > Multi-CRNN > Plain CRNN holds" in box
     assert "Not reproduced here:** Table 1 on IEMOCAP and Table 2 on EmotAsS: licence-gated" in box
     with_iemocap = crnn.verdict_box(rows, "nemo", "full", {"nemo", "iemocap"})
     assert "Table 1 on IEMOCAP:** run from a licensed copy" in with_iemocap and "Not reproduced here:** Table 2 on EmotAsS" in with_iemocap

@@ -131,12 +131,12 @@ def test_the_iemocap_protocol_puts_the_paper_beside_random_folds_only(tmp_path):
     assert list(contributions.index) == ["Base7: BLSTM (baseline)"] and contributions.loc["Base7: BLSTM (baseline)", "paper UA"] == "+7.28"
     assert list(etransformer.inflation(run).index) == ["proposed", "Base7: BLSTM (baseline)"]
     box = etransformer.verdict_box(run, "iemocap", "full", iemocap_ran=True)
-    assert "**Ran on **iemocap**:** 2 of Table 2's 8 models" in box and "Not reproduced here" not in box
+    assert "**Ran on **IEMOCAP**:** 2 of Table 2's 8 models" in box and "Not reproduced here" not in box
     assert "**Part of the grid:** 8 of the full protocol's 50 trainings." in box  # 2 models × 2 folds × 2 protocols
     assert ("Components, random folds (proposed − BaseN, UA):** 1 comparison, each judged on a 95.0 % CI over speakers and their "
             "utterances") in box and "the paper's sign is established for" in box
     smoke = etransformer.verdict_box(run, "nemo", "smoke", iemocap_ran=False)
-    assert "not a reproduction" in smoke and "the **nemo** stand-in" in smoke and "Not reproduced here:** Tables 1 and 2 on IEMOCAP" in smoke
+    assert "not a reproduction" in smoke and "the **nEMO** stand-in" in smoke and "Not reproduced here:** Tables 1 and 2 on IEMOCAP" in smoke
 
 
 def test_agreement_needs_a_ci_that_excludes_zero():

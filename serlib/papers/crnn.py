@@ -507,23 +507,27 @@ def verdict(rows: pd.DataFrame, corpus: str, profile: str) -> str:
     ours = common.ranking(rows["value"].to_dict())
     paper = tuple(s for s in PAPER_ORDER if s in ours)
     held = "holds" if ours == paper else "does not hold"
-    lines = [f"**On {corpus} ({profile} profile, {column}), the paper's UA ordering "
+    lines = [f"**On {corpora.display_name(corpus)} ({profile} profile, {column}), the paper's UA ordering "
              f"{' > '.join(paper)} {held}: ours is {' > '.join(ours)}.**"]
     if "Plain CRNN" in rows.index:
         base = rows.loc["Plain CRNN"]
         for system in (s for s in ("Multi-CRNN", "HSF-CRNN") if s in rows.index):
             joint = rows.loc[system]
-            apart = joint["ci_low"] > base["ci_high"] or joint["ci_high"] < base["ci_low"]
+            margin = 100 * max(joint["ci_low"] - base["ci_high"], base["ci_low"] - joint["ci_high"])
             lines.append(f"{system} − plain CRNN: {100 * (joint['value'] - base['value']):+.1f} UA points "
                          f"(paper, IEMOCAP: {100 * (PAPER_TABLE1[system, 'UA'] - PAPER_TABLE1['Plain CRNN', 'UA']):+.1f}); "
-                         f"the 95 % CIs {'do not overlap' if apart else 'overlap'}.")
+                         + (f"the 95 % CIs are {margin:.1f} points apart." if margin > 0 else "the 95 % CIs overlap."))
+    seeds = int(rows["seeds"].max()) if "seeds" in rows else 1
+    if seeds < 3:
+        lines.append(f"With {seeds} seed{'s' if seeds > 1 else ''} per system these CIs cover the test utterances, not "
+                     "a rerun's spread, which on this corpus is several points: read the order as indicative.")
     return " ".join(lines)
 
 
 def verdict_box(rows: pd.DataFrame, corpus: str, profile: str, ran: set[str]) -> str:
     """The page's opening box (Markdown): what this run reproduced, what it did not and why, from
     the results ``rows`` of the stand-in and the corpora that ``ran`` (e.g. ``{"iemocap"}``)."""
-    lines = [f"- **Reproduced here:** Table 1's protocol on **{corpus}**, the public stand-in, in 5 speaker-disjoint "
+    lines = [f"- **Reproduced here:** Table 1's protocol on **{corpora.display_name(corpus)}**, the public stand-in, in 5 speaker-disjoint "
              f"folds ({profile} profile). {verdict(rows, corpus, profile)}"]
     gated = {"iemocap": "Table 1 on IEMOCAP", "emotass": "Table 2 on EmotAsS"}
     for name, what in gated.items():

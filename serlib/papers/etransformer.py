@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from serlib import features, metrics, results, splits, training
+from serlib import corpora, features, metrics, results, splits, training
 from serlib.identity import training_identity
 from serlib.examples import Examples, pad_sequences
 from serlib.models.etransformer import ARCHITECTURES, EmotionTransformer, Sizes, multiply_adds, parameter_count
@@ -423,7 +423,7 @@ def verdict_box(run: Table2Outcomes, corpus: str, profile: str, iemocap_ran: boo
         lines.append(f"**Profile `{profile}`:** a test of the code on a few utterances, **not a reproduction**; no "
                      "number on this page is a result.")
     task = common.session_task(corpus)
-    where = f"the **{corpus}** stand-in" if task.stand_in else f"**{corpus}**"
+    where = f"the **{corpora.display_name(corpus)}** stand-in" if task.stand_in else f"**{corpora.display_name(corpus)}**"
     trained = "; ".join(f"{len(systems_of(run.settings, protocol))} of Table 2's 8 models on the {protocol} folds"
                         for protocol in run.settings.protocols)
     lines.append(f"**Ran on {where}:** {trained} ({len(run.settings.test_folds)} of 5 test folds).")
