@@ -476,7 +476,7 @@ def why_table(run: results.ResultsFile, differences: pd.DataFrame, variant_diffs
         signed = differences[differences["paper (points)"].astype(float) != 0]
         counts = differences["sign"].value_counts()
         lines.append({"gap": f"MSPEC − MFCC: the paper finds MSPEC better in {len(signed)} of {len(differences)} like-for-like pairs",
-                      "explanation": "seed noise: the earlier run had 3 seeds",
+                      "explanation": "seed noise: one 71-utterance test speaker",
                       "run that tests it": f"paired differences, {int(differences['seeds'].max())} seeds, one bootstrap "
                                            "resample scoring both kinds",
                       "what it showed": f"our CI establishes the paper's sign in {counts.get('agrees', 0)}, the opposite in "
