@@ -124,7 +124,7 @@ def test_the_iemocap_protocol_puts_the_paper_beside_random_folds_only(tmp_path):
     run = etransformer.run_table2(data, settings, "cpu", tmp_path / "cache", log=lambda line: None)
     rows = etransformer.results_run(data, run, settings, "cpu").table()
     compared = rows[rows["paper_value"].notna()]
-    assert set(compared["column"]) == {"random 2-fold"} and len(compared) == 4
+    assert set(compared["column"]) == {"random 5-fold, test folds 4, 5"} and len(compared) == 4
     assert compared.set_index(["row", "metric"]).loc[("proposed", "UA"), "paper_value"] == pytest.approx(0.7011)
     assert set(rows.loc[rows["column"].str.startswith("speaker-independent"), "variant"]) == {"speaker-independent folds"}
     contributions = etransformer.contributions(run, "random")

@@ -325,12 +325,22 @@ def complexity(frames: int | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("model")
 
 
+def folds_tested(settings: Settings) -> str:
+    """"" when ``settings`` test all folds, else which ("test fold 1", "test folds 4, 5"): a run on part
+    of the folds says so in its columns and its protocol, so that the full run's file replaces it."""
+    if len(settings.test_folds) == HPARAMS.folds:
+        return ""
+    return f"test fold{'s' if len(settings.test_folds) > 1 else ''} {', '.join(map(str, settings.test_folds))}"
+
+
 def results_run(data: Data, run: Table2Outcomes, settings: Settings, device: str) -> results.ResultsFile:
     """Table 2 rows per system and protocol, test folds pooled. The paper's numbers sit beside the
     random-fold rows on IEMOCAP only (its protocol and corpus); the speaker-independent rows on
     IEMOCAP are a labelled variant; a stand-in's rows carry no paper value."""
+    part = folds_tested(settings)
     record = results.ResultsFile(paper=PAPER, corpus=data.corpus, profile=settings.profile, device=device,
-                         seeds=list(settings.seeds), protocol=data.protocol, started=data.started,
+                         seeds=list(settings.seeds), protocol=data.protocol + (f"; this run: {part} of {HPARAMS.folds} only" if part else ""),
+                         started=data.started,
                          notes={"settings": asdict(settings), "hparams": asdict(HPARAMS), "sizes": asdict(SIZES),
                                 "task": data.task.note})
     for protocol in settings.protocols:
@@ -340,7 +350,7 @@ def results_run(data: Data, run: Table2Outcomes, settings: Settings, device: str
                 comparable = not data.task.stand_in and protocol == "random"
                 variant = "" if protocol == "random" or data.task.stand_in else "speaker-independent folds"
                 record.add(results.ResultRow(
-                    table="Table 2", row=system, column=f"{protocol} {len(settings.test_folds)}-fold", metric=metric,
+                    table="Table 2", row=system, column=f"{protocol} {HPARAMS.folds}-fold" + (f", {part}" if part else ""), metric=metric,
                     level="utterance", paper_value=PAPER_TABLE2[system][index] / 100 if comparable else None, variant=variant,
                     **results.summarise_seeds(pooled, "utterance", metric, settings.n_boot)))
     record.training_seconds["Table 2"] = common.training_seconds(o for runs in run.outcomes.values() for o in runs)
