@@ -111,7 +111,7 @@ PAPERS: tuple[Paper, ...] = (
                    "[doi:10.5829/ije.2020.33.02b.13](https://doi.org/10.5829/ije.2020.33.02b.13)",
           tables={"savee": ("Table 1", "Table 4"), "emodb": ("Table 2", "Table 4"), "ravdess": ("Table 3", "Table 4")}),
     Paper("etransformer", "Residual-BLSTM + time pooling + E-transformer, and seven ablations", "001_286bb7ab87257ce7.txt",
-          ("iemocap",), "notebooks/etransformer.ipynb", stand_in="nemo", stand_in_for="iemocap", in_book=False,
+          ("iemocap",), "notebooks/etransformer.ipynb", stand_in="nemo", stand_in_for="iemocap",
           citation="D. Hu, X. Hu and X. Xu, *Multiple Enhancements to LSTM for Learning Emotion-Salient Features in "
                    "Speech Emotion Recognition*, Proc. Interspeech 2022",
           tables={"iemocap": ("Table 1", "Table 2")}, figures=("Fig. 3",)),

@@ -441,8 +441,8 @@ def verdict_box(run: Table2Outcomes, corpus: str, profile: str, iemocap_ran: boo
         missing = [p for p in PROTOCOLS if p not in run.settings.protocols]
         lines.append(f"**Part of the grid:** {part} of the full protocol's {whole} trainings. The other test folds"
                      + (f" and the {' and '.join(missing)} folds" if missing else "")
-                     + " are listed as not run below; they join this page as their trainings finish, and until then"
-                     " every number here rests on the folds named above.")
+                     + " have not run yet; they join this page as their trainings finish (each is committed as it"
+                     " finishes), and until then every number here rests on the folds named above.")
     for protocol in run.settings.protocols:
         level = comparison_level(run, protocol)
         found = differences(run, protocol, level)
