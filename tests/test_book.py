@@ -40,7 +40,7 @@ def unreadable_references(text: str) -> list[str]:
 def visible_text(page: str) -> str:
     """What a browser shows of an HTML page: no scripts, styles or tags."""
     page = re.sub(r"(?s)<(script|style)\b.*?</\1>", " ", page)
-    return html_text.unescape(re.sub(r"(?s)<[^>]+>", " ", page))
+    return " ".join(html_text.unescape(re.sub(r"(?s)<[^>]+>", " ", page)).split())
 
 
 def test_unreadable_references_are_found():
@@ -98,6 +98,6 @@ def test_book_builds_and_summary_shows_full_results(tmp_path):
             if row["paper_value"] is not None:
                 assert f"{100 * row['paper_value']:.1f}" in summary
     crnn = json.loads((tmp_path / "results" / "crnn" / "nemo-full.json").read_text())
-    shown = " ".join(as_typed(visible_text(summary)).split())
+    shown = as_typed(visible_text(summary))
     assert "EmotAsS : licence-gated, not run here; the paper's numbers are on its page" in shown  # nEMO stands in for IEMOCAP only
     assert "stands in for the paper" in summary and crnn["rows"][0]["paper_value"] is None
