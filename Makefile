@@ -28,9 +28,11 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "open _build/html/index.html"
 
-# Unit tests, then the slow ones: nbval executes notebooks/*.ipynb (smoke) and the book is built.
+# Every test, in TEST_WORKERS processes of one thread each (tests/conftest.py); nbval executes
+# notebooks/*.ipynb (smoke), each notebook's cells in one worker (--dist loadfile), and the book is built.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	SERLIB_DATA=$${SERLIB_DATA:-$(SHARED_CORPORA)} $(BIN)/python -m pytest tests --nbval-lax notebooks
+	SERLIB_DATA=$${SERLIB_DATA:-$(SHARED_CORPORA)} $(BIN)/python -m pytest tests --nbval-lax notebooks -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: $(STAMP)
 	SERLIB_DATA=$${SERLIB_DATA:-$(SHARED_CORPORA)} $(BIN)/python -m pytest tests -m "not slow"

@@ -12,6 +12,17 @@ import soundfile as sf
 PROJECT = Path(__file__).resolve().parent.parent
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (``make test`` runs two workers on two cores) each worker, and the kernels and
+    subprocesses it starts, computes on one thread: two workers of two threads each slow each other down."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ[name] = "1"
+        import torch
+
+        torch.set_num_threads(1)
+
+
 @pytest.fixture(scope="session")
 def corpora_root() -> Path:
     """The data root with the real corpora ($SERLIB_DATA, else ../shared/corpora).
