@@ -109,26 +109,34 @@ def prose_table(frame: pd.DataFrame, caption: str, min_width_em: float = 14.0):
         **{"text-align": "left", "white-space": "normal", "min-width": f"{min_width_em:g}em", "vertical-align": "top"})
 
 
+#: A table cell longer than this (characters) is text, not a number: it wraps (``td.text`` in
+#: ``_static/custom.css``) where the book's number cells ("93.8 [91.9, 95.6]") stay on one line.
+TEXT_CELL_CHARS = 30
+
+
+def readable_html(frame: pd.DataFrame) -> str:
+    """``frame`` as a page shows it: no unnamed 0, 1, 2, ... index column (a named index stays), "–"
+    for a missing value, the frame's ``attrs["caption"]`` as its caption, and long text cells
+    marked to wrap (:data:`TEXT_CELL_CHARS`)."""
+    styler = frame.style.format(na_rep="–", precision=3)
+    if isinstance(frame.index, pd.RangeIndex) and frame.index.name is None:
+        styler = styler.hide(axis="index")
+    if frame.attrs.get("caption"):
+        styler = styler.set_caption(frame.attrs["caption"])
+    if frame.columns.is_unique and frame.index.is_unique:
+        long_text = frame.map(lambda value: "text" if isinstance(value, str | tuple | list) and len(str(value)) > TEXT_CELL_CHARS else "")
+        styler = styler.set_td_classes(long_text)
+    return styler.to_html()
+
+
 def readable_tables() -> None:
-    """Show every DataFrame on a page as a reader needs it: no unnamed 0, 1, 2, ... index column (a
-    named index stays), "–" for a missing value, and the frame's ``attrs["caption"]`` (e.g. the
-    columns :func:`serlib.results.comparison_table` left out as constant) as its caption. Call
-    once at the top of a page."""
+    """Show every DataFrame on a page through :func:`readable_html`. Call once at the top of a page."""
     from IPython import get_ipython
 
     shell = get_ipython()
     if shell is None:
         return
-
-    def html(frame: pd.DataFrame) -> str:
-        styler = frame.style.format(na_rep="–", precision=3)
-        if isinstance(frame.index, pd.RangeIndex) and frame.index.name is None:
-            styler = styler.hide(axis="index")
-        if frame.attrs.get("caption"):
-            styler = styler.set_caption(frame.attrs["caption"])
-        return styler.to_html()
-
-    shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, html)
+    shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, readable_html)
 
 
 def cross_corpus_heatmaps(cells: pd.DataFrame, chance: float = 0.25) -> plt.Figure:

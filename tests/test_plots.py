@@ -8,3 +8,16 @@ def test_a_prose_table_wraps_its_sentences_and_hides_the_index():
     html = plots.prose_table(frame, "Gaps (full profile)").to_html()
     assert "white-space: normal" in html and "min-width: 14em" in html  # overrides the book's one-line cells
     assert "Gaps (full profile)" in html and "row_heading" not in html
+
+
+def test_a_page_table_marks_long_text_to_wrap_and_keeps_numbers_on_one_line():
+    import pandas as pd
+
+    from serlib.plots import TEXT_CELL_CHARS, readable_html
+
+    frame = pd.DataFrame({"value": {"systems": str(("proposed", "Base1: w/ BLSTM", "Base2: w/ transformer")),
+                                    "ours": "93.8 [91.9, 95.6]"}})
+    page = readable_html(frame)
+    assert len(frame.loc["systems", "value"]) > TEXT_CELL_CHARS
+    assert 'class="data row0 col0 text"' in page and 'class="data row1 col0" ' in page
+    assert "row_heading" in page  # an index of names stays (only a bare 0, 1, 2, ... index is hidden)
