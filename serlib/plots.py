@@ -111,7 +111,13 @@ def prose_table(frame: pd.DataFrame, caption: str, min_width_em: float = 14.0):
 
 #: A table cell longer than this (characters) is text, not a number: it wraps (``td.text`` in
 #: ``_static/custom.css``) where the book's number cells ("93.8 [91.9, 95.6]") stay on one line.
-TEXT_CELL_CHARS = 30
+TEXT_CELL_CHARS = 24
+
+
+def text_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """For :meth:`pandas.io.formats.style.Styler.set_td_classes`: "text" on each cell longer than
+    :data:`TEXT_CELL_CHARS`, so that it wraps on the page."""
+    return frame.map(lambda value: "text" if isinstance(value, str | tuple | list) and len(str(value)) > TEXT_CELL_CHARS else "")
 
 
 def readable_html(frame: pd.DataFrame) -> str:
@@ -124,8 +130,7 @@ def readable_html(frame: pd.DataFrame) -> str:
     if frame.attrs.get("caption"):
         styler = styler.set_caption(frame.attrs["caption"])
     if frame.columns.is_unique and frame.index.is_unique:
-        long_text = frame.map(lambda value: "text" if isinstance(value, str | tuple | list) and len(str(value)) > TEXT_CELL_CHARS else "")
-        styler = styler.set_td_classes(long_text)
+        styler = styler.set_td_classes(text_cells(frame))
     return styler.to_html()
 
 
