@@ -527,7 +527,8 @@ def ordering_summary(rows: pd.DataFrame) -> str:
     """One line for the summary's scoreboard: our UA ordering of the models on the random folds
     vs the paper's Table 2 (IEMOCAP)."""
     random_folds = rows[(rows["table"] == "Table 2") & (rows["metric"] == "UA") & rows["column"].str.startswith("random")]
-    line = common.ordering_line(dict(zip(random_folds["row"], random_folds["value"])),
-                                {system: PAPER_TABLE2[system][1] for system in random_folds["row"]}, "UA")
+    short = {system: system.split(":")[0] for system in random_folds["row"]}  # "Base3", as Table 2's rows begin
+    line = common.ordering_line({short[s]: v for s, v in zip(random_folds["row"], random_folds["value"])},
+                                {short[s]: PAPER_TABLE2[s][1] for s in random_folds["row"]}, "UA")
     part = random_folds["column"].iloc[0].partition(", ")[2] if len(random_folds) else ""  # a run on part of the folds
     return line + (f"; on {part} of {HPARAMS.folds} only" if part else "")
