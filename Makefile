@@ -28,11 +28,13 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "open _build/html/index.html"
 
-# Every test, in TEST_WORKERS processes of one thread each (tests/conftest.py); nbval executes
+# Every test, in TEST_WORKERS processes of one thread each (set here, before numpy loads, and for
+# torch in tests/conftest.py), feature extraction in-process (SERLIB_JOBS=1); nbval executes
 # notebooks/*.ipynb (smoke), each notebook's cells in one worker (--dist loadfile), and the book is built.
 TEST_WORKERS ?= 2
 test: $(STAMP)
-	SERLIB_DATA=$${SERLIB_DATA:-$(SHARED_CORPORA)} $(BIN)/python -m pytest tests --nbval-lax notebooks -n $(TEST_WORKERS) --dist loadfile
+	SERLIB_DATA=$${SERLIB_DATA:-$(SHARED_CORPORA)} OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1 \
+		SERLIB_JOBS=1 $(BIN)/python -m pytest tests --nbval-lax notebooks -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: $(STAMP)
 	SERLIB_DATA=$${SERLIB_DATA:-$(SHARED_CORPORA)} $(BIN)/python -m pytest tests -m "not slow"

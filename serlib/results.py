@@ -301,14 +301,19 @@ def headline_cells(rows: pd.DataFrame, stand_ins: dict[str, str] | None = None) 
     """The rows that measure the paper's own claims: a paper value, not a confusion-matrix cell,
     not a labelled variant, not a stand-in corpus (``stand_ins``: paper → its stand-in corpus).
     A measurement the paper prints in two tables (rnn's LSTM rows of Tables 3 and 4: the same
-    number, one training) counts once: rows with the same paper value, value and CI are one cell."""
+    number, one training) counts once, under its first table: rows with the same row, column,
+    metric, level, paper value, value and CI are one cell."""
     if not len(rows):
         return rows
     stand_ins = stand_ins or {}
     on_stand_in = [stand_ins.get(paper) == corpus for paper, corpus in zip(rows["paper"], rows["corpus"])]
     keep = rows["paper_value"].notna() & (rows["metric"] != "confusion") & (rows["variant"].fillna("") == "") & ~pd.Series(on_stand_in, index=rows.index)
-    same = [name for name in ("paper", "corpus", "metric", "level", "paper_value", "value", "ci_low", "ci_high") if name in rows]
-    cells = rows[keep].drop_duplicates(same).copy()
+    same = [name for name in ("paper", "corpus", "row", "column", "metric", "level", "paper_value", "value", "ci_low", "ci_high")
+            if name in rows]
+    kept = rows[keep]
+    if "table" in kept:
+        kept = kept.sort_values("table", kind="stable")
+    cells = kept.drop_duplicates(same).copy()
     cells["gap"] = 100 * (cells["value"] - cells["paper_value"])
     cells["close"] = cells["gap"].abs() <= CLOSE_POINTS
     cells["paper_in_ci"] = (cells["ci_low"] <= cells["paper_value"]) & (cells["paper_value"] <= cells["ci_high"])

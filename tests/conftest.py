@@ -13,11 +13,10 @@ PROJECT = Path(__file__).resolve().parent.parent
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Under pytest-xdist (``make test`` runs two workers on two cores) each worker, and the kernels and
-    subprocesses it starts, computes on one thread: two workers of two threads each slow each other down."""
+    """Under pytest-xdist (``make test`` runs two workers on two cores) each worker computes on one
+    thread: two workers of two threads each slow each other down. The Makefile sets the BLAS and
+    OpenMP variables before numpy loads (and for the kernels and subprocesses); torch is set here."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
-        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-            os.environ[name] = "1"
         import torch
 
         torch.set_num_threads(1)

@@ -146,11 +146,11 @@ def test_bad_parameters_are_clear_errors(overrides, message):
         crnn.settings("full", **overrides)
 
 
-def _table1_rows(ua: dict[str, tuple[float, float, float]]) -> pd.DataFrame:
+def _table1_rows(ua: dict[str, tuple[float, float, float]], seeds: int = 1) -> pd.DataFrame:
     """Table 1 rows of the pooled view with given (value, CI low, CI high) UA and WA."""
     return pd.DataFrame([
         {"table": "Table 1", "row": system, "column": "5-fold leave-one-session-out", "metric": metric,
-         "value": value, "ci_low": low, "ci_high": high}
+         "value": value, "ci_low": low, "ci_high": high, "seeds": seeds}
         for system, (value, low, high) in ua.items() for metric in ("WA", "UA")])
 
 
@@ -161,6 +161,8 @@ def test_the_verdict_says_whether_the_papers_ordering_holds_and_whether_cis_sepa
     assert "HSF-CRNN − plain CRNN: +15.0 UA points (paper, IEMOCAP: +7.6); the 95 % CIs are 9.0 points apart" in text
     assert "Multi-CRNN − plain CRNN: +5.0 UA points (paper, IEMOCAP: +1.6); the 95 % CIs overlap" in text
     assert "With 1 seed per system these CIs cover the test utterances, not a rerun's spread" in text
+    three_seeds = _table1_rows({"Plain CRNN": (0.45, 0.42, 0.48), "HSF-CRNN": (0.60, 0.57, 0.63)}, seeds=3)
+    assert "seed" not in crnn.verdict(three_seeds, "nemo", "full")
     assert crnn.ordering_summary(held) == "UA: HSF-CRNN > Multi-CRNN > Plain CRNN (the paper's order)"
     broken = _table1_rows({"Plain CRNN": (0.55, 0.52, 0.58), "Multi-CRNN": (0.50, 0.47, 0.53), "HSF-CRNN": (0.60, 0.57, 0.63)})
     assert "does not hold: ours is HSF-CRNN > Plain CRNN > Multi-CRNN" in crnn.verdict(broken, "nemo", "full")

@@ -124,7 +124,7 @@ def test_the_iemocap_protocol_puts_the_paper_beside_random_folds_only(tmp_path):
     run = etransformer.run_table2(data, settings, "cpu", tmp_path / "cache", log=lambda line: None)
     rows = etransformer.results_run(data, run, settings, "cpu").table()
     compared = rows[rows["paper_value"].notna()]
-    assert set(compared["column"]) == {"random 5-fold, test folds 4, 5"} and len(compared) == 4
+    assert set(compared["column"]) == {"random 5-fold"} and len(compared) == 4
     assert compared.set_index(["row", "metric"]).loc[("proposed", "UA"), "paper_value"] == pytest.approx(0.7011)
     assert set(rows.loc[rows["column"].str.startswith("speaker-independent"), "variant"]) == {"speaker-independent folds"}
     contributions = etransformer.contributions(run, "random")
@@ -132,11 +132,23 @@ def test_the_iemocap_protocol_puts_the_paper_beside_random_folds_only(tmp_path):
     assert list(etransformer.inflation(run).index) == ["proposed", "Base7: BLSTM (baseline)"]
     box = etransformer.verdict_box(run, "iemocap", "full", iemocap_ran=True)
     assert "**Ran on **IEMOCAP**:** 2 of Table 2's 8 models" in box and "Not reproduced here" not in box
-    assert "**Part of the grid:** 8 of the full protocol's 50 trainings." in box  # 2 models × 2 folds × 2 protocols
+    # 2 models × 2 folds × 2 protocols, of the full profile's 50
+    assert ("**Part of the grid:** 8 trainings; the full protocol's 50 also hold test folds 1, 2, 3; Base1, Base2, Base3, "
+            "Base4, Base5, Base6 on the random folds.") in box
+    assert "this run: test folds 4, 5 of 5 only" in etransformer.results_run(data, run, settings, "cpu").protocol
     assert ("Components, random folds (proposed − BaseN, UA):** 1 comparison, each judged on a 95.0 % CI over speakers and their "
             "utterances") in box and "the paper's sign is established for" in box
     smoke = etransformer.verdict_box(run, "nemo", "smoke", iemocap_ran=False)
     assert "not a reproduction" in smoke and "the **nEMO** stand-in" in smoke and "Not reproduced here:** Tables 1 and 2 on IEMOCAP" in smoke
+
+
+def test_a_part_of_the_grid_names_what_the_full_protocol_adds():
+    assert etransformer.not_yet_run(etransformer.settings("full")) == []
+    assert etransformer.not_yet_run(etransformer.settings("full", protocols="random")) == ["the speaker-independent folds"]
+    assert etransformer.not_yet_run(etransformer.settings("full", test_folds="5,1", protocols="random")) == [
+        "test folds 2, 3, 4", "the speaker-independent folds"]
+    assert etransformer.folds_tested(etransformer.settings("full", test_folds="5,1")) == "test folds 1, 5"
+    assert etransformer.part_run("...; this run: test fold 1 of 5 only") == "test fold 1 of 5 only"
 
 
 def test_agreement_needs_a_ci_that_excludes_zero():

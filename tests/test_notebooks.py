@@ -21,10 +21,7 @@ from tests.test_corpora import write_aibo_fixture, write_emotass_fixture, write_
 
 PROJECT = Path(__file__).resolve().parent.parent
 #: Executed pages that predate the notebook they are compared with, and why they have not been regenerated.
-AWAITING_RERUN: dict[str, str] = {
-    "capsule": "the notebook now glues its status and citation; the page regenerates with the binary tasks (#31), "
-               "retraining its Fig. 2 network once (25 min) and then keeping it (network.pt)",
-}
+AWAITING_RERUN: dict[str, str] = {}
 
 
 def reproduce(*args: str, results: Path, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -220,3 +217,14 @@ def test_a_full_run_on_another_corpus_never_writes_over_the_books_page():
     assert output_notebook(crnn, "full", {"corpus": "/data/mine/corpus.csv"}) == PROJECT / "_build" / "reproduce" / "crnn-corpus-full.ipynb"
     scalogram = next(p for p in PAPERS if p.name == "scalogram")
     assert output_notebook(scalogram, "smoke", {"corpora": "savee,emodb"}).name == "scalogram-savee+emodb-smoke.ipynb"
+
+
+def test_every_code_cell_of_a_page_is_tagged_full_width():
+    """The theme widens a ``full-width`` cell into the margin and folds the contents box away while it
+    shows: how a page's results tables fit a 1300 px window (``_static/custom.css``)."""
+    untagged = [f"{path.relative_to(PROJECT)} cell {index}"
+                for path in [*sorted((PROJECT / "notebooks").glob("*.ipynb")), PROJECT / "book" / "summary.ipynb"]
+                for index, cell in enumerate(nbformat.read(path, as_version=4).cells)
+                if cell.cell_type == "code" and "parameters" not in cell.metadata.get("tags", [])
+                and "full-width" not in cell.metadata.get("tags", [])]
+    assert not untagged, untagged

@@ -129,8 +129,8 @@ def test_the_scoreboard_counts_headline_cells_only():
 
     not_run_here = (results.Cell("Table 3", "BLSTM", "8-class"), results.Cell("Table 3", "CNN", "8-class"))
 
-    def cell(paper, corpus, metric, paper_value, value, low, high, variant="", not_run=()):
-        return {"paper": paper, "corpus": corpus, "metric": metric, "paper_value": paper_value, "value": value,
+    def cell(paper, corpus, metric, paper_value, value, low, high, variant="", not_run=(), row="system"):
+        return {"paper": paper, "corpus": corpus, "row": row, "metric": metric, "paper_value": paper_value, "value": value,
                 "ci_low": low, "ci_high": high, "variant": variant, "not_run": not_run}
 
     rows = pd.DataFrame([
@@ -139,6 +139,7 @@ def test_the_scoreboard_counts_headline_cells_only():
         cell("a", "x", "UA", 0.60, 0.55, 0.50, 0.62, not_run=not_run_here),  # in CI only
         cell("a", "x", "UA", 0.60, 0.62, 0.40, 0.70, not_run=not_run_here),  # close, wide CI
         cell("a", "x", "UA", 0.60, 0.62, 0.40, 0.70, not_run=not_run_here),  # the same, printed in a second table: once
+        cell("a", "x", "UA", 0.60, 0.62, 0.40, 0.70, row="another system", not_run=not_run_here),  # equal numbers, another cell
         cell("a", "x", "confusion", 0.60, 0.10, 0.05, 0.15, not_run=not_run_here),
         cell("a", "x", "UA", 0.60, 0.10, 0.05, 0.15, variant="log scalogram", not_run=not_run_here),
         cell("b", "stand-in", "UA", 0.60, 0.10, 0.05, 0.15),
@@ -146,12 +147,12 @@ def test_the_scoreboard_counts_headline_cells_only():
     ])
     board = results.scoreboard(rows, {"b": "stand-in"}).set_index(["paper", "corpus"])
     # headline cells, then the disjoint classes (within 3 points, consistent but inconclusive, not reproduced), not run
-    assert board.loc[("a", "x")].tolist() == [4, 2, 1, 1, 2]
+    assert board.loc[("a", "x")].tolist() == [5, 3, 1, 1, 2]
     assert board.loc[("b", "stand-in")].tolist() == [0, 0, 0, 0, 0]
     cells = results.headline_cells(rows, {"b": "stand-in"})
-    assert cells["gap"].round(1).tolist() == [1.0, -10.0, -5.0, 2.0]
+    assert cells["gap"].round(1).tolist() == [1.0, -10.0, -5.0, 2.0, 2.0]
     assert results.cell_classes(cells).tolist() == [*results.CELL_CLASSES[0:1], results.CELL_CLASSES[2], results.CELL_CLASSES[1],
-                                                     results.CELL_CLASSES[0]]
+                                                     results.CELL_CLASSES[0], results.CELL_CLASSES[0]]
 
 
 def test_a_speaker_bootstrap_is_wider_than_an_utterance_bootstrap_when_speakers_differ():

@@ -37,6 +37,11 @@ class Paper:
     tables: dict[str, tuple[str, ...]] = field(default_factory=dict)  # corpus → the paper's tables on it
     figures: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        if (self.stand_in is None) != (self.stand_in_for is None) or (self.stand_in_for and self.stand_in_for not in self.corpora):
+            raise ValueError(f"paper {self.name!r}: a stand-in names the corpus of the paper it stands in for "
+                             f"(stand_in={self.stand_in!r}, stand_in_for={self.stand_in_for!r}, corpora={self.corpora})")
+
     @property
     def reproduced(self) -> bool:
         return self.notebook is not None

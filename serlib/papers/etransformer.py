@@ -106,6 +106,20 @@ def systems_of(settings: Settings, protocol: str) -> tuple[str, ...]:
     return chosen
 
 
+def not_yet_run(settings: Settings) -> list[str]:
+    """What the full profile trains that ``settings`` leave out: test folds, protocols, and models
+    per protocol (e.g. ["test folds 2, 3, 4, 5", "the speaker-independent folds"])."""
+    full = PROFILES["full"]
+    missing = []
+    if folds := sorted(set(full.test_folds) - set(settings.test_folds)):
+        missing.append(f"test fold{'s' if len(folds) > 1 else ''} {', '.join(map(str, folds))}")
+    missing += [f"the {protocol} folds" for protocol in full.protocols if protocol not in settings.protocols]
+    for protocol in (p for p in full.protocols if p in settings.protocols):
+        if models := [m.split(":")[0] for m in systems_of(full, protocol) if m not in systems_of(settings, protocol)]:
+            missing.append(f"{', '.join(models)} on the {protocol} folds")
+    return missing
+
+
 def grid_size(settings: Settings) -> int:
     """How many trainings ``settings`` asks for: one per (protocol, model, test fold, seed)."""
     return sum(len(systems_of(settings, protocol)) for protocol in settings.protocols) * len(settings.test_folds) * len(settings.seeds)
@@ -325,12 +339,23 @@ def complexity(frames: int | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("model")
 
 
+#: How a results file's protocol names a run on part of the folds ("...; this run: test fold 1 of 5 only").
+PART_RUN = "this run: "
+
+
 def folds_tested(settings: Settings) -> str:
-    """"" when ``settings`` test all folds, else which ("test fold 1", "test folds 4, 5"): a run on part
-    of the folds says so in its columns and its protocol, so that the full run's file replaces it."""
+    """"" when ``settings`` test all folds, else which ("test fold 1", "test folds 4, 5"). A run on
+    part of the folds says so in its protocol (:data:`PART_RUN`): a later run of all folds has
+    another protocol text, so its file replaces the part's rows instead of merging with them."""
     if len(settings.test_folds) == HPARAMS.folds:
         return ""
-    return f"test fold{'s' if len(settings.test_folds) > 1 else ''} {', '.join(map(str, settings.test_folds))}"
+    folds = sorted(settings.test_folds)
+    return f"test fold{'s' if len(folds) > 1 else ''} {', '.join(map(str, folds))}"
+
+
+def part_run(protocol: str) -> str:
+    """The part of the folds a results file's ``protocol`` text says its run tested ("" for all)."""
+    return protocol.partition(PART_RUN)[2]
 
 
 def results_run(data: Data, run: Table2Outcomes, settings: Settings, device: str) -> results.ResultsFile:
@@ -339,7 +364,7 @@ def results_run(data: Data, run: Table2Outcomes, settings: Settings, device: str
     IEMOCAP are a labelled variant; a stand-in's rows carry no paper value."""
     part = folds_tested(settings)
     record = results.ResultsFile(paper=PAPER, corpus=data.corpus, profile=settings.profile, device=device,
-                         seeds=list(settings.seeds), protocol=data.protocol + (f"; this run: {part} of {HPARAMS.folds} only" if part else ""),
+                         seeds=list(settings.seeds), protocol=data.protocol + (f"; {PART_RUN}{part} of {HPARAMS.folds} only" if part else ""),
                          started=data.started,
                          notes={"settings": asdict(settings), "hparams": asdict(HPARAMS), "sizes": asdict(SIZES),
                                 "task": data.task.note})
@@ -350,7 +375,7 @@ def results_run(data: Data, run: Table2Outcomes, settings: Settings, device: str
                 comparable = not data.task.stand_in and protocol == "random"
                 variant = "" if protocol == "random" or data.task.stand_in else "speaker-independent folds"
                 record.add(results.ResultRow(
-                    table="Table 2", row=system, column=f"{protocol} {HPARAMS.folds}-fold" + (f", {part}" if part else ""), metric=metric,
+                    table="Table 2", row=system, column=f"{protocol} {HPARAMS.folds}-fold", metric=metric,
                     level="utterance", paper_value=PAPER_TABLE2[system][index] / 100 if comparable else None, variant=variant,
                     **results.summarise_seeds(pooled, "utterance", metric, settings.n_boot)))
     record.training_seconds["Table 2"] = common.training_seconds(o for runs in run.outcomes.values() for o in runs)
@@ -358,8 +383,12 @@ def results_run(data: Data, run: Table2Outcomes, settings: Settings, device: str
 
 
 def table2(record: results.ResultsFile) -> pd.DataFrame:
-    """Ours (with 95 % CI) per system, protocol and metric, in the paper's order."""
-    return results.ours_by_column(record, SYSTEMS)
+    """Ours (with 95 % CI) per system, protocol and metric, in the paper's order; a run on part of
+    the folds says which in the caption."""
+    table = results.ours_by_column(record, SYSTEMS)
+    if part := part_run(record.protocol):
+        table.attrs["caption"] = f"Pooled over {part} (a part of the grid)."
+    return table
 
 
 def paper_table(table: dict[str, tuple[float | None, float | None]]) -> pd.DataFrame:
@@ -437,12 +466,10 @@ def verdict_box(run: Table2Outcomes, corpus: str, profile: str, iemocap_ran: boo
     trained = "; ".join(f"{len(systems_of(run.settings, protocol))} of Table 2's 8 models on the {protocol} folds"
                         for protocol in run.settings.protocols)
     lines.append(f"**Ran on {where}:** {trained} ({len(run.settings.test_folds)} of 5 test folds).")
-    if profile == "full" and (part := grid_size(run.settings)) < (whole := grid_size(PROFILES["full"])):
-        missing = [p for p in PROTOCOLS if p not in run.settings.protocols]
-        lines.append(f"**Part of the grid:** {part} of the full protocol's {whole} trainings. The other test folds"
-                     + (f" and the {' and '.join(missing)} folds" if missing else "")
-                     + " have not run yet; they join this page as their trainings finish (each is committed as it"
-                     " finishes), and until then every number here rests on the folds named above.")
+    if profile == "full" and (missing := not_yet_run(run.settings)):
+        lines.append(f"**Part of the grid:** {grid_size(run.settings)} trainings; the full protocol's {grid_size(PROFILES['full'])} "
+                     f"also hold {'; '.join(missing)}. Those join this page as their trainings finish (each is committed "
+                     "as it finishes); until then every number here rests on what is named above.")
     for protocol in run.settings.protocols:
         level = comparison_level(run, protocol)
         found = differences(run, protocol, level)
@@ -530,5 +557,5 @@ def ordering_summary(rows: pd.DataFrame) -> str:
     short = {system: system.split(":")[0] for system in random_folds["row"]}  # "Base3", as Table 2's rows begin
     line = common.ordering_line({short[s]: v for s, v in zip(random_folds["row"], random_folds["value"])},
                                 {short[s]: PAPER_TABLE2[s][1] for s in random_folds["row"]}, "UA")
-    part = random_folds["column"].iloc[0].partition(", ")[2] if len(random_folds) else ""  # a run on part of the folds
-    return line + (f"; on {part} of {HPARAMS.folds} only" if part else "")
+    part = part_run(str(random_folds["protocol"].iloc[0])) if len(random_folds) and "protocol" in random_folds else ""
+    return line + (f"; {part}" if part else "")

@@ -424,14 +424,14 @@ def verdict_box(run: results.ResultsFile, differences: pd.DataFrame, profile: st
     lines = [f"- **Tables 3-4** on {corpora.display_name(run.corpus)} ({profile} profile, {len(run.seeds)} seeds), "
              f"{len(cells)} sequence accuracies (a row printed in both tables counted once): "
              + ", ".join(f"**{int(counts.get(name, 0))} {name}**" for name in results.CELL_CLASSES)
-             + f" of the paper; ours range over {100 * cells['value'].min():.1f}–{100 * cells['value'].max():.1f} %, the paper's over "
+             + f"; ours range over {100 * cells['value'].min():.1f}–{100 * cells['value'].max():.1f} %, the paper's over "
              f"{100 * cells['paper_value'].min():.1f}–{100 * cells['paper_value'].max():.1f} %."]
     signed = differences[differences["paper (points)"].astype(float) != 0] if len(differences) else differences
     if len(signed):
         counts = signed["sign"].value_counts()
         equal = len(differences) - len(signed)
         lines.append(f"- **MSPEC > MFCC**, the paper's finding in {len(signed)} of {len(differences)} pairs"
-                     + (f" (the paper prints {'the other' if equal == 1 else f'the other {equal}'} equal)" if equal else "")
+                     + (f" (the paper prints {'the other pair' if equal == 1 else f'the other {equal} pairs'} equal)" if equal else "")
                      + f": our paired CI establishes that sign in {counts.get('agrees', 0)}, the opposite sign in "
                      f"{counts.get('opposite', 0)}, neither in {counts.get('not established', 0)} "
                      "([why our numbers differ](rnn-why)).")
