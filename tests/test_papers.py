@@ -347,8 +347,10 @@ def test_the_capsule_verdict_names_each_table_the_ranking_the_variants_and_what_
     for system, ours in (("feature_blstm", 0.60), ("feature_proposed", 0.55), ("feature_capsule", 0.30)):
         row("Table 3", system, ours, capsule.PAPER_VALUES["Table 3", system]["8-class"] / 100)
     box = capsule.verdict_box(run, "full")
-    assert "**Table 2** (full profile): **0 of 1** cells" in box  # 50.0 vs 56.2, CI [45, 55]
-    assert "**Table 3** (full profile): **2 of 3** cells" in box  # BLSTM [55, 65] holds 63.9, capsule [25, 35] 25.5
+    # 50.0 vs 56.2, CI [45, 55]
+    assert "**Table 2** (full profile), 1 cell: **0 within 3 points**, **0 consistent but inconclusive**, **1 not reproduced**" in box
+    # BLSTM [55, 65] holds 63.9 and capsule [25, 35] 25.5, each more than 3 points away
+    assert "**Table 3** (full profile), 3 cells: **0 within 3 points**, **2 consistent but inconclusive**, **1 not reproduced**" in box
     assert "the largest gap is (Feature*) + Proposed Framework, 8-class: 55.0 vs 69.4" in box
     assert "Spearman ρ = 0.50" in box and "our best system is (Feature*) + BLSTM" in box
     assert "(Feature*) + Proposed Framework 8-class 50.0 → 48.0, 56.2" in box

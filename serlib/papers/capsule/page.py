@@ -170,12 +170,14 @@ def verdict_box(run: results.ResultsFile, profile: str) -> str:
     if not len(cells):
         return f"- No paper value applies to {run.corpus} ({profile} profile): ours alone below."
     lines = []
+    classes = results.cell_classes(cells)  # the intro's and the summary's three classes
     for table, chosen in cells.groupby("table"):
-        reproduced = int((chosen["close"] | chosen["paper_in_ci"]).sum())
+        counts = classes[chosen.index].value_counts()
         worst = chosen.loc[chosen["gap"].abs().idxmax()]
-        lines.append(f"- **{table}** ({profile} profile): **{reproduced} of {len(chosen)}** cells lie within "
-                     f"{results.CLOSE_POINTS:g} points of the paper or hold its value in our CI; the largest gap is "
-                     f"{worst['row']}, {worst['column']}: {100 * worst['value']:.1f} vs {100 * worst['paper_value']:.1f}.")
+        lines.append(f"- **{table}** ({profile} profile), {len(chosen)} cell{'s' if len(chosen) != 1 else ''}: "
+                     + ", ".join(f"**{int(counts.get(name, 0))} {name}**" for name in results.CELL_CLASSES)
+                     + f"; the largest gap is {worst['row']}, {worst['column']}: {100 * worst['value']:.1f} vs "
+                     f"{100 * worst['paper_value']:.1f}.")
     order, rho = system_order(run)
     if rho is not None:
         best = order.index[order["our rank"] == 1][0]
@@ -191,8 +193,10 @@ def verdict_box(run: results.ResultsFile, profile: str) -> str:
         lines.append(f"- **Variants not run here:** {', '.join(f'*{name}*' for name in skipped)} (the `variants` parameter).")
     if run.not_run:
         tasks = sorted({c.column for c in run.not_run})
-        lines.append(f"- **Not run here:** {len(run.not_run)} of the paper's cells ({', '.join(tasks)}); they are listed "
-                     "below and need a GPU session. Tables 1 and 4 need the licensed FAU-Aibo.")
+        binary = {(c.table, c.row) for c in run.not_run if c.column.startswith("2-class")}
+        lines.append(f"- **Not run here:** {len(run.not_run)} of the paper's cells ({', '.join(tasks)}"
+                     + (f": its {len(binary)} binary numbers, each under both readings of the binary task" if binary else "")
+                     + "); they are listed below with what they would cost. Tables 1 and 4 need the licensed FAU-Aibo.")
     lines.append("- Why the gaps: [why our numbers differ](capsule-why).")
     return "\n".join(lines)
 
