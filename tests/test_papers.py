@@ -458,3 +458,15 @@ def test_the_summary_scoreboard_reads_a_results_file_of_every_paper_etransformer
     line = board.loc[board["paper"] == "etransformer", "stand-in: ordering of systems"].item()
     assert line.startswith("UA: proposed > Base1 > Base2") and "paper: proposed > Base4" in line
     assert board.loc[board["paper"] == "crnn", "stand-in: ordering of systems"].item().startswith("UA: ")
+
+
+def test_rnn_sets_each_statement_of_the_papers_fig3_text_beside_ours():
+    classes = ["anger", "boredom", "fear", "happiness", "sadness"]
+    normalised = np.array([[0.9, 0, 0, 0.1, 0], [0, 0.6, 0.3, 0, 0.1], [0, 0, 1, 0, 0], [0.5, 0, 0, 0.4, 0.1], [0, 0.3, 0, 0, 0.7]])
+    text = rnn.fig3_claims(normalised, classes)
+    assert "anger → anger 90.0 % (the text: above 80 % recall; holds)" in text
+    assert "sadness → sadness 70.0 % (the text: above 80 % recall; does not hold)" in text
+    assert "happiness → anger 50.0 % (the text: the main confusion of happiness; holds)" in text
+    assert "boredom → fear 30.0 % (the text: the main confusion of boredom; holds)" in text
+    three = ["anger", "fear", "neutral"]  # a corpus without sadness, happiness or boredom: one statement applies
+    assert rnn.fig3_claims(np.eye(3), three) == "**The text's statements, in ours:** anger → anger 100.0 % (the text: above 80 % recall; holds)."

@@ -588,6 +588,10 @@ def findings(runs: Mapping[str, results.ResultsFile]) -> str:
     if not len(table):
         return "No variant ran (they run on SAVEE and RAVDESS)."
     lines = []
+    tested = set(table["corpus"])
+    for corpus in (c for c in runs if c not in tested):
+        lines.append(f"- **{corpora.display_name(corpus)}:** no variant ran: each tests a gap on "
+                     + " and ".join(sorted({corpora.display_name(c) for v in VARIANTS for c in v.corpora})) + ".")
     for corpus, chosen in table.groupby("corpus", sort=False):
         reached = [f"*{r['variant']}* ({r['Table 4 column']}: {r['variant [95% CI]'].split(' [')[0]} vs the paper's {r['paper']})"
                    + (LEAKS if variant(r['variant']).validation == 'test fold' else '')
