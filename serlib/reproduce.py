@@ -158,15 +158,23 @@ LONG_OUTPUT_LINES = 20
 SHOWING_TAGS = ("remove-cell", "remove-input", "hide-input", "hide-cell")
 
 
+#: Cells whose output is the notebook's parameters: they keep the text column's width.
+PARAMETER_TAGS = ("parameters", "injected-parameters")
+
+
 def reader_tags(cell) -> list[str]:
     """The Jupyter Book tags a page's code cell gets for a reader: its code folded behind a
-    "show code" toggle (``hide-input``), and a printed output of more than
-    :data:`LONG_OUTPUT_LINES` lines (a training log) in a scrolling box (``scroll-output``)."""
+    "show code" toggle (``hide-input``); its output as wide as the margin allows (``full-width``:
+    the theme folds the page's contents box away while it shows, so a results table fits a
+    1300 px window); and a printed output of more than :data:`LONG_OUTPUT_LINES` lines (a
+    training log) in a scrolling box (``scroll-output``)."""
     tags = list(cell.metadata.get("tags", []))
     if cell.cell_type != "code":
         return tags
     if not any(tag in tags for tag in SHOWING_TAGS):
         tags.append("hide-input")
+    if "full-width" not in tags and not any(tag in tags for tag in PARAMETER_TAGS):
+        tags.append("full-width")
     printed = sum(str(output.get("text", "")).count("\n") for output in cell.get("outputs", []) if output.get("output_type") == "stream")
     if printed > LONG_OUTPUT_LINES and "scroll-output" not in tags:
         tags.append("scroll-output")

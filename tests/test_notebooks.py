@@ -187,6 +187,7 @@ def test_an_executed_page_folds_its_code_and_boxes_its_long_logs(tmp_path):
         nbformat.v4.new_code_cell("train()", outputs=[nbformat.v4.new_output("stream", name="stdout", text=log)]),
         nbformat.v4.new_code_cell("print('short')", outputs=[nbformat.v4.new_output("stream", name="stdout", text="short\n")]),
         nbformat.v4.new_code_cell("import x", metadata={"tags": ["remove-input"]}),
+        nbformat.v4.new_code_cell("profile = 'full'", metadata={"tags": ["injected-parameters"]}),
     ])
     page = tmp_path / "page.ipynb"
     nbformat.write(notebook, page)
@@ -194,9 +195,10 @@ def test_an_executed_page_folds_its_code_and_boxes_its_long_logs(tmp_path):
     tag_for_readers(page)  # idempotent
     tagged = nbformat.read(page, as_version=4)
     assert "tags" not in tagged.cells[0].metadata
-    assert tagged.cells[1].metadata["tags"] == ["hide-input", "scroll-output"]
-    assert tagged.cells[2].metadata["tags"] == ["hide-input"]
-    assert tagged.cells[3].metadata["tags"] == ["remove-input"]
+    assert tagged.cells[1].metadata["tags"] == ["hide-input", "full-width", "scroll-output"]
+    assert tagged.cells[2].metadata["tags"] == ["hide-input", "full-width"]
+    assert tagged.cells[3].metadata["tags"] == ["remove-input", "full-width"]
+    assert tagged.cells[4].metadata["tags"] == ["injected-parameters", "hide-input"]  # parameters keep the text's width
 
 
 @pytest.mark.parametrize("paper", [p for p in PAPERS if p.shown], ids=lambda p: p.name)
@@ -221,10 +223,11 @@ def test_a_full_run_on_another_corpus_never_writes_over_the_books_page():
 
 def test_every_code_cell_of_a_page_is_tagged_full_width():
     """The theme widens a ``full-width`` cell into the margin and folds the contents box away while it
-    shows: how a page's results tables fit a 1300 px window (``_static/custom.css``)."""
+    shows: how a page's results tables fit a 1300 px window. ``serlib reproduce`` tags the executed
+    pages; the summary, executed when the book builds, carries the tag in its source."""
+    pages = [PROJECT / p.page for p in PAPERS if p.shown] + [PROJECT / "book" / "summary.ipynb"]
     untagged = [f"{path.relative_to(PROJECT)} cell {index}"
-                for path in [*sorted((PROJECT / "notebooks").glob("*.ipynb")), PROJECT / "book" / "summary.ipynb"]
-                for index, cell in enumerate(nbformat.read(path, as_version=4).cells)
-                if cell.cell_type == "code" and "parameters" not in cell.metadata.get("tags", [])
+                for path in pages for index, cell in enumerate(nbformat.read(path, as_version=4).cells)
+                if cell.cell_type == "code" and not {"parameters", "injected-parameters"} & set(cell.metadata.get("tags", []))
                 and "full-width" not in cell.metadata.get("tags", [])]
     assert not untagged, untagged
