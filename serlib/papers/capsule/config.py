@@ -178,7 +178,9 @@ PAPER_VALUES = {
     ("Table 3", "feature_capsule_blstm"): {"2-class": 66.8, "8-class": 35.4},
     ("Table 3", "feature_blstm_cnn"): {"2-class": 74.8, "8-class": 51.3},
 }
-QUOTED_TABLE2 = "COVAREP + LSTM [33]: 8-class UA 41.2 % (quoted from the paper, not rerun)"
+QUOTED_TABLE2 = ("COVAREP + LSTM [33]: 8-class UA 41.2 % (quoted from the paper, not rerun). [33] is not identified: the reference list of our copy of "
+                 "the paper stops at [14], and its text calls the work only \"the state-of-the-art\" for 8-class RAVDESS "
+                 "audio (§4.3).")
 #: Table 1 (FAU-Aibo), UA %: {system: {(train school, test school): (2-class, "8-class" column = FAU's 5 classes)}}.
 PAPER_FAU = {
     "supervector_svm": {("Mont", "Ohm"): (62.8, 29.8), ("Ohm", "Mont"): (56.5, 36.3)},
