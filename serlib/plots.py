@@ -120,11 +120,21 @@ def text_cells(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.map(lambda value: "text" if isinstance(value, str | tuple | list) and len(str(value)) > TEXT_CELL_CHARS else "")
 
 
+def decimals_needed(values: pd.Series, most: int = 3) -> int:
+    """The fewest decimals (at most ``most``) that show every value of a float column as it is:
+    a column of 200.0 and 400.0 prints "200", one of 624.2 and 207.7 "624.2"."""
+    finite = values[np.isfinite(values.astype(float))].astype(float)
+    return next((d for d in range(most) if np.allclose(finite.round(d), finite, rtol=0, atol=1e-9)), most)
+
+
 def readable_html(frame: pd.DataFrame) -> str:
     """``frame`` as a page shows it: no unnamed 0, 1, 2, ... index column (a named index stays), "–"
-    for a missing value, the frame's ``attrs["caption"]`` as its caption, and long text cells
-    marked to wrap (:data:`TEXT_CELL_CHARS`)."""
+    for a missing value, each float column with the decimals it needs (:func:`decimals_needed`),
+    the frame's ``attrs["caption"]`` as its caption, and long text cells marked to wrap
+    (:data:`TEXT_CELL_CHARS`)."""
     styler = frame.style.format(na_rep="–", precision=3)
+    for column in frame.columns[[pd.api.types.is_float_dtype(t) for t in frame.dtypes]] if frame.columns.is_unique else ():
+        styler = styler.format(na_rep="–", precision=decimals_needed(frame[column]), subset=[column])
     if isinstance(frame.index, pd.RangeIndex) and frame.index.name is None:
         styler = styler.hide(axis="index")
     if frame.attrs.get("caption"):

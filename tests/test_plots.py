@@ -21,3 +21,16 @@ def test_a_page_table_marks_long_text_to_wrap_and_keeps_numbers_on_one_line():
     assert len(frame.loc["systems", "value"]) > TEXT_CELL_CHARS
     assert 'class="data row0 col0 text"' in page and 'class="data row1 col0" ' in page
     assert "row_heading" in page  # an index of names stays (only a bare 0, 1, 2, ... index is hidden)
+
+
+def test_a_float_column_shows_the_decimals_it_needs():
+    import numpy as np
+    import pandas as pd
+
+    from serlib.plots import decimals_needed, readable_html
+
+    assert decimals_needed(pd.Series([200.0, 400.0, np.nan])) == 0
+    assert decimals_needed(pd.Series([624.2, 207.7])) == 1
+    assert decimals_needed(pd.Series([0.641, 0.6])) == 3
+    page = readable_html(pd.DataFrame({"frames": [200.0, 400.0], "M": [624.2, 207.7], "UA": [0.6412, 0.5]}))
+    assert ">200<" in page and ">624.2<" in page and ">0.641<" in page and ">0.500<" in page
