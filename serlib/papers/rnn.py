@@ -443,7 +443,8 @@ def verdict_box(run: results.ResultsFile, differences: pd.DataFrame, profile: st
                      f"(the paper's rows {len(run.seeds)}): its CI covers test utterances, not a rerun's spread, so read "
                      "these signs as indicative.")
     lines.append("- **Fig. 3** (the best model's confusion matrix) is a figure whose numbers did not survive text "
-                 "extraction: ours is shown alone, against the two confusions the text names.")
+                 "extraction: ours is shown alone, with the four statements the text makes (two recalls, two confusions) "
+                 "set beside ours ([Fig. 3](rnn-fig3)).")
     return "\n".join(lines)
 
 
