@@ -14,7 +14,7 @@ import re
 import subprocess
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import metadata
@@ -333,6 +333,14 @@ def cell_classes(cells: pd.DataFrame) -> pd.Series:
     return pd.Series([CELL_CLASSES[0] if close else CELL_CLASSES[1] if inside else CELL_CLASSES[2]
                       for close, inside in zip(cells["close"].astype(bool), cells["paper_in_ci"].astype(bool))],
                      index=cells.index, dtype=object)
+
+
+def class_counts(classes: pd.Series | Mapping[str, int], bold: bool = False) -> str:
+    """"3 within 3 points, 6 consistent but inconclusive, 1 not reproduced": how many headline cells
+    fall in each of :data:`CELL_CLASSES`, from :func:`cell_classes` or a count per class."""
+    counts = classes.value_counts() if isinstance(classes, pd.Series) else classes
+    mark = "**" if bold else ""
+    return ", ".join(f"{mark}{int(counts.get(name, 0))} {name}{mark}" for name in CELL_CLASSES)
 
 
 def scoreboard(rows: pd.DataFrame, stand_ins: dict[str, str] | None = None) -> pd.DataFrame:

@@ -101,8 +101,7 @@ class PaperStatus:
     def verdict(self) -> str:
         """One line: the headline cells by class, and :attr:`remarks`."""
         total = sum(self.cells.values())
-        counts = (f"{total} headline cells: " + ", ".join(f"{self.cells.get(name, 0)} {name}" for name in results.CELL_CLASSES)
-                  if total else "")
+        counts = f"{total} headline cells: {results.class_counts(self.cells)}" if total else ""
         return "; ".join(filter(None, [counts, self.remarks])) or "no headline cell"
 
     @property

@@ -3,12 +3,11 @@
 import html as html_text
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-
-import re
 
 import nbformat
 import pytest

@@ -153,6 +153,9 @@ def test_the_scoreboard_counts_headline_cells_only():
     assert cells["gap"].round(1).tolist() == [1.0, -10.0, -5.0, 2.0, 2.0]
     assert results.cell_classes(cells).tolist() == [*results.CELL_CLASSES[0:1], results.CELL_CLASSES[2], results.CELL_CLASSES[1],
                                                      results.CELL_CLASSES[0], results.CELL_CLASSES[0]]
+    assert results.class_counts(results.cell_classes(cells)) == "3 within 3 points, 1 consistent but inconclusive, 1 not reproduced"
+    assert results.class_counts({"not reproduced": 2}, bold=True) == (
+        "**0 within 3 points**, **0 consistent but inconclusive**, **2 not reproduced**")
 
 
 def test_a_speaker_bootstrap_is_wider_than_an_utterance_bootstrap_when_speakers_differ():

@@ -420,10 +420,10 @@ def verdict_box(run: results.ResultsFile, differences: pd.DataFrame, profile: st
     cells = results.headline_cells(run.table().assign(paper=PAPER, corpus=run.corpus))
     if not len(cells):
         return f"- No paper value applies to {run.corpus} ({profile} profile): ours alone below."
-    counts = results.cell_classes(cells).value_counts()
+    classes = results.cell_classes(cells)
     lines = [f"- **Tables 3-4** on {corpora.display_name(run.corpus)} ({profile} profile, {len(run.seeds)} seeds), "
              f"{len(cells)} sequence accuracies (a row printed in both tables counted once): "
-             + ", ".join(f"**{int(counts.get(name, 0))} {name}**" for name in results.CELL_CLASSES)
+             + results.class_counts(classes, bold=True)
              + f"; ours range over {100 * cells['value'].min():.1f}–{100 * cells['value'].max():.1f} %, the paper's over "
              f"{100 * cells['paper_value'].min():.1f}–{100 * cells['paper_value'].max():.1f} %."]
     signed = differences[differences["paper (points)"].astype(float) != 0] if len(differences) else differences

@@ -616,8 +616,7 @@ def verdict_box(runs: Mapping[str, results.ResultsFile], profile: str) -> str:
         lines.append(f"- **{corpora.display_name(corpus)}** (Table 4, segment UAR, {profile} profile): " + "; ".join(parts) + ".")
     if not lines:
         return f"- No corpus of the paper ran in this {profile}-profile run: ours alone below."
-    counts = classes.value_counts()
-    lines.append(f"- **Of {len(cells)} Table 4 cells:** " + ", ".join(f"{int(counts.get(name, 0))} {name}" for name in results.CELL_CLASSES)
+    lines.append(f"- **Of {len(cells)} Table 4 cells:** " + results.class_counts(classes)
                  + " (the paper's value inside our CI, which resamples speakers in the speaker-independent column, "
                  "but more than " f"{results.CLOSE_POINTS:g} points away, is consistent but inconclusive).")
     if len(variant_table(runs)):

@@ -172,10 +172,9 @@ def verdict_box(run: results.ResultsFile, profile: str) -> str:
     lines = []
     classes = results.cell_classes(cells)  # the intro's and the summary's three classes
     for table, chosen in cells.groupby("table"):
-        counts = classes[chosen.index].value_counts()
         worst = chosen.loc[chosen["gap"].abs().idxmax()]
         lines.append(f"- **{table}** ({profile} profile), {len(chosen)} cell{'s' if len(chosen) != 1 else ''}: "
-                     + ", ".join(f"**{int(counts.get(name, 0))} {name}**" for name in results.CELL_CLASSES)
+                     + results.class_counts(classes[chosen.index], bold=True)
                      + f"; the largest gap is {worst['row']}, {worst['column']}: {100 * worst['value']:.1f} vs "
                      f"{100 * worst['paper_value']:.1f}.")
     order, rho = system_order(run)
