@@ -15,9 +15,10 @@ Words with one meaning each, in the code and on the pages:
   ``serlib reproduce`` executes notebooks, ``serlib pages`` regenerates pages from stored outcomes.
 - *<Table>Outcomes* (e.g. ``crnn.FoldOutcomes``): what a protocol function returns, the outcomes
   of one table's trainings arranged the way its table reads them.
-- **run** is a verb only: a notebook, a job or a protocol runs. ``<paper>.results_run(...)`` builds
-  the results file of what ran (a :class:`~serlib.results.ResultsFile`); a notebook's execution
-  ends in a :class:`~serlib.reproduce.NotebookReport`.
+- **run** is a verb only: a notebook, a job or a protocol runs. ``<paper>.results_file(...)`` builds
+  the results file of what ran (a :class:`~serlib.results.ResultsFile`, named ``record`` in code);
+  a notebook's execution ends in a :class:`~serlib.reproduce.NotebookReport` (``report``). The
+  trainings cache keeps its historical folder name ``<cache>/runs/``.
 - **study**: a page beyond the papers (:data:`serlib.papers.STUDIES`, e.g. the cross-corpus matrix).
 """
 

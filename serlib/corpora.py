@@ -358,11 +358,21 @@ def parse_csv_manifest(csv_path: str | Path, corpus: str | None = None) -> pd.Da
     missing = {"path", "speaker", "emotion"} - set(table.columns)
     if missing:
         raise CorpusError(f"{csv_path}: missing column(s) {sorted(missing)}")
-    unknown = sorted(set(table["emotion"]) - set(EMOTIONS))
-    if unknown:
-        raise CorpusError(f"{csv_path}: unknown emotion name(s) {unknown}; use one of {EMOTIONS}")
+    for column in ("path", "speaker", "emotion"):
+        blank = table.index[table[column].str.strip() == ""]
+        if len(blank):
+            raise CorpusError(f"{csv_path}, line {blank[0] + 2}: no {column} ({len(blank)} row(s) in all); "
+                              f"give every utterance one")
+    unknown = table.index[~table["emotion"].isin(EMOTIONS)]
+    if len(unknown):
+        names = sorted(set(table["emotion"].iloc[unknown]))
+        raise CorpusError(f"{csv_path}, line {unknown[0] + 2}: unknown emotion name {table['emotion'].iloc[unknown[0]]!r} "
+                          f"(all unknown: {names}); use one of {EMOTIONS}")
     paths = [(csv_path.parent / p).resolve() for p in table["path"]]
     for line, path in enumerate(paths, start=2):
+        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            raise CorpusError(f"{csv_path}, line {line}: {path.name}: serlib reads {' and '.join(SUPPORTED_SUFFIXES)} "
+                              "audio; convert it (e.g. ffmpeg -i in.mp3 out.flac)")
         if not path.is_file():
             raise CorpusError(f"{csv_path}, line {line}: audio file {path} does not exist")
     if "utterance_id" not in table:  # the file's stem, or its path as the CSV writes it where stems repeat

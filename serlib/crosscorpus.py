@@ -23,7 +23,7 @@ exported to ``outcomes/crosscorpus/``); :func:`training_grid` lists them all.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -246,7 +246,7 @@ def train_model(model: MainModel, data: Corpora, chosen: Settings, device: str =
         result.testing_seconds += time.time() - started
         log(f"[{chosen.profile}] {model.name}: trained on {corpus}, fold {number} of {len(data.folds[corpus])}; "
             f"tested on {', '.join(o for o in data.names if o != corpus)}")
-    result.seconds = sum(o.training_seconds() for runs in result.outcomes.values() for o in runs)
+    result.seconds = sum(o.training_seconds() for cell_outcomes in result.outcomes.values() for o in cell_outcomes)
     return result
 
 

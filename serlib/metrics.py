@@ -70,6 +70,8 @@ def bootstrap_ci(
     y_true = np.asarray(y_true)
     preds = np.stack([np.asarray(p) for p in y_preds])
     groups = np.arange(len(y_true)) if groups is None else np.asarray(groups)
+    if preds.shape[1] != len(y_true) or len(groups) != len(y_true):
+        raise ValueError(f"{len(y_true)} test items, but predictions of {preds.shape[1]} and groups of {len(groups)}")
     unique, inverse = np.unique(groups, return_inverse=True)
     members = [np.flatnonzero(inverse == g) for g in range(len(unique))]
     rng = np.random.default_rng(seed)

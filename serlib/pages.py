@@ -76,8 +76,8 @@ def regenerate(names: Sequence[str] = (), plan_only: bool = False, book: bool = 
         log("serlib pages trains nothing; train the missing trainings first with serlib reproduce PAPER --profile full "
             "and the page's parameters: " + "; ".join(f"{name}: {len(m)}" for name, m in lacking.items()))
         return 1
-    runs = [reproduce.run_paper(paper, chosen[paper.name]["profile"], chosen[paper.name]) for paper in pages]
-    log(reproduce.summary_table(runs))
+    reports = [reproduce.run_paper(paper, chosen[paper.name]["profile"], chosen[paper.name]) for paper in pages]
+    log(reproduce.summary_table(reports))
     if book and reproduce.build_book(log) != 0:
         return 1
-    return 0 if all(run.ended == "ok" for run in runs) else 1
+    return 0 if all(report.ended == "ok" for report in reports) else 1

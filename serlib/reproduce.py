@@ -193,13 +193,13 @@ def tag_for_readers(notebook_path: Path) -> None:
     nbformat.write(notebook, notebook_path)
 
 
-def summary_table(runs: Sequence[NotebookReport]) -> str:
+def summary_table(reports: Sequence[NotebookReport]) -> str:
     """Paper, how it ended, wall time and results files written, as a Markdown table."""
     lines = ["| paper | ended | wall time | results files written |", "|---|---|---|---|"]
-    for run in runs:
-        files = ", ".join(config.shown(p) for p in run.results) or "none"
-        ended = run.ended if not run.error else f"{run.ended}: {run.error}"
-        lines.append(f"| {run.paper} | {ended} | {run.seconds:.0f} s | {files} |")
+    for report in reports:
+        files = ", ".join(config.shown(p) for p in report.results) or "none"
+        ended = report.ended if not report.error else f"{report.ended}: {report.error}"
+        lines.append(f"| {report.paper} | {ended} | {report.seconds:.0f} s | {files} |")
     return "\n".join(lines)
 
 
@@ -287,20 +287,20 @@ def reproduce(names: Sequence[str], every: bool, profile: str, device: str = "au
         if not folder.is_dir():
             raise ValueError(f"--data-root {data_root}: no such folder")
         os.environ[config.DATA_ENV] = str(folder)
-    runs = []
+    reports = []
     for i, paper in enumerate(papers, start=1):
         log(f"[{i}/{len(papers)}] {paper.name} ({profile}) → {config.shown(output_notebook(paper, profile, parameters[paper.name]))} ...")
         started = time.time()
         grid_error = train_grid_first(paper, profile, parameters[paper.name], execution, log) if execution.runs_grid else ""
         if grid_error:
-            run = NotebookReport(paper.name, "failed", time.time() - started, output_notebook(paper, profile, parameters[paper.name]), error=grid_error)
+            report = NotebookReport(paper.name, "failed", time.time() - started, output_notebook(paper, profile, parameters[paper.name]), error=grid_error)
         else:
-            run = run_paper(paper, profile, parameters[paper.name])
-            run.seconds = time.time() - started
-        log(f"[{i}/{len(papers)}] {paper.name}: {run.ended} in {run.seconds:.0f} s" + (f" ({run.error})" if run.error else ""))
-        runs.append(run)
-    log(summary_table(runs))
-    failed = [r.paper for r in runs if r.ended != "ok"]
+            report = run_paper(paper, profile, parameters[paper.name])
+            report.seconds = time.time() - started
+        log(f"[{i}/{len(papers)}] {paper.name}: {report.ended} in {report.seconds:.0f} s" + (f" ({report.error})" if report.error else ""))
+        reports.append(report)
+    log(summary_table(reports))
+    failed = [r.paper for r in reports if r.ended != "ok"]
     if book and build_book(log) != 0:
         log("the book build failed")
         return 1

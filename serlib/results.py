@@ -103,6 +103,10 @@ def summarise_seeds(
     speaker) where a test set has few speakers: a cluster bootstrap keeps what one speaker's
     utterances share, which an utterance bootstrap wrongly treats as independent."""
     predictions = [o.levels[level] for o in outcomes]
+    for seed, p in enumerate(predictions[1:], start=1):
+        if not (np.array_equal(p.utterance, predictions[0].utterance) and np.array_equal(p.y_true, predictions[0].y_true)):
+            raise ValueError(f"{level} predictions of outcome {seed} and outcome 0 are not of the same test items in "
+                             "the same order; the seeds' CI pairs them item by item")
     scores = [p.score(metric) for p in predictions]
     groups = predictions[0].utterance if clusters is None else np.asarray(clusters)[predictions[0].utterance]
     low, high = metrics.bootstrap_ci(
@@ -112,7 +116,7 @@ def summarise_seeds(
     return {"value": float(np.mean(scores)), "std": float(np.std(scores)), "ci_low": low, "ci_high": high, "seeds": len(scores)}
 
 
-def summarise_runs(outcomes: list[Outcome], level: str, metric: str, n_boot: int = 1000) -> dict[str, float]:
+def summarise_splits(outcomes: list[Outcome], level: str, metric: str, n_boot: int = 1000) -> dict[str, float]:
     """Mean and std of ``metric`` over runs on **different** random splits (e.g. 10 × 75/25), with a
     t-interval for the mean; a single run falls back to :func:`summarise_seeds`' bootstrap CI."""
     if len(outcomes) == 1:
@@ -253,9 +257,9 @@ def load_results(folder: str | Path | None = None) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def ours_by_column(run: ResultsFile, order: Sequence[str]) -> pd.DataFrame:
+def ours_by_column(record: ResultsFile, order: Sequence[str]) -> pd.DataFrame:
     """Our value with its 95 % CI (%) per row (systems, in ``order``) and (column, metric)."""
-    rows = run.table()
+    rows = record.table()
     rows["ours"] = [f"{100 * v:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]" for v, lo, hi in zip(rows["value"], rows["ci_low"], rows["ci_high"])]
     table = rows.pivot(index="row", columns=["column", "metric"], values="ours")
     return table.reindex([name for name in order if name in table.index])

@@ -1,7 +1,8 @@
 """Train/validation/test splits over a manifest, checked speaker-disjoint in code.
 
-Every builder returns :class:`Split` objects made by :func:`make_split`, which raises
-:class:`SpeakerLeakError` when a speaker-independent split shares a speaker between its parts.
+Every builder returns :class:`Split` objects made by :func:`make_split`; a speaker-independent
+:class:`Split` raises :class:`SpeakerLeakError` on construction when two of its parts share a
+speaker, so no split of that kind exists unchecked.
 Speaker-dependent splits (random stratified) exist only for papers that use them and carry
 ``speaker_independent=False`` in their name and flag.
 """
@@ -20,10 +21,17 @@ class SpeakerLeakError(ValueError):
     """A split meant to be speaker-independent shares speakers between its parts."""
 
 
+#: A split's speakers come from its manifest's ``speaker`` column and are checked in code.
+MANIFEST_SPEAKERS = "the manifest"
+
+
 @dataclass(frozen=True)
 class Split:
-    """Row positions (into the manifest) of each part of one split, and the utterance ids of each
-    part (what a training's identity hashes: :func:`serlib.identity.split_identity`)."""
+    """Row positions (into the manifest) of each part of one split, the utterance ids of each part
+    (what a training's identity hashes: :func:`serlib.identity.split_identity`) and each part's
+    speakers. A speaker-independent split checks on construction that no speaker lies in two
+    parts, unless ``speakers_from`` names the source that vouches for it instead of the manifest
+    (a release whose files name no speaker); build splits with :func:`make_split`."""
 
     name: str
     train: np.ndarray
@@ -31,20 +39,33 @@ class Split:
     test: np.ndarray
     speaker_independent: bool = True
     utterances: Mapping[str, tuple[str, ...]] | None = field(default=None, compare=False, repr=False)
+    speakers: Mapping[str, frozenset[str]] | None = field(default=None, compare=False, repr=False)
+    speakers_from: str = field(default=MANIFEST_SPEAKERS, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.speaker_independent or self.speakers_from != MANIFEST_SPEAKERS:
+            return
+        if self.speakers is None:
+            raise ValueError(f"split {self.name!r} is speaker-independent but carries no speakers to check; "
+                             "build it with serlib.splits.make_split")
+        for first, second in (("train", "val"), ("train", "test"), ("val", "test")):
+            shared = self.speakers[first] & self.speakers[second]
+            if shared:
+                raise SpeakerLeakError(f"split {self.name!r}: speaker(s) {sorted(shared)} in both {first} and {second}")
 
     def parts(self) -> dict[str, np.ndarray]:
         return {"train": self.train, "val": self.val, "test": self.test}
 
 
+def part_speakers(manifest: pd.DataFrame, parts: Mapping[str, np.ndarray]) -> dict[str, frozenset[str]]:
+    """The speakers of each part (row positions into ``manifest``)."""
+    return {part: frozenset(map(str, manifest["speaker"].iloc[rows])) for part, rows in parts.items()}
+
+
 def check_speaker_disjoint(manifest: pd.DataFrame, split: Split) -> None:
-    """Raise :class:`SpeakerLeakError` if two parts of ``split`` share a speaker."""
-    speakers = {part: set(manifest["speaker"].iloc[rows]) for part, rows in split.parts().items()}
-    for first, second in (("train", "val"), ("train", "test"), ("val", "test")):
-        shared = speakers[first] & speakers[second]
-        if shared:
-            raise SpeakerLeakError(
-                f"split {split.name!r}: speaker(s) {sorted(shared)} in both {first} and {second}"
-            )
+    """Raise :class:`SpeakerLeakError` if two parts of ``split`` share a speaker of ``manifest``
+    (a check against another manifest than the one the split was made from)."""
+    Split(split.name, split.train, split.val, split.test, speakers=part_speakers(manifest, split.parts()))
 
 
 def make_split(
@@ -54,15 +75,17 @@ def make_split(
     test: Sequence[int],
     val: Sequence[int] = (),
     speaker_independent: bool = True,
+    speakers_from: str = MANIFEST_SPEAKERS,
 ) -> Split:
-    """Build a split, checking that parts do not overlap and (if so flagged) share no speaker."""
-    parts = [np.asarray(sorted(p), dtype=int) for p in (train, val, test)]
+    """Build a split, checking that parts do not overlap and (if so flagged) share no speaker.
+    ``speakers_from`` names another source of speaker-disjointness where the manifest names no
+    speakers (e.g. a challenge's partitions); such a split is not checked, and says so."""
+    parts = dict(zip(("train", "val", "test"), (np.asarray(sorted(p), dtype=int) for p in (train, val, test))))
     ids = manifest["utterance_id"].astype(str).to_numpy() if "utterance_id" in manifest else None
-    utterances = None if ids is None else {part: tuple(ids[rows]) for part, rows in zip(("train", "val", "test"), parts)}
-    split = Split(name, parts[0], parts[1], parts[2], speaker_independent, utterances)
-    if speaker_independent:
-        check_speaker_disjoint(manifest, split)
-    seen = np.concatenate(parts)
+    utterances = None if ids is None else {part: tuple(ids[rows]) for part, rows in parts.items()}
+    split = Split(name, parts["train"], parts["val"], parts["test"], speaker_independent, utterances,
+                  part_speakers(manifest, parts), speakers_from)
+    seen = np.concatenate(list(parts.values()))
     if len(seen) != len(np.unique(seen)):
         raise ValueError(f"split {name!r}: an utterance appears in more than one part")
     if len(split.train) == 0 or len(split.test) == 0:

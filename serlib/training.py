@@ -16,7 +16,7 @@ import pickle
 import time
 import warnings
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
@@ -415,6 +415,13 @@ def evaluate_estimator(make_estimator: Callable[[], object], data: dict[str, Exa
         posteriors = (estimator.predict(test.x)[:, None] == estimator.classes_[None, :]).astype(float)
     window = Predictions(test.y, posteriors.argmax(axis=1), test.utterance, posteriors)
     return Outcome({"window": window, "utterance": utterance_level(window)}, [{"epoch": 1, "seconds": seconds}])
+
+
+def pooled_confusion(outcomes: Iterable[Outcome], level: str, n_classes: int) -> np.ndarray:
+    """Row-normalised confusion matrix of ``outcomes``' test predictions at ``level``, their counts
+    summed (folds pooled, seeds summed) before each row is divided by its total."""
+    counts = sum(metrics.confusion_matrix(o.levels[level].y_true, o.levels[level].y_pred, n_classes) for o in outcomes)
+    return metrics.row_normalised(np.asarray(counts))
 
 
 def pool_folds(outcomes: list[Outcome]) -> Outcome:

@@ -84,7 +84,9 @@ def test_csv_manifest_resolves_relative_paths(tmp_path):
     "table, message",
     [
         ({"path": ["a.wav"], "speaker": ["s1"]}, r"missing column\(s\) \['emotion'\]"),
-        ({"path": ["a.wav"], "speaker": ["s1"], "emotion": ["joy"]}, "unknown emotion name"),
+        ({"path": ["a.wav", "b.wav"], "speaker": ["s1", "s1"], "emotion": ["anger", "joy"]}, "bad.csv, line 3: unknown emotion name 'joy'"),
+        ({"path": ["a.wav", "b.wav"], "speaker": ["s1", " "], "emotion": ["anger", "anger"]}, r"bad.csv, line 3: no speaker \(1 row"),
+        ({"path": ["a.mp3"], "speaker": ["s1"], "emotion": ["anger"]}, "bad.csv, line 2: a.mp3: serlib reads .wav and .flac"),
         ({"path": ["absent.wav"], "speaker": ["s1"], "emotion": ["anger"]}, "line 2: audio file .*absent.wav does not exist"),
     ],
 )

@@ -97,7 +97,7 @@ def test_nemo_folds_hold_out_each_session_with_a_validation_speaker_from_the_nex
     assert sorted(np.concatenate([f.test for f in folds]).tolist()) == list(range(3076))
     for fold in folds:
         assert len(fold.train) + len(fold.val) + len(fold.test) == 3076
-    leaky = splits.Split("leaky", folds[0].train, folds[1].test, folds[0].test)
+    leaky = splits.Split("leaky", folds[0].train, folds[1].test, folds[0].test, speaker_independent=False)
     with pytest.raises(splits.SpeakerLeakError):
         splits.check_speaker_disjoint(manifest, leaky)
 
@@ -108,17 +108,17 @@ def test_iemocap_merges_excitement_and_the_single_split_carries_the_papers_numbe
     data = crnn.load_data(settings, corpus="iemocap", root=tmp_path / "iemocap", cache=tmp_path / "cache", progress=False)
     assert "frustration" not in set(data.manifest["emotion"])
     assert data.manifest["emotion"].value_counts()["happiness"] == 2 * data.manifest["emotion"].value_counts()["anger"]
-    run = crnn.run_table1(data, settings, "cpu", tmp_path / "cache", log=lambda line: None)
-    for (system, session), rate in run.chosen.items():  # each fold's rate is its best on validation
-        scores = {r: np.mean([o.validation_score("UA") for o in run.outcomes[system, session, r]]) for r in settings.learning_rates}
+    fold_outcomes = crnn.run_table1(data, settings, "cpu", tmp_path / "cache", log=lambda line: None)
+    for (system, session), rate in fold_outcomes.chosen.items():  # each fold's rate is its best on validation
+        scores = {r: np.mean([o.validation_score("UA") for o in fold_outcomes.outcomes[system, session, r]]) for r in settings.learning_rates}
         assert scores[rate] == max(scores.values())
-    record = crnn.results_run(data, run, settings, "cpu")
+    record = crnn.results_file(data, fold_outcomes, settings, "cpu")
     rows = record.table()
     compared = rows[rows["paper_value"].notna()]
     assert set(compared["column"]) == {"single split (session 5 tests)"} and len(compared) == 6
     assert compared.set_index(["row", "metric"]).loc[("HSF-CRNN", "UA"), "paper_value"] == pytest.approx(0.6398)
     assert set(rows["column"]) == {"2-fold leave-one-session-out", "single split (session 5 tests)"}
-    table2 = crnn.run_table2(write_emotass(tmp_path / "emotass"), data, run, settings, "cpu", tmp_path / "cache", progress=False)
+    table2 = crnn.run_table2(write_emotass(tmp_path / "emotass"), data, fold_outcomes, settings, "cpu", tmp_path / "cache", progress=False)
     assert {(r.row, r.column) for r in table2.rows} == {(s, "Develop set") for s in crnn.SYSTEMS}
     assert all(r.paper_value == crnn.PAPER_TABLE2[r.row, "Develop set"] for r in table2.rows)
 
@@ -177,3 +177,16 @@ def test_the_verdict_box_names_what_ran_and_what_needs_a_licence():
     assert "Not reproduced here:** Table 1 on IEMOCAP and Table 2 on EmotAsS: licence-gated" in box
     with_iemocap = crnn.verdict_box(rows, "nemo", "full", {"nemo", "iemocap"})
     assert "Table 1 on IEMOCAP:** run from a licensed copy" in with_iemocap and "Not reproduced here:** Table 2 on EmotAsS" in with_iemocap
+
+
+def test_the_main_models_rate_is_the_one_the_committed_nemo_run_chose_most():
+    """crosscorpus trains HSF-CRNN at one rate: the Table 1 candidate its validation speakers chose most on nEMO."""
+    import json
+    from collections import Counter
+
+    from serlib import config
+
+    record = json.loads((config.PROJECT_ROOT / "results" / "crnn" / "nemo-full.json").read_text())
+    chosen = Counter(rate for cell, rate in record["notes"]["chosen_learning_rates"].items() if cell.startswith("HSF-CRNN /"))
+    assert sum(chosen.values()) == 5
+    assert chosen.most_common(1)[0][0] == crnn.MAIN_MODEL_LEARNING_RATE

@@ -121,24 +121,24 @@ def test_the_iemocap_protocol_puts_the_paper_beside_random_folds_only(tmp_path):
     write_iemocap_fixture(tmp_path / "iemocap", turns_per_speaker=2, labels=("neu", "ang", "sad", "hap", "exc", "fru"))
     settings = etransformer.settings("full", systems="proposed,Base7: BLSTM (baseline)", test_folds="4,5", epochs=1, n_boot=50)
     data = etransformer.load_data(settings, corpus="iemocap", root=tmp_path / "iemocap", cache=tmp_path / "cache", progress=False)
-    run = etransformer.run_table2(data, settings, "cpu", tmp_path / "cache", log=lambda line: None)
-    rows = etransformer.results_run(data, run, settings, "cpu").table()
+    table2_outcomes = etransformer.run_table2(data, settings, "cpu", tmp_path / "cache", log=lambda line: None)
+    rows = etransformer.results_file(data, table2_outcomes, settings, "cpu").table()
     compared = rows[rows["paper_value"].notna()]
     assert set(compared["column"]) == {"random 5-fold"} and len(compared) == 4
     assert compared.set_index(["row", "metric"]).loc[("proposed", "UA"), "paper_value"] == pytest.approx(0.7011)
     assert set(rows.loc[rows["column"].str.startswith("speaker-independent"), "variant"]) == {"speaker-independent folds"}
-    contributions = etransformer.contributions(run, "random")
+    contributions = etransformer.contributions(table2_outcomes, "random")
     assert list(contributions.index) == ["Base7: BLSTM (baseline)"] and contributions.loc["Base7: BLSTM (baseline)", "paper UA"] == "+7.28"
-    assert list(etransformer.inflation(run).index) == ["proposed", "Base7: BLSTM (baseline)"]
-    box = etransformer.verdict_box(run, "iemocap", "full", iemocap_ran=True)
+    assert list(etransformer.inflation(table2_outcomes).index) == ["proposed", "Base7: BLSTM (baseline)"]
+    box = etransformer.verdict_box(table2_outcomes, "iemocap", "full", iemocap_ran=True)
     assert "**Ran on **IEMOCAP**:** 2 of Table 2's 8 models" in box and "Not reproduced here" not in box
     # 2 models × 2 folds × 2 protocols, of the full profile's 50
     assert ("**Part of the grid:** 8 trainings; the full protocol's 50 also hold test folds 1, 2, 3; Base1, Base2, Base3, "
             "Base4, Base5, Base6 on the random folds.") in box
-    assert "this run: test folds 4, 5 of 5 only" in etransformer.results_run(data, run, settings, "cpu").protocol
+    assert "this run: test folds 4, 5 of 5 only" in etransformer.results_file(data, table2_outcomes, settings, "cpu").protocol
     assert ("Components, random folds (proposed − BaseN, UA):** 1 comparison, each judged on a 95.0 % CI over speakers and their "
             "utterances") in box and "the paper's sign is established for" in box
-    smoke = etransformer.verdict_box(run, "nemo", "smoke", iemocap_ran=False)
+    smoke = etransformer.verdict_box(table2_outcomes, "nemo", "smoke", iemocap_ran=False)
     assert "not a reproduction" in smoke and "the **nEMO** stand-in" in smoke and "Not reproduced here:** Tables 1 and 2 on IEMOCAP" in smoke
 
 

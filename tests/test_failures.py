@@ -103,13 +103,13 @@ def test_the_profile_is_set_with_its_option_not_as_a_parameter():
 
 
 def test_a_run_killed_while_writing_its_results_leaves_the_previous_file_intact(tmp_path, monkeypatch):
-    def run(value: float) -> results.ResultsFile:
+    def fold_outcomes(value: float) -> results.ResultsFile:
         record = results.ResultsFile(paper="p", corpus="c", protocol="x", profile="full", device="cpu", seeds=[0])
         record.add(results.ResultRow(table="T", row="r", column="c", metric="UA", paper_value=None,
                                      value=value, ci_low=value, ci_high=value))
         return record
 
-    path = run(0.5).write(tmp_path)
+    path = fold_outcomes(0.5).write(tmp_path)
     before = path.read_text()
 
     def killed(source, target):
@@ -119,7 +119,7 @@ def test_a_run_killed_while_writing_its_results_leaves_the_previous_file_intact(
 
     monkeypatch.setattr(files.os, "replace", killed)  # killed between writing the new file and moving it in
     with pytest.raises(KeyboardInterrupt):
-        run(0.9).write(tmp_path)
+        fold_outcomes(0.9).write(tmp_path)
     assert path.read_text() == before and json.loads(before)["rows"][0]["value"] == 0.5
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no temporary file left behind
 
@@ -130,8 +130,8 @@ def test_the_same_smoke_configuration_twice_gives_identical_rows(tmp_path):
     rows = []
     for attempt in ("first", "second"):  # separate caches: both train from scratch
         data = crnn.load_data(settings, corpus="iemocap", root=tmp_path / "iemocap", cache=tmp_path / attempt, progress=False)
-        run = crnn.run_table1(data, settings, "cpu", tmp_path / attempt, log=lambda line: None)
-        table = crnn.results_run(data, run, settings, "cpu").table()
+        fold_outcomes = crnn.run_table1(data, settings, "cpu", tmp_path / attempt, log=lambda line: None)
+        table = crnn.results_file(data, fold_outcomes, settings, "cpu").table()
         rows.append(table[["row", "column", "metric", "value", "ci_low", "ci_high"]])
     pd.testing.assert_frame_equal(rows[0], rows[1])
 
@@ -141,7 +141,7 @@ def test_the_same_smoke_configuration_twice_gives_identical_rows(tmp_path):
     ("scalogram", {"corpora": "savee,emodbx"}, r"parameter corpora: unknown corpus 'emodbx'"),
     ("capsule", {"tasks": "8-klass"}, r"parameter tasks: unknown value\(s\) \['8-klass'\]"),
     ("capsule", {"table2_systems": "feature_proposd"}, r"parameter table2_systems: unknown value\(s\) \['feature_proposd'\]"),
-    ("capsule", {"table3_runs": "0"}, "parameter table3_runs: every value must be at least 1"),
+    ("capsule", {"table3_splits": "0"}, "parameter table3_splits: every value must be at least 1"),
     ("crnn", {"systems": "HSF CRNN"}, r"parameter systems: unknown value\(s\) \['HSF CRNN'\]"),
 ])
 def test_unknown_names_in_parameters_are_clear_errors_before_any_work(paper, overrides, message):

@@ -100,7 +100,7 @@ def test_a_split_is_its_utterance_ids_not_its_row_positions():
     assert identity.split_identity(other) != identity.split_identity(split)
     assert identity.split_identity(split)["test"]["count"] == 2
     with pytest.raises(ValueError, match="carries no utterance ids"):
-        identity.split_identity(splits.Split("bare", np.arange(2), np.arange(0), np.arange(2, 4)))
+        identity.split_identity(splits.Split("bare", np.arange(2), np.arange(0), np.arange(2, 4), speaker_independent=False))
 
 
 def test_an_estimator_outside_serlib_models_has_no_code_fingerprint():

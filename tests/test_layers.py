@@ -24,6 +24,46 @@ def test_routing_coefficients_sum_to_one_over_output_capsules():
     assert torch.all(out.norm(dim=-1) < 1)
 
 
+def _routing_by_hand(weight: torch.Tensor, p: torch.Tensor, iterations: int) -> torch.Tensor:
+    """Sabour et al.'s Procedure 1 with explicit loops: û_{n|m} = W_mn u_m; b = 0; then c_m = softmax_n(b_m),
+    s_n = Σ_m c_mn û_{n|m}, v_n = squash(s_n) and b_mn += û_{n|m} · v_n, for one sample."""
+    in_caps, out_caps = weight.shape[:2]
+    u_hat = [[weight[m, n] @ p[m] for n in range(out_caps)] for m in range(in_caps)]
+    b = torch.zeros(in_caps, out_caps, dtype=p.dtype)
+    for iteration in range(iterations):
+        c = [torch.exp(b[m]) / torch.exp(b[m]).sum() for m in range(in_caps)]
+        v = [squash(sum(c[m][n] * u_hat[m][n] for m in range(in_caps))) for n in range(out_caps)]
+        for m in range(in_caps):
+            for n in range(out_caps):
+                b[m, n] += u_hat[m][n] @ v[n]
+    return torch.stack(v)
+
+
+@pytest.mark.parametrize("iterations", [1, 2, 3])
+def test_routing_computes_procedure_1(iterations):
+    torch.manual_seed(0)
+    layer = DynamicRouting(in_capsules=5, in_dim=6, out_capsules=3, out_dim=4, iterations=iterations).double()
+    with torch.no_grad():
+        layer.weight.mul_(20)  # agreement large enough that each iteration moves the coupling
+        p = torch.randn(2, 5, 6, dtype=torch.float64)
+        out = layer(p)
+        for sample in range(2):
+            torch.testing.assert_close(out[sample], _routing_by_hand(layer.weight, p[sample], iterations))
+    if iterations == 1:  # b = 0: every input capsule couples equally to every output
+        torch.testing.assert_close(layer.coupling, torch.full((2, 5, 3), 1 / 3, dtype=torch.float64))
+
+
+def test_routing_iterations_change_the_output():
+    torch.manual_seed(0)
+    layer = DynamicRouting(in_capsules=5, in_dim=6, out_capsules=3, out_dim=4, iterations=1)
+    with torch.no_grad():
+        layer.weight.mul_(20)
+        p = torch.randn(2, 5, 6)
+        once = layer(p)
+        layer.iterations = 3
+        assert not torch.allclose(once, layer(p), atol=1e-3)
+
+
 def test_routing_learns_through_backpropagation():
     layer = DynamicRouting(in_capsules=4, in_dim=8, out_capsules=2, out_dim=4)
     layer(torch.randn(3, 4, 8)).norm(dim=-1).sum().backward()

@@ -188,11 +188,11 @@ def test_capsule_learning_rate_grid_is_fixed_and_an_earlier_history_without_utte
 
 def test_only_ravdess_speech_enters_and_a_corpus_without_speech_is_named():
     manifest = pd.DataFrame({"utterance_id": ["a", "b", "c"], "vocal_channel": ["speech", "song", "speech"]})
-    speech, note = capsule.speech_only(manifest, "ravdess")
+    speech, note = common.speech_only(manifest, "ravdess")
     assert speech["utterance_id"].tolist() == ["a", "c"] and "1 song files left out" in note
-    assert capsule.speech_only(manifest.drop(columns="vocal_channel"), "my.csv")[1] == ""
+    assert common.speech_only(manifest.drop(columns="vocal_channel"), "my.csv")[1] == ""
     with pytest.raises(ValueError, match="'ravdess': no speech files"):
-        capsule.speech_only(manifest[manifest["vocal_channel"] == "song"], "ravdess")
+        common.speech_only(manifest[manifest["vocal_channel"] == "song"], "ravdess")
 
 
 def test_the_protocol_chooses_each_rate_once_then_trains_every_table_at_it():
@@ -221,11 +221,11 @@ def test_the_protocol_chooses_each_rate_once_then_trains_every_table_at_it():
     assert capsule.training_variant(dense).window_shift < capsule.HPARAMS.window_shift
     plain = capsule.rate_candidates(corpus, capsule.Cell("Table 3", "supervector_cnn", "8-class"), chosen)
     assert {j.digest for j in capsule.rate_candidates(corpus, moved, chosen).values()} == {j.digest for j in plain.values()}
-    runs = capsule.cell_trainings(corpus, moved, 1e-3, chosen)
-    assert len(runs) == chosen.table2_seeds and runs[0].digest == plain[1e-3].digest  # Table 2's split, seed 0 shared
-    assert all(r.key.split.endswith("speaker-independent") for r in runs)
+    trainings = capsule.cell_trainings(corpus, moved, 1e-3, chosen)
+    assert len(trainings) == chosen.table2_seeds and trainings[0].digest == plain[1e-3].digest  # Table 2's split, seed 0 shared
+    assert all(r.key.split.endswith("speaker-independent") for r in trainings)
     table3 = capsule.cell_trainings(corpus, capsule.Cell("Table 3", "supervector_cnn", "8-class"), 1e-3, chosen)
-    assert len(table3) == chosen.table3_runs and "random" in table3[0].key.split
+    assert len(table3) == chosen.table3_splits and "random" in table3[0].key.split
     candidates = capsule.rate_candidates(corpus, whole, chosen)
     assert not {j.digest for j in candidates.values()} & {j.digest for j in capsule.rate_candidates(
         corpus, capsule.Cell("Table 2", "feature_proposed", "8-class"), chosen).values()}
@@ -335,18 +335,18 @@ def test_the_capsule_verdict_names_each_table_the_ranking_the_variants_and_what_
     from serlib import results
 
     settings = {"variants": ["whole-map conv capsules", "baselines on unseen actors"]}
-    run = results.ResultsFile(paper="capsule", corpus="ravdess", protocol="p", profile="full", device="cpu", seeds=[0],
+    results_file = results.ResultsFile(paper="capsule", corpus="ravdess", protocol="p", profile="full", device="cpu", seeds=[0],
                       notes={"settings": settings})
 
     def row(table, system, value, paper, variant=""):
-        run.add(results.ResultRow(table=table, row=capsule.SYSTEMS[system][0], column="8-class", metric="UA", level="utterance",
+        results_file.add(results.ResultRow(table=table, row=capsule.SYSTEMS[system][0], column="8-class", metric="UA", level="utterance",
                                   paper_value=paper, value=value, ci_low=value - 0.05, ci_high=value + 0.05, variant=variant))
 
     row("Table 2", "feature_proposed", 0.50, 0.562)
     row("Table 2", "feature_proposed", 0.48, 0.562, "whole-map conv capsules")
     for system, ours in (("feature_blstm", 0.60), ("feature_proposed", 0.55), ("feature_capsule", 0.30)):
         row("Table 3", system, ours, capsule.PAPER_VALUES["Table 3", system]["8-class"] / 100)
-    box = capsule.verdict_box(run, "full")
+    box = capsule.verdict_box(results_file, "full")
     # 50.0 vs 56.2, CI [45, 55]
     assert "**Table 2** (full profile), 1 cell: **0 within 3 points**, **0 consistent but inconclusive**, **1 not reproduced**" in box
     # BLSTM [55, 65] holds 63.9 and capsule [25, 35] 25.5, each more than 3 points away
@@ -355,27 +355,29 @@ def test_the_capsule_verdict_names_each_table_the_ranking_the_variants_and_what_
     assert "Spearman ρ = 0.50" in box and "our best system is (Feature*) + BLSTM" in box
     assert "(Feature*) + Proposed Framework 8-class 50.0 → 48.0, 56.2" in box
     assert "**Variants not run here:** *denser windows*" in box
-    run.notes["settings"]["variants"] = [v.name for v in capsule.VARIANTS]
-    assert "Variants not run" not in capsule.verdict_box(run, "full")
+    results_file.notes["settings"]["variants"] = [v.name for v in capsule.VARIANTS]
+    assert "Variants not run" not in capsule.verdict_box(results_file, "full")
 
 
 def test_the_capsule_why_table_separates_baselines_from_networks_and_counts_each_back_ends_epochs():
     from serlib import results
 
-    run = results.ResultsFile(paper="capsule", corpus="ravdess", protocol="p", profile="full", device="cpu", seeds=[0],
+    results_file = results.ResultsFile(paper="capsule", corpus="ravdess", protocol="p", profile="full", device="cpu", seeds=[0],
                       notes={"settings": {"epochs": 15, "vector_cnn_epochs": 50, "test_speakers": 4}})
     for system, ours in (("supervector_svm", 0.70), ("feature_blstm_cnn", 0.69), ("supervector_cnn", 0.30), ("feature_proposed", 0.70)):
-        run.add(results.ResultRow(table="Table 3", row=capsule.SYSTEMS[system][0], column="8-class", metric="UA", level="utterance",
+        results_file.add(results.ResultRow(table="Table 3", row=capsule.SYSTEMS[system][0], column="8-class", metric="UA", level="utterance",
                                   paper_value=capsule.PAPER_VALUES["Table 3", system]["8-class"] / 100, value=ours,
                                   ci_low=ours - 0.02, ci_high=ours + 0.02))
     protocol = capsule.ProtocolOutcomes(choices={
         (system, "8-class", ""): capsule.LearningRateChoice(system, "8-class", 1e-3, {1e-3: ua, 3e-4: 0.1}, {1e-3: 0.5, 3e-4: 0.5},
                                                             kept_epoch=epoch)
         for system, ua, epoch in (("feature_blstm_cnn", 0.719, 3), ("supervector_cnn", 0.391, 36), ("feature_proposed", 0.641, 10))})
-    why = capsule.why_table(run, protocol).set_index("gap")
+    split = splits.Split("toy", np.arange(10), np.arange(10, 17), np.arange(17, 20), speaker_independent=False)
+    why = capsule.why_table(results_file, protocol, split).set_index("gap")
     baselines = why.loc["Table 3 baselines above the paper: Supervector+SVM 8-class +33.7"]
     assert "baselines on unseen actors" in baselines["run that tests it"]
     networks = why.loc["Table 3 networks above the paper: (F0 + MFCC*) + BLSTM + CNN 8-class +17.7"]
+    assert "(unseen in training, 7 utterances)" in networks["run that tests it"]
     assert networks["what it showed"] == ("(F0 + MFCC*) + BLSTM + CNN 8-class: 71.9; "
                                           "(Feature*) + Proposed Framework 8-class: 64.1")
     below = why.loc["Table 3 below the paper: Supervector+CNN 8-class -4.6"]
@@ -385,11 +387,11 @@ def test_the_capsule_why_table_separates_baselines_from_networks_and_counts_each
 def test_the_rnn_why_table_draws_each_explanation_from_the_run():
     from serlib import results
 
-    run = results.ResultsFile(paper="rnn", corpus="emodb", protocol="p", profile="full", device="cpu", seeds=list(range(10)))
+    results_file = results.ResultsFile(paper="rnn", corpus="emodb", protocol="p", profile="full", device="cpu", seeds=list(range(10)))
 
     def row(feature_type, value, std, variant=""):
         paper = rnn.PAPER_VALUES["Table 3", feature_type, "LSTM"]
-        run.add(results.ResultRow(table="Table 3", row=feature_type, column="LSTM", metric="WA", level="window", paper_value=paper,
+        results_file.add(results.ResultRow(table="Table 3", row=feature_type, column="LSTM", metric="WA", level="window", paper_value=paper,
                                   value=value, ci_low=value - 0.02, ci_high=value + 0.02, std=std, seeds=3 if variant else 10,
                                   variant=variant))
 
@@ -400,13 +402,15 @@ def test_the_rnn_why_table_draws_each_explanation_from_the_run():
                                  "sign": "opposite"}])
     variant_diffs = pd.DataFrame([{"variant": "DT2119 front end", "paper (points)": "+3.8", "ours (points)": "+1.0",
                                    "95% CI": "[-2.0, +4.0]", "seeds": 3, "sign": "not established"}])
-    why = rnn.why_table(run, differences, variant_diffs)
+    split = splits.Split("toy", np.arange(10), np.arange(10, 17), np.arange(17, 20), speaker_independent=False)
+    why = rnn.why_table(results_file, differences, variant_diffs, split)
+    assert why["explanation"].iloc[0] == why["explanation"].iloc[2] == "seed noise: one test speaker of 3 utterances"
     assert why["gap"].iloc[0].startswith("Tables 3-4: 1 of 2 accuracies") and "MSPEC +Δ+ΔΔ -7.8 points" in why["gap"].iloc[0]
     assert why["what it showed"].iloc[0] == "std over seeds 1.0–3.0 points; the paper's value lies in our CI in 1 of 2"
     assert why["what it showed"].iloc[1] == "MSPEC +Δ+ΔΔ LSTM 50.0 → 56.0 (paper 57.8)"
     assert why["what it showed"].iloc[2].startswith("our CI establishes the paper's sign in 0, the opposite in 1, neither in 0")
     assert why["what it showed"].iloc[3] == "MSPEC − MFCC +1.0 [-2.0, +4.0] (paper +3.8): not established"
-    box = rnn.verdict_box(run, differences, "full", variant_diffs)
+    box = rnn.verdict_box(results_file, differences, "full", variant_diffs)
     assert "*DT2119 front end* +1.0 [-2.0, +4.0], not established" in box
 
 
@@ -442,13 +446,13 @@ def test_the_summary_scoreboard_reads_a_results_file_of_every_paper_etransformer
     from serlib.papers import etransformer, scoreboard
 
     shutil.copytree(PROJECT / "results", tmp_path / "results", ignore=shutil.ignore_patterns("*-smoke.json"))
-    run = results.ResultsFile(paper="etransformer", corpus="nemo", protocol="test protocol", profile="full", device="cpu", seeds=[0])
+    results_file = results.ResultsFile(paper="etransformer", corpus="nemo", protocol="test protocol", profile="full", device="cpu", seeds=[0])
     for position, system in enumerate(etransformer.SYSTEMS):
         for metric in ("WA", "UA"):
             value = 0.7 - 0.01 * position
-            run.add(results.ResultRow(table="Table 2", row=system, column="random 5-fold", metric=metric, paper_value=None,
+            results_file.add(results.ResultRow(table="Table 2", row=system, column="random 5-fold", metric=metric, paper_value=None,
                                       value=value, ci_low=value - 0.02, ci_high=value + 0.02, level="utterance"))
-    run.write(tmp_path / "results")
+    results_file.write(tmp_path / "results")
     beyond = results.ResultsFile(paper="crosscorpus", corpus="emodb+savee", protocol="p", profile="full", device="cpu", seeds=[0])
     beyond.add(results.ResultRow("Cross-corpus", "rnn · trained on emodb", "savee", "UA", None, 0.4, 0.3, 0.5, level="utterance"))
     beyond.write(tmp_path / "results")

@@ -1,4 +1,5 @@
 import json
+import re
 
 import numpy as np
 import pytest
@@ -19,11 +20,19 @@ def test_summarise_seeds_mean_and_std():
     assert summary["ci_low"] <= summary["value"] <= summary["ci_high"]
 
 
+def test_summarise_seeds_refuses_seeds_tested_on_other_items():
+    reordered = outcome([0, 0, 1, 1])
+    window = reordered.levels["window"]
+    reordered.levels["window"] = training.Predictions(window.y_true, window.y_pred, window.utterance[::-1], window.posteriors)
+    with pytest.raises(ValueError, match="outcome 1 and outcome 0 are not of the same test items"):
+        results.summarise_seeds([outcome([0, 0, 1, 1]), reordered], "window", "WA", n_boot=10)
+
+
 def test_results_file_fields(tmp_path):
-    run = results.ResultsFile(paper="rnn", corpus="emodb", protocol="p", profile="smoke", device="cpu", seeds=[0])
-    assert len(run.git_commit) >= 7  # read when the run starts
-    run.add(results.ResultRow("Table 3", "MFCC", "LSTM", "WA", 0.531, 0.5, 0.4, 0.6))
-    path = run.write(tmp_path)
+    results_file = results.ResultsFile(paper="rnn", corpus="emodb", protocol="p", profile="smoke", device="cpu", seeds=[0])
+    assert re.fullmatch(r"[0-9a-f]{40}(\+dirty-serlib)?", results_file.git_commit)  # read when the results file starts
+    results_file.add(results.ResultRow("Table 3", "MFCC", "LSTM", "WA", 0.531, 0.5, 0.4, 0.6))
+    path = results_file.write(tmp_path)
     assert path == tmp_path / "rnn" / "emodb-smoke.json"
     record = json.loads(path.read_text())
     for key in ("paper", "corpus", "protocol", "profile", "device", "seeds", "git_commit", "packages", "started", "ended", "wall_seconds", "rows"):
@@ -33,23 +42,23 @@ def test_results_file_fields(tmp_path):
     loaded = results.load_results(tmp_path)
     assert loaded[["paper", "profile", "value"]].values.tolist() == [["rnn", "smoke", 0.5]]
     assert loaded["training_seconds"].isna().all() and (loaded["not_run"].map(len) == 0).all()
-    run.training_seconds["Table 3"] = 12.5
-    run.not_run += [results.Cell("Table 3", "BLSTM", "8-class"), results.Cell("Table 2", "X", "2-class")]
-    run.write(tmp_path)
+    results_file.training_seconds["Table 3"] = 12.5
+    results_file.not_run += [results.Cell("Table 3", "BLSTM", "8-class"), results.Cell("Table 2", "X", "2-class")]
+    results_file.write(tmp_path)
     again = results.load_results(tmp_path)
     assert again.loc[0, "training_seconds"] == 12.5 and again.loc[0, "not_run"] == (results.Cell("Table 3", "BLSTM", "8-class"), results.Cell("Table 2", "X", "2-class"))
     table = results.comparison_table(loaded)
     assert table.loc[0, ["paper", "ours", "gap", "paper in CI"]].tolist() == ["53.1", "50.0", "-3.1", "yes"]  # one seed: no "± 0.0"
 
 
-def test_summarise_runs_t_interval_over_splits():
-    runs = [outcome([0, 0, 1, 1]), outcome([0, 1, 1, 0]), outcome([0, 0, 1, 0])]  # WA 1.0, 0.5, 0.75
-    summary = results.summarise_runs(runs, "window", "WA")
+def test_summarise_splits_t_interval_over_splits():
+    split_outcomes = [outcome([0, 0, 1, 1]), outcome([0, 1, 1, 0]), outcome([0, 0, 1, 0])]  # WA 1.0, 0.5, 0.75
+    summary = results.summarise_splits(split_outcomes, "window", "WA")
     assert summary["value"] == 0.75 and summary["seeds"] == 3
     # t(0.975, 2) = 4.303, sample std 0.25, n 3: half-width 0.621, clipped to [0, 1]
     assert abs(summary["ci_low"] - (0.75 - 4.302653 * 0.25 / np.sqrt(3))) < 1e-5
     assert summary["ci_high"] == 1.0
-    single = results.summarise_runs(runs[:1], "window", "WA", n_boot=100)
+    single = results.summarise_splits(split_outcomes[:1], "window", "WA", n_boot=100)
     assert single["value"] == 1.0 and single["seeds"] == 1
 
 
@@ -174,6 +183,6 @@ def test_a_speaker_bootstrap_is_wider_than_an_utterance_bootstrap_when_speakers_
 
 
 def test_a_results_file_is_named_by_its_corpus_never_by_a_path(tmp_path):
-    run = results.ResultsFile(paper="crnn", corpus="/data/mine/corpus.csv", protocol="p", profile="smoke", device="cpu", seeds=[0])
+    results_file = results.ResultsFile(paper="crnn", corpus="/data/mine/corpus.csv", protocol="p", profile="smoke", device="cpu", seeds=[0])
     with pytest.raises(ValueError, match="is a path; name it"):
-        run.path(tmp_path)
+        results_file.path(tmp_path)

@@ -62,13 +62,16 @@ def test_silence_is_trimmed_at_both_ends():
     assert 16000 <= len(trimmed) <= 16000 + 2 * 400
 
 
-def test_attention_weights_sum_to_one():
+def test_attention_pools_by_the_learned_scores():
     layer = AttentionPooling(8)
     h = torch.randn(3, 11, 8)
-    pooled = layer(h)
-    assert pooled.shape == (3, 8)
-    torch.testing.assert_close(layer.weights.sum(dim=1), torch.ones(3))
-    torch.testing.assert_close(pooled, (layer.weights.unsqueeze(-1) * h).sum(dim=1))
+    with torch.no_grad():
+        layer.score.weight.zero_()  # uᵀh_t = 0 for every t: equal weights, the plain mean
+        torch.testing.assert_close(layer(h), h.mean(dim=1))
+        layer.score.weight.copy_(torch.eye(8)[:1] * 1e4)  # u picks feature 0: the frame where it is largest
+        chosen = h[..., 0].argmax(dim=1)
+        torch.testing.assert_close(layer(h), h[torch.arange(3), chosen])
+        assert layer.weights.shape == (3, 11)
 
 
 def test_model_output_shape():
@@ -186,15 +189,15 @@ def test_variant_rows_are_labelled_and_never_headline_cells():
     y = corpus.labels
     window = training.Predictions(y, y, np.arange(len(y)), np.eye(4)[y])
     outcomes = scalogram.ProtocolOutcomes([[training.Outcome({"window": window, "utterance": window}, [{"epoch": 1, "val_UA": 1.0, "seconds": 1.0}])]])
-    run = scalogram.results_run(corpus, {p: outcomes for p in scalogram.PROTOCOLS}, settings, "cpu", {},
+    results_file = scalogram.results_file(corpus, {p: outcomes for p in scalogram.PROTOCOLS}, settings, "cpu", {},
                                 {"class-balanced loss": outcomes}, {"savee": corpus})
-    table = run.table()
+    table = results_file.table()
     labelled = table[table["variant"] == "class-balanced loss"]
     assert len(labelled) == 2 and set(labelled["column"]) == {"speaker-independent"}
     assert labelled["paper_value"].dropna().tolist() == [0.839]
     headline = results.headline_cells(table.assign(paper="scalogram", corpus="savee"))
     assert len(headline) == 2 and (headline["variant"] == "").all()
-    assert "class-balanced loss" in run.notes["variants"]
+    assert "class-balanced loss" in results_file.notes["variants"]
 
 
 def test_the_verdict_classes_each_cell_as_the_scoreboard_does_and_names_a_leaky_variant():
@@ -204,17 +207,17 @@ def test_the_verdict_classes_each_cell_as_the_scoreboard_does_and_names_a_leaky_
     from serlib import results
     from serlib.papers import scalogram
 
-    runs = {}
+    results_files = {}
     for corpus, (dependent, independent) in {"emodb": ((0.828, 0.70, 0.90, 0.891), (0.766, 0.70, 0.83, 0.864)),
                                              "savee": ((0.86, 0.80, 0.90, 0.871), (0.40, 0.30, 0.50, 0.839))}.items():
-        run = results.ResultsFile("scalogram", corpus, "protocol", "full", "cpu", [0])
+        results_file = results.ResultsFile("scalogram", corpus, "protocol", "full", "cpu", [0])
         for column, (value, low, high, paper) in (("speaker-dependent", dependent), ("speaker-independent", independent)):
-            run.add(results.ResultRow("Table 4", "CNN + BLSTM", column, "UA", paper, value, low, high))
+            results_file.add(results.ResultRow("Table 4", "CNN + BLSTM", column, "UA", paper, value, low, high))
         if corpus == "savee":
-            run.add(results.ResultRow("Table 4", "CNN + BLSTM", "speaker-independent", "UA", 0.839, 0.83, 0.75, 0.90,
+            results_file.add(results.ResultRow("Table 4", "CNN + BLSTM", "speaker-independent", "UA", 0.839, 0.83, 0.75, 0.90,
                                       variant="epoch chosen on the test fold"))
-        runs[corpus] = run
-    box = scalogram.verdict_box(runs, "full")
+        results_files[corpus] = results_file
+    box = scalogram.verdict_box(results_files, "full")
     assert "**Emo-DB** (Table 4, segment UAR, full profile): speaker-dependent 82.8 vs 89.1 (consistent but inconclusive); " \
            "speaker-independent 76.6 vs 86.4 (not reproduced)." in box
     assert "speaker-dependent 86.0 vs 87.1 (within 3 points)" in box

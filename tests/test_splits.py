@@ -64,6 +64,33 @@ def test_session_folds():
     assert len(folds) == 6 and all(len(f.test) == 10 for f in folds)
 
 
+def test_session_folds_refuse_a_speaker_in_two_sessions():
+    manifest = toy_manifest()
+    manifest.loc[5, "session"] = "1"  # one of s0's utterances filed under session 1
+    with pytest.raises(splits.SpeakerLeakError, match=r"\['s0'\] in both train and test"):
+        splits.session_folds(manifest)
+
+
+def test_a_speaker_independent_split_cannot_be_built_unchecked():
+    manifest = toy_manifest()
+    rows = {"train": np.arange(0, 20), "val": np.arange(20, 25), "test": np.arange(25, 30)}
+    with pytest.raises(ValueError, match="carries no speakers to check"):
+        splits.Split("unchecked", rows["train"], rows["val"], rows["test"])
+    with pytest.raises(splits.SpeakerLeakError, match=r"\['s2'\] in both val and test"):
+        splits.Split("leaky", rows["train"], rows["val"], rows["test"], speakers=splits.part_speakers(manifest, rows))
+    dependent = splits.Split("random", rows["train"], rows["val"], rows["test"], speaker_independent=False)
+    with pytest.raises(splits.SpeakerLeakError):
+        splits.check_speaker_disjoint(manifest, dependent)
+
+
+def test_a_split_vouched_for_by_its_release_is_not_checked_and_says_so():
+    manifest = toy_manifest().assign(speaker="train speakers", utterance_id=[f"u{i}" for i in range(60)])
+    split = splits.make_split(manifest, "challenge", range(0, 40), range(40, 60), speakers_from="the release")
+    assert split.speaker_independent and split.speakers_from == "the release"
+    with pytest.raises(splits.SpeakerLeakError):
+        splits.make_split(manifest, "challenge", range(0, 40), range(40, 60))
+
+
 def test_random_stratified_is_labelled_speaker_dependent():
     folds = splits.random_stratified(toy_manifest(), test_size=0.25, repeats=3, seed=0)
     assert len(folds) == 3

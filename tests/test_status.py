@@ -47,11 +47,11 @@ def test_each_page_says_what_it_reproduces_as_the_results_files_do(paper):
 
 
 def _results_file(folder: Path, paper: str, corpus: str, rows: list[dict], not_run: list[dict] = ()) -> None:
-    run = results.ResultsFile(paper=paper, corpus=corpus, protocol="p", profile="full", device="cpu", seeds=[0])
+    results_file = results.ResultsFile(paper=paper, corpus=corpus, protocol="p", profile="full", device="cpu", seeds=[0])
     for row in rows:
-        run.add(results.ResultRow(**{"column": "c", "metric": "UA", "level": "utterance", **row}))
-    run.not_run = [results.Cell(**cell) for cell in not_run]
-    run.write(folder)
+        results_file.add(results.ResultRow(**{"column": "c", "metric": "UA", "level": "utterance", **row}))
+    results_file.not_run = [results.Cell(**cell) for cell in not_run]
+    results_file.write(folder)
 
 
 def test_a_status_names_what_ran_what_did_not_and_why(tmp_path):

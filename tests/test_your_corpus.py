@@ -91,7 +91,13 @@ def test_folds_from_a_session_column_keep_numbers_and_refuse_blanks_and_too_many
     with pytest.raises(ValueError, match="2 utterances have no session"):
         common.with_sessions(manifest.assign(session=["1", "1", "", "", "2", "2"]), "x")
     with pytest.raises(ValueError, match="6 sessions; the protocols test 5 folds"):
-        common.with_sessions(manifest.assign(session=list("123456")), "x")
+        common.with_sessions(manifest.assign(speaker=list("abcdef"), session=list("123456")), "x")
+
+
+def test_a_session_column_that_splits_a_speaker_is_refused_naming_the_speaker():
+    manifest = pd.DataFrame({"utterance_id": list("abcdef"), "speaker": list("aabbcc"), "emotion": ["anger"] * 6})
+    with pytest.raises(ValueError, match=r"corpus 'my.csv': the fold column puts speaker\(s\) in more than one fold.*'b': \['1', '2'\]"):
+        common.with_sessions(manifest.assign(fold=["1", "1", "1", "2", "2", "2"]), "my.csv")
 
 
 def test_a_csv_with_four_sessions_tests_four_folds_and_says_so_for_a_fifth(tmp_path):

@@ -214,18 +214,29 @@ def check_corpus_name(name: str, parameter: str = "corpus") -> None:
 
 def load_corpus(name: str, data_root: str | Path | None = None) -> pd.DataFrame:
     """The manifest of a registered corpus under the data root, or of a CSV manifest path; its
-    speech only (RAVDESS's song files, vocal channel 02, never enter a speech protocol, even
-    where a download of the song part sits in the same folder)."""
+    speech only (:func:`load_speech`)."""
+    return load_speech(name, data_root)[0]
+
+
+def load_speech(name: str, data_root: str | Path | None = None) -> tuple[pd.DataFrame, str]:
+    """:func:`load_corpus`'s manifest and a note of what it kept: RAVDESS's song files (vocal
+    channel 02) never enter a speech protocol, even where a download of the song part sits in the
+    same folder."""
     if name.endswith(".csv"):
-        return corpora.load_manifest(name)
-    return speech_only(corpora.load_manifest(name, corpora.corpus_root(name, data_root)))
+        return speech_only(corpora.load_manifest(name), name)
+    return speech_only(corpora.load_manifest(name, corpora.corpus_root(name, data_root)), name)
 
 
-def speech_only(manifest: pd.DataFrame) -> pd.DataFrame:
-    """The rows whose ``vocal_channel`` (where the corpus has one) is speech."""
+def speech_only(manifest: pd.DataFrame, corpus: str) -> tuple[pd.DataFrame, str]:
+    """The rows whose ``vocal_channel`` (where the corpus has one) is speech (RAVDESS vocal channel
+    01, capsule §4.2 "speech") and a note for the results file; a corpus without speech is an error."""
     if "vocal_channel" not in manifest:
-        return manifest
-    return manifest[manifest["vocal_channel"] == "speech"].reset_index(drop=True)
+        return manifest, ""
+    speech = manifest[manifest["vocal_channel"] == "speech"].reset_index(drop=True)
+    if speech.empty:
+        raise ValueError(f"corpus {corpus!r}: no speech files (vocal channel 01) among its {len(manifest)} files")
+    dropped = len(manifest) - len(speech)
+    return speech, f"speech only (vocal channel 01): {len(speech)} files" + (f", {dropped} song files left out" if dropped else "")
 
 
 @dataclass(frozen=True)
@@ -311,6 +322,8 @@ def four_class_manifest(manifest: pd.DataFrame, task: SessionTask) -> pd.DataFra
 
 #: Folds of a corpus without sessions for the IEMOCAP papers' protocols (IEMOCAP has five sessions).
 SESSION_FOLDS = 5
+#: Their numbers, the test folds a session protocol may hold out.
+SESSION_FOLD_NUMBERS = tuple(range(1, SESSION_FOLDS + 1))
 
 
 def session_task(name: str) -> SessionTask:
@@ -327,8 +340,8 @@ def with_sessions(manifest: pd.DataFrame, corpus: str) -> tuple[pd.DataFrame, st
     """``manifest`` with a ``session`` column of fold numbers and how they were made: the corpus's
     own ``session`` (or ``fold``) column where it has one (whole numbers kept; other values
     numbered 1..n in sorted order), else :data:`SESSION_FOLDS` speaker-disjoint folds by
-    :func:`serlib.splits.speaker_folds`. A blank value, or more folds than the protocols' five,
-    is an error. Each fold's speaker-disjointness is checked when the folds are made."""
+    :func:`serlib.splits.speaker_folds`. A blank value, a speaker in two folds, or more folds than
+    the protocols' five, is an error naming them. Each fold's speaker-disjointness is checked when the folds are made."""
     for column in ("session", "fold"):
         if column not in manifest:
             continue
@@ -336,6 +349,12 @@ def with_sessions(manifest: pd.DataFrame, corpus: str) -> tuple[pd.DataFrame, st
         if (values == "").any():
             raise ValueError(f"corpus {corpus!r}: {int((values == '').sum())} utterances have no {column} "
                              f"(e.g. {manifest.loc[values == '', 'utterance_id'].iloc[0]}); give every one, or drop the column")
+        per_speaker = values.groupby(manifest["speaker"]).unique()
+        spread = {str(speaker): sorted(found) for speaker, found in per_speaker.items() if len(found) > 1}
+        if spread:
+            raise ValueError(f"corpus {corpus!r}: the {column} column puts speaker(s) in more than one {column}, so its "
+                             f"folds would not be speaker-disjoint: {dict(list(spread.items())[:5])}; give each speaker "
+                             f"one {column}, or drop the column for speaker-disjoint folds")
         names = sorted(values.unique(), key=lambda v: (0, int(v), v) if v.isdigit() else (1, 0, v))
         if len(names) > SESSION_FOLDS:
             raise ValueError(f"corpus {corpus!r}: {len(names)} {column}s; the protocols test {SESSION_FOLDS} folds: give a "

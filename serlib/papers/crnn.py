@@ -70,7 +70,7 @@ class Settings:
     corpus: str = common.setting("nemo", common.Valid(corpus=True))  # a registered corpus or a CSV manifest
     systems: tuple[str, ...] = common.setting(("Plain CRNN", "Multi-CRNN", "HSF-CRNN"), common.Valid(among=tuple(SYSTEMS)))
     # sessions (folds) that are test sets
-    test_folds: tuple[int, ...] = common.setting((1, 2, 3, 4, 5), common.Valid(among=(1, 2, 3, 4, 5)))
+    test_folds: tuple[int, ...] = common.setting(common.SESSION_FOLD_NUMBERS, common.Valid(among=common.SESSION_FOLD_NUMBERS))
     # Adam; chosen per fold on validation UA (3e-4 learnt too slowly in a pilot)
     learning_rates: tuple[float, ...] = common.setting((3e-3, 1e-3), common.Valid(positive=True))
     epochs: int = HPARAMS.max_epochs
@@ -294,7 +294,7 @@ def training_grid(settings: Settings, data_root: str | Path | None = None, cache
     """Table 1's trainings on ``settings.corpus`` (for ``serlib reproduce --executor dask``; IEMOCAP
     and EmotAsS, when given, train inside the notebook)."""
     data = load_data(settings, data_root=data_root, cache=cache, progress=False)
-    return [job for runs in table1_trainings(data, settings, device).values() for job in runs]
+    return [job for trainings in table1_trainings(data, settings, device).values() for job in trainings]
 
 
 @dataclass
@@ -321,16 +321,16 @@ class FoldOutcomes:
 def run_table1(data: Data, settings: Settings, device: str = "auto", cache: str | Path | None = None, log=print) -> FoldOutcomes:
     """Every (system, test fold, learning rate, seed) training; each fold's learning rate is the
     one with the best mean validation UA over seeds (its validation speaker, never its test fold)."""
-    run = FoldOutcomes({}, {})
+    fold_outcomes = FoldOutcomes({}, {})
     for (system, session, rate), trainings in table1_trainings(data, settings, device).items():
-        run.outcomes[system, session, rate] = [job.run(cache) for job in trainings]
+        fold_outcomes.outcomes[system, session, rate] = [job.run(cache) for job in trainings]
         if rate != settings.learning_rates[-1]:
             continue
-        rate = run.chosen[system, session] = max(settings.learning_rates, key=lambda r: run.validation_ua(system, session, r))
-        test = np.mean([o.levels["utterance"].score("UA") for o in run.selected(system, session)])
+        rate = fold_outcomes.chosen[system, session] = max(settings.learning_rates, key=lambda r: fold_outcomes.validation_ua(system, session, r))
+        test = np.mean([o.levels["utterance"].score("UA") for o in fold_outcomes.selected(system, session)])
         log(f"[{settings.profile}, {data.corpus}] session {session} {system:<10} lr {rate:g} "
-            f"(val UA {run.validation_ua(system, session, rate):.3f}) test UA {test:.3f}")
-    return run
+            f"(val UA {fold_outcomes.validation_ua(system, session, rate):.3f}) test UA {test:.3f}")
+    return fold_outcomes
 
 
 def best_epoch(outcome: training.Outcome) -> int:
@@ -338,36 +338,36 @@ def best_epoch(outcome: training.Outcome) -> int:
     return outcome.kept_epoch(HPARAMS.select_metric)
 
 
-def choices(data: Data, run: FoldOutcomes, settings: Settings) -> pd.DataFrame:
+def choices(data: Data, fold_outcomes: FoldOutcomes, settings: Settings) -> pd.DataFrame:
     """Per system and fold: validation speaker, validation UA of each learning rate, the chosen
     rate and its best epoch (seed 0)."""
     rows = []
-    for (system, session), rate in run.chosen.items():
+    for (system, session), rate in fold_outcomes.chosen.items():
         fold = data.fold(session)
         row = {"system": system, "test session": session,
                "validation speaker": ", ".join(sorted(data.manifest["speaker"].iloc[fold.val].unique()))}
         for candidate in settings.learning_rates:
-            row[f"val UA, lr {candidate:g}"] = round(run.validation_ua(system, session, candidate), 3)
+            row[f"val UA, lr {candidate:g}"] = round(fold_outcomes.validation_ua(system, session, candidate), 3)
         row["chosen lr"] = rate
-        row["best epoch"] = best_epoch(run.selected(system, session)[0])
+        row["best epoch"] = best_epoch(fold_outcomes.selected(system, session)[0])
         rows.append(row)
     return pd.DataFrame(rows).set_index(["system", "test session"])
 
 
-def results_run(data: Data, run: FoldOutcomes, settings: Settings, device: str) -> results.ResultsFile:
+def results_file(data: Data, fold_outcomes: FoldOutcomes, settings: Settings, device: str) -> results.ResultsFile:
     """Table 1 rows: WA and UA of each system over all test folds pooled, and on the paper's
     single split. Paper values only on the paper's corpus, and only for the single split."""
     record = results.ResultsFile(paper=PAPER, corpus=data.corpus, profile=settings.profile, device=device,
                          seeds=list(settings.seeds), protocol=data.protocol, started=data.started,
                          notes={"settings": asdict(settings), "hparams": asdict(HPARAMS), "task": data.task.note,
-                                "chosen_learning_rates": {f"{s} / session {f}": r for (s, f), r in run.chosen.items()}})
+                                "chosen_learning_rates": {f"{s} / session {f}": r for (s, f), r in fold_outcomes.chosen.items()}})
     sessions = list(settings.test_folds)
     views = {f"{len(sessions)}-fold leave-one-session-out": sessions}
     if data.task.single_split_test in sessions:
         views[f"single split (session {data.task.single_split_test} tests)"] = [data.task.single_split_test]
     for system in settings.systems:
         for column, chosen_sessions in views.items():
-            pooled = run.pooled(system, chosen_sessions)
+            pooled = fold_outcomes.pooled(system, chosen_sessions)
             for metric in ("WA", "UA"):
                 paper_value = None
                 if not data.task.stand_in and column.startswith("single split"):
@@ -375,7 +375,7 @@ def results_run(data: Data, run: FoldOutcomes, settings: Settings, device: str) 
                 record.add(results.ResultRow(table="Table 1", row=system, column=column, metric=metric, level="utterance",
                                              paper_value=paper_value,
                                              **results.summarise_seeds(pooled, "utterance", metric, settings.n_boot)))
-    record.training_seconds["Table 1"] = common.training_seconds(o for runs in run.outcomes.values() for o in runs)
+    record.training_seconds["Table 1"] = common.training_seconds(o for cell_outcomes in fold_outcomes.outcomes.values() for o in cell_outcomes)
     return record
 
 
@@ -384,35 +384,37 @@ def table1(record: results.ResultsFile) -> pd.DataFrame:
     return results.ours_by_column(record, PAPER_ORDER[::-1])
 
 
-def per_fold(data: Data, run: FoldOutcomes, settings: Settings) -> pd.DataFrame:
+def per_fold(data: Data, fold_outcomes: FoldOutcomes, settings: Settings) -> pd.DataFrame:
     """UA of each system's chosen model on each test fold (mean over seeds)."""
     return pd.DataFrame({
         system: {f"session {s} ({', '.join(sorted(data.manifest['speaker'].iloc[data.fold(s).test].unique()))})":
-                 round(100 * np.mean([o.levels["utterance"].score("UA") for o in run.selected(system, s)]), 1)
+                 round(100 * np.mean([o.levels["utterance"].score("UA") for o in fold_outcomes.selected(system, s)]), 1)
                  for s in settings.test_folds}
         for system in settings.systems})
 
 
-def confusion(run: FoldOutcomes, system: str, sessions: list[int]) -> np.ndarray:
+def confusion(fold_outcomes: FoldOutcomes, system: str, sessions: list[int]) -> np.ndarray:
     """Row-normalised confusion matrix of ``system``'s pooled test predictions (seeds summed)."""
-    pooled = sum(metrics.confusion_matrix(o.levels["utterance"].y_true, o.levels["utterance"].y_pred, len(CLASSES))
-                 for o in run.pooled(system, sessions))
-    return metrics.row_normalised(pooled)
+    return training.pooled_confusion(fold_outcomes.pooled(system, sessions), "utterance", len(CLASSES))
 
 
 # --------------------------------------------------------------------------- Table 2: EmotAsS
 
 
-def transferred_choices(data: Data, run: FoldOutcomes, system: str) -> tuple[float, int]:
+def transferred_choices(data: Data, fold_outcomes: FoldOutcomes, system: str) -> tuple[float, int]:
     """Learning rate (the most often chosen) and epochs (median best epoch) of ``system`` on
     Table 1's validation speakers: EmotAsS gives no speaker ids to validate on, and its devel set
     is what Table 2 reports, so nothing is chosen on it."""
-    rates = Counter(rate for (s, _), rate in run.chosen.items() if s == system)
-    epochs = [best_epoch(o) for (s, session) in run.chosen if s == system for o in run.selected(s, session)]
+    rates = Counter(rate for (s, _), rate in fold_outcomes.chosen.items() if s == system)
+    epochs = [best_epoch(o) for (s, session) in fold_outcomes.chosen if s == system for o in fold_outcomes.selected(s, session)]
     return rates.most_common(1)[0][0], int(np.median(epochs))
 
 
-def run_table2(emotass_root: str | Path, table1_data: Data, table1_run: FoldOutcomes, settings: Settings, device: str = "auto",
+#: Who vouches that EmotAsS's train and devel partitions share no speaker: its files name none.
+EMOTASS_SPEAKERS = "the EmotAsS release (its partitions hold different speakers; its files name none)"
+
+
+def run_table2(emotass_root: str | Path, table1_data: Data, table1_outcomes: FoldOutcomes, settings: Settings, device: str = "auto",
                cache: str | Path | None = None, progress: bool = True) -> results.ResultsFile:
     """Table 2: each system trained on the challenge's train partition with the learning rate and
     epochs chosen on Table 1's validation speakers, scored (UA) on the devel partition."""
@@ -422,23 +424,24 @@ def run_table2(emotass_root: str | Path, table1_data: Data, table1_run: FoldOutc
         labelled = common.smoke_subset(labelled, ["partition", "emotion"], 4 * settings.per_class_and_speaker)
     labelled = labelled.sort_values("utterance_id", ignore_index=True)
     split = splits.make_split(labelled, "EmotAsS train / devel", np.flatnonzero(labelled["partition"] == "train"),
-                              np.flatnonzero(labelled["partition"] == "devel"))
+                              np.flatnonzero(labelled["partition"] == "devel"), speakers_from=EMOTASS_SPEAKERS)
     labels = labelled["emotion"].map({e: i for i, e in enumerate(CLASSES)}).to_numpy()
     found = extract(labelled, cache, progress)
     examples = inputs(found["spectrogram"], found["functionals"], labels, {"train": split.train, "test": split.test})
     record = results.ResultsFile(paper=PAPER, corpus="emotass", profile=settings.profile, device=device, seeds=list(settings.seeds),
                          protocol=f"train partition ({len(split.train)}) → devel partition ({len(split.test)}), 4 classes; "
+                                  f"speaker-disjoint by {EMOTASS_SPEAKERS}, not checked in code; "
                                   "learning rate and epochs from the Table 1 run's validation speakers")
     outcomes = []
     for system in settings.systems:
-        rate, epochs = transferred_choices(table1_data, table1_run, system)
-        runs = [train_system(examples, system, "Table 2", split,
+        rate, epochs = transferred_choices(table1_data, table1_outcomes, system)
+        cell_outcomes = [train_system(examples, system, "Table 2", split,
                              train_config(settings, rate, seed, device, select="last", epochs=epochs), "emotass", cache)
                 for seed in settings.seeds]
-        outcomes += runs
+        outcomes += cell_outcomes
         record.add(results.ResultRow(table="Table 2", row=system, column="Develop set", metric="UA", level="utterance",
                                      paper_value=PAPER_TABLE2[system, "Develop set"],
-                                     **results.summarise_seeds(runs, "utterance", "UA", settings.n_boot)))
+                                     **results.summarise_seeds(cell_outcomes, "utterance", "UA", settings.n_boot)))
     record.training_seconds["Table 2"] = common.training_seconds(outcomes)
     return record
 

@@ -81,7 +81,7 @@ class Settings:
     # the models the speaker-independent folds train (of ``systems``; None: all of them)
     speaker_independent_systems: tuple[str, ...] | None = common.setting(None, common.Valid(among=SYSTEMS, nonempty=False))
     # folds that are test sets (1-based)
-    test_folds: tuple[int, ...] = common.setting((1, 2, 3, 4, 5), common.Valid(among=tuple(range(1, HPARAMS.folds + 1))))
+    test_folds: tuple[int, ...] = common.setting(tuple(range(1, HPARAMS.folds + 1)), common.Valid(among=tuple(range(1, HPARAMS.folds + 1))))
     epochs: int = HPARAMS.max_epochs
     seeds: tuple[int, ...] = common.setting((0,), common.Valid(at_least=0))
     per_class_and_speaker: int | None = None  # a subset of every speaker's utterances (smoke)
@@ -279,7 +279,7 @@ def training_grid(settings: Settings, data_root: str | Path | None = None, cache
                   device: str = "auto") -> list[common.Training]:
     """Every training of Table 2 on ``settings.corpus`` (for ``serlib reproduce --executor dask``)."""
     data = load_data(settings, data_root=data_root, cache=cache, progress=False)
-    return [job for runs in table2_trainings(data, settings, device).values() for job in runs]
+    return [job for trainings in table2_trainings(data, settings, device).values() for job in trainings]
 
 
 @dataclass
@@ -312,12 +312,12 @@ class Table2Outcomes:
 
 def run_table2(data: Data, settings: Settings, device: str = "auto", cache: str | Path | None = None, log=print) -> Table2Outcomes:
     """Every (protocol, system, fold, seed) training of Table 2."""
-    run = Table2Outcomes({}, settings, data.manifest["speaker"].to_numpy())
+    table2_outcomes = Table2Outcomes({}, settings, data.manifest["speaker"].to_numpy())
     for (protocol, system, number), trainings in table2_trainings(data, settings, device).items():
-        run.outcomes[protocol, system, number] = [job.run(cache) for job in trainings]
-        ua = np.mean([o.levels["utterance"].score("UA") for o in run.outcomes[protocol, system, number]])
+        table2_outcomes.outcomes[protocol, system, number] = [job.run(cache) for job in trainings]
+        ua = np.mean([o.levels["utterance"].score("UA") for o in table2_outcomes.outcomes[protocol, system, number]])
         log(f"[{settings.profile}, {data.corpus}] {protocol:<19} fold {number} {system:<32} test UA {ua:.3f}")
-    return run
+    return table2_outcomes
 
 
 # --------------------------------------------------------------------------- tables
@@ -358,7 +358,7 @@ def part_run(protocol: str) -> str:
     return protocol.partition(PART_RUN)[2]
 
 
-def results_run(data: Data, run: Table2Outcomes, settings: Settings, device: str) -> results.ResultsFile:
+def results_file(data: Data, table2_outcomes: Table2Outcomes, settings: Settings, device: str) -> results.ResultsFile:
     """Table 2 rows per system and protocol, test folds pooled. The paper's numbers sit beside the
     random-fold rows on IEMOCAP only (its protocol and corpus); the speaker-independent rows on
     IEMOCAP are a labelled variant; a stand-in's rows carry no paper value."""
@@ -370,7 +370,7 @@ def results_run(data: Data, run: Table2Outcomes, settings: Settings, device: str
                                 "task": data.task.note})
     for protocol in settings.protocols:
         for system in systems_of(settings, protocol):
-            pooled = run.pooled(protocol, system)
+            pooled = table2_outcomes.pooled(protocol, system)
             for index, metric in enumerate(("WA", "UA")):
                 comparable = not data.task.stand_in and protocol == "random"
                 variant = "" if protocol == "random" or data.task.stand_in else "speaker-independent folds"
@@ -378,7 +378,7 @@ def results_run(data: Data, run: Table2Outcomes, settings: Settings, device: str
                     table="Table 2", row=system, column=f"{protocol} {HPARAMS.folds}-fold", metric=metric,
                     level="utterance", paper_value=PAPER_TABLE2[system][index] / 100 if comparable else None, variant=variant,
                     **results.summarise_seeds(pooled, "utterance", metric, settings.n_boot)))
-    record.training_seconds["Table 2"] = common.training_seconds(o for runs in run.outcomes.values() for o in runs)
+    record.training_seconds["Table 2"] = common.training_seconds(o for cell_outcomes in table2_outcomes.outcomes.values() for o in cell_outcomes)
     return record
 
 
@@ -417,32 +417,32 @@ def _difference(first: list[training.Outcome], second: list[training.Outcome], m
                                         speakers=None if speakers is None else speakers[common_utterances])
 
 
-def comparison_level(run: Table2Outcomes, protocol: str) -> float:
+def comparison_level(table2_outcomes: Table2Outcomes, protocol: str) -> float:
     """The CI level at which the verdict calls a proposed − BaseN difference established: 95 %
     corrected (Bonferroni) for the number of UA comparisons ``protocol`` makes."""
-    comparisons = max(1, len(systems_of(run.settings, protocol)) - 1)
+    comparisons = max(1, len(systems_of(table2_outcomes.settings, protocol)) - 1)
     return 1 - 0.05 / comparisons
 
 
-def differences(run: Table2Outcomes, protocol: str, level: float = 0.95) -> pd.DataFrame:
+def differences(table2_outcomes: Table2Outcomes, protocol: str, level: float = 0.95) -> pd.DataFrame:
     """Proposed − each ablation in points (UA and WA), with the paired ``level`` bootstrap CI over
     the test speakers and their utterances, and the paper's difference (its Table 2, IEMOCAP, random folds)."""
-    settings = run.settings
+    settings = table2_outcomes.settings
     rows = []
     if "proposed" in systems_of(settings, protocol):
         for system in (s for s in systems_of(settings, protocol) if s != "proposed"):
             for index, metric in enumerate(("WA", "UA")):
-                value, low, high = run.difference((protocol, "proposed"), (protocol, system), metric, level)
+                value, low, high = table2_outcomes.difference((protocol, "proposed"), (protocol, system), metric, level)
                 rows.append({"system": system, "metric": metric, "ours": 100 * value, "low": 100 * low, "high": 100 * high,
                              "paper": PAPER_TABLE2["proposed"][index] - PAPER_TABLE2[system][index]})
     return pd.DataFrame(rows, columns=["system", "metric", "ours", "low", "high", "paper"])
 
 
-def contributions(run: Table2Outcomes, protocol: str) -> pd.DataFrame:
+def contributions(table2_outcomes: Table2Outcomes, protocol: str) -> pd.DataFrame:
     """Proposed − each ablation (points of WA and UA, paired bootstrap CI over speakers and their
     utterances at :func:`comparison_level`, the verdict's level), beside the paper's difference, and
     whether our CI establishes the paper's sign."""
-    found = differences(run, protocol, comparison_level(run, protocol))
+    found = differences(table2_outcomes, protocol, comparison_level(table2_outcomes, protocol))
     if not len(found):
         return pd.DataFrame()
     table = {}
@@ -455,7 +455,7 @@ def contributions(run: Table2Outcomes, protocol: str) -> pd.DataFrame:
     return pd.DataFrame(table).T.rename_axis("proposed − ...")
 
 
-def verdict_box(run: Table2Outcomes, corpus: str, profile: str, iemocap_ran: bool) -> str:
+def verdict_box(table2_outcomes: Table2Outcomes, corpus: str, profile: str, iemocap_ran: bool) -> str:
     """The page's opening box: what this run reproduced, what it could not, and why."""
     lines = []
     if profile != "full":
@@ -463,22 +463,22 @@ def verdict_box(run: Table2Outcomes, corpus: str, profile: str, iemocap_ran: boo
                      "number on this page is a result.")
     task = common.session_task(corpus)
     where = f"the **{corpora.display_name(corpus)}** stand-in" if task.stand_in else f"**{corpora.display_name(corpus)}**"
-    trained = "; ".join(f"{len(systems_of(run.settings, protocol))} of Table 2's 8 models on the {protocol} folds"
-                        for protocol in run.settings.protocols)
-    lines.append(f"**Ran on {where}:** {trained} ({len(run.settings.test_folds)} of 5 test folds).")
-    if profile == "full" and (missing := not_yet_run(run.settings)):
-        lines.append(f"**Part of the grid:** {grid_size(run.settings)} trainings; the full protocol's {grid_size(PROFILES['full'])} "
+    trained = "; ".join(f"{len(systems_of(table2_outcomes.settings, protocol))} of Table 2's 8 models on the {protocol} folds"
+                        for protocol in table2_outcomes.settings.protocols)
+    lines.append(f"**Ran on {where}:** {trained} ({len(table2_outcomes.settings.test_folds)} of 5 test folds).")
+    if profile == "full" and (missing := not_yet_run(table2_outcomes.settings)):
+        lines.append(f"**Part of the grid:** {grid_size(table2_outcomes.settings)} trainings; the full protocol's {grid_size(PROFILES['full'])} "
                      f"also hold {'; '.join(missing)}. Those join this page as their trainings finish (each is committed "
                      "as it finishes); until then every number here rests on what is named above.")
-    for protocol in run.settings.protocols:
-        level = comparison_level(run, protocol)
-        found = differences(run, protocol, level)
+    for protocol in table2_outcomes.settings.protocols:
+        level = comparison_level(table2_outcomes, protocol)
+        found = differences(table2_outcomes, protocol, level)
         ua = found[found["metric"] == "UA"]
         if len(ua):
             verdicts = [common.sign_agreement(r.low, r.high, r.paper) for r in ua.itertuples()]
             established = [f"{r.system.split(':')[0]} ({r.ours:+.1f})" for r, v in zip(ua.itertuples(), verdicts)
                            if v in ("agrees", "opposite")]
-            resampled = "speakers and their utterances" if run.speakers is not None else "utterances"
+            resampled = "speakers and their utterances" if table2_outcomes.speakers is not None else "utterances"
             lines.append(f"**Components, {protocol} folds (proposed − BaseN, UA):** {len(verdicts)} "
                          f"comparison{'s' if len(verdicts) > 1 else ''}, each "
                          f"judged on a {100 * level:.1f} % CI over {resampled} (95 % corrected for "
@@ -487,9 +487,9 @@ def verdict_box(run: Table2Outcomes, corpus: str, profile: str, iemocap_ran: boo
                          f"{verdicts.count('not established')}"
                          + (f"; established: {', '.join(established)}" if established else "")
                          + " ([the table](etransformer-contributions)).")
-    if not set(PROTOCOLS) - set(run.settings.protocols):
-        ua = [run.difference(("random", s), ("speaker-independent", s), "UA")[0]
-              for s in systems_of(run.settings, "speaker-independent")]
+    if not set(PROTOCOLS) - set(table2_outcomes.settings.protocols):
+        ua = [table2_outcomes.difference(("random", s), ("speaker-independent", s), "UA")[0]
+              for s in systems_of(table2_outcomes.settings, "speaker-independent")]
         lines.append(f"**Shared speakers** (random − speaker-independent folds): UA {100 * min(ua):+.1f} to "
                      f"{100 * max(ua):+.1f} points across the models ([inflation](etransformer-inflation)).")
     if not iemocap_ran:
@@ -498,42 +498,40 @@ def verdict_box(run: Table2Outcomes, corpus: str, profile: str, iemocap_ran: boo
     return "\n\n".join(lines)
 
 
-def inflation(run: Table2Outcomes) -> pd.DataFrame:
+def inflation(table2_outcomes: Table2Outcomes) -> pd.DataFrame:
     """Random − speaker-independent folds per system (points, paired 95 % CI over speakers and their
     utterances: with all five folds both protocols test every utterance once): how much shared
     speakers inflate the scores."""
-    settings = run.settings
+    settings = table2_outcomes.settings
     if set(PROTOCOLS) - set(settings.protocols):
         return pd.DataFrame()
     rows = {}
     for system in systems_of(settings, "speaker-independent"):
         rows[system] = {}
         for metric in ("WA", "UA"):
-            value, low, high = run.difference(("random", system), ("speaker-independent", system), metric)
+            value, low, high = table2_outcomes.difference(("random", system), ("speaker-independent", system), metric)
             rows[system][f"{metric}: random − speaker-independent"] = f"{100 * value:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]"
     return pd.DataFrame(rows).T
 
 
-def confusion(run: Table2Outcomes, protocol: str, system: str) -> np.ndarray:
+def confusion(table2_outcomes: Table2Outcomes, protocol: str, system: str) -> np.ndarray:
     """Row-normalised confusion matrix of ``system``'s pooled test predictions (seeds summed)."""
-    pooled = sum(metrics.confusion_matrix(o.levels["utterance"].y_true, o.levels["utterance"].y_pred, len(common.FOUR_CLASSES))
-                 for o in run.pooled(protocol, system))
-    return metrics.row_normalised(pooled)
+    return training.pooled_confusion(table2_outcomes.pooled(protocol, system), "utterance", len(common.FOUR_CLASSES))
 
 
-def epochs_table(run: Table2Outcomes) -> pd.DataFrame:
+def epochs_table(table2_outcomes: Table2Outcomes) -> pd.DataFrame:
     """Per protocol and model: the epoch kept (best validation UA) and the last epoch trained
     (early stopping: :data:`HPARAMS` ``patience`` epochs without a gain, at most ``max_epochs``),
     as the range over test folds and seeds."""
     rows = {}
-    for (protocol, system, _), outcomes in run.outcomes.items():
+    for (protocol, system, _), outcomes in table2_outcomes.outcomes.items():
         entry = rows.setdefault((protocol, system), {"kept": [], "last": []})
         for outcome in outcomes:
             entry["kept"].append(outcome.kept_epoch(HPARAMS.select_metric))
             entry["last"].append(len(outcome.history))
     span = lambda values: f"{min(values)}" if min(values) == max(values) else f"{min(values)}–{max(values)}"  # noqa: E731
     return pd.DataFrame({key: {"epoch kept": span(v["kept"]), "last epoch": span(v["last"]),
-                               "stopped early": f"{sum(last < run.settings.epochs for last in v['last'])} of {len(v['last'])}"}
+                               "stopped early": f"{sum(last < table2_outcomes.settings.epochs for last in v['last'])} of {len(v['last'])}"}
                          for key, v in rows.items()}).T.rename_axis(["protocol", "model"])
 
 

@@ -197,7 +197,6 @@ def load_data(settings: Settings, data_root: str | Path | None = None, cache: st
         train = manifest.iloc[split.train].assign(row=split.train)
         kept = common.smoke_subset(train, ["speaker", "emotion"], settings.train_per_class_and_speaker)["row"]
         split = splits.make_split(manifest, split.name + " (smoke subset)", kept, split.test, split.val)
-    splits.check_speaker_disjoint(manifest, split)
     labels = manifest["emotion"].map({e: i for i, e in enumerate(mapping.classes)}).to_numpy()
     frames = {name: features.extract(manifest, extractor, cache, progress) for name, extractor in extractors().items()}
     variant_frames = {front_end: {name: features.extract(manifest, extractor, cache, progress)
@@ -347,12 +346,12 @@ def run_variants(data: Data, settings: Settings, device: str = "auto", cache: st
 Outcomes = dict[tuple[str, str], list[training.Outcome]]
 
 
-def results_run(data: Data, outcomes: Outcomes, settings: Settings, device: str,
+def results_file(data: Data, outcomes: Outcomes, settings: Settings, device: str,
                 variants: Mapping[str, Outcomes] | None = None) -> results.ResultsFile:
     """Rows of Tables 3-4: sequence accuracy (the paper's unit) beside the paper's number, plus
     utterance-level accuracy and UA at both levels; the variants' sequence accuracy (labelled,
     the paper's value beside them). Paper values only for the paper's corpus."""
-    run = results.ResultsFile(paper=PAPER, corpus=data.corpus, profile=settings.profile, device=device, seeds=list(settings.seeds),
+    record = results.ResultsFile(paper=PAPER, corpus=data.corpus, profile=settings.profile, device=device, seeds=list(settings.seeds),
                       protocol=data.protocol, started=data.started,
                       notes={"settings": asdict(settings), "hparams": asdict(HPARAMS), "classes": data.classes.note,
                              "variants": {name: {"question": variant(name).question, **variant(name).behaviour(),
@@ -361,19 +360,19 @@ def results_run(data: Data, outcomes: Outcomes, settings: Settings, device: str,
     for (table, feature_type, cell), paper_value in PAPER_VALUES.items():
         for level, metric in (("window", "WA"), ("utterance", "WA"), ("window", "UA"), ("utterance", "UA")):
             headline = (level, metric) == ("window", "WA") and on_paper_corpus
-            run.add(results.ResultRow(
+            record.add(results.ResultRow(
                 table=table, row=feature_type, column=cell, metric=metric, level=level,
                 paper_value=paper_value if headline else None,
                 **results.summarise_seeds(outcomes[feature_type, cell], level, metric, settings.n_boot)))
     for name, by_configuration in (variants or {}).items():
-        for (feature_type, cell), runs in by_configuration.items():
-            run.add(results.ResultRow(
+        for (feature_type, cell), cell_outcomes in by_configuration.items():
+            record.add(results.ResultRow(
                 table="Table 3", row=feature_type, column=cell, metric="WA", level="window", variant=name,
                 paper_value=PAPER_VALUES["Table 3", feature_type, cell] if on_paper_corpus else None,
-                **results.summarise_seeds(runs, "window", "WA", settings.n_boot)))
-        run.training_seconds[f"variant: {name}"] = common.training_seconds(o for runs in by_configuration.values() for o in runs)
-    run.training_seconds["Tables 3-4"] = common.training_seconds(o for runs in outcomes.values() for o in runs)
-    return run
+                **results.summarise_seeds(cell_outcomes, "window", "WA", settings.n_boot)))
+        record.training_seconds[f"variant: {name}"] = common.training_seconds(o for cell_outcomes in by_configuration.values() for o in cell_outcomes)
+    record.training_seconds["Tables 3-4"] = common.training_seconds(o for cell_outcomes in outcomes.values() for o in cell_outcomes)
+    return record
 
 
 #: The paired comparisons of the feature kinds: (table, MSPEC type, MFCC type, cell).
@@ -413,15 +412,15 @@ def variant_differences(variants: Mapping[str, Outcomes], n_boot: int = 1000) ->
     return pd.concat(lines, ignore_index=True).drop(columns=["table", "MSPEC − MFCC"]) if lines else pd.DataFrame()
 
 
-def verdict_box(run: results.ResultsFile, differences: pd.DataFrame, profile: str, variant_diffs: pd.DataFrame | None = None) -> str:
+def verdict_box(record: results.ResultsFile, differences: pd.DataFrame, profile: str, variant_diffs: pd.DataFrame | None = None) -> str:
     """The page's opening box (Markdown): how many of Tables 3-4's accuracies we reproduce, whether
     the paper's MSPEC > MFCC holds (under our front end and under each variant), and what the
     paper's Fig. 3 lets us compare."""
-    cells = results.headline_cells(run.table().assign(paper=PAPER, corpus=run.corpus))
+    cells = results.headline_cells(record.table().assign(paper=PAPER, corpus=record.corpus))
     if not len(cells):
-        return f"- No paper value applies to {run.corpus} ({profile} profile): ours alone below."
+        return f"- No paper value applies to {record.corpus} ({profile} profile): ours alone below."
     classes = results.cell_classes(cells)
-    lines = [f"- **Tables 3-4** on {corpora.display_name(run.corpus)} ({profile} profile, {len(run.seeds)} seeds), "
+    lines = [f"- **Tables 3-4** on {corpora.display_name(record.corpus)} ({profile} profile, {len(record.seeds)} seeds), "
              f"{len(cells)} sequence accuracies (a row printed in both tables counted once): "
              + results.class_counts(classes, bold=True)
              + f"; ours range over {100 * cells['value'].min():.1f}–{100 * cells['value'].max():.1f} %, the paper's over "
@@ -439,8 +438,8 @@ def verdict_box(run: results.ResultsFile, differences: pd.DataFrame, profile: st
         lines.append(f"- **Front-end variants** (the +Δ+ΔΔ LSTM pair, {profile} profile; MSPEC − MFCC, paper "
                      f"{variant_diffs['paper (points)'].iloc[0]} points): "
                      + "; ".join(f"*{v['variant']}* {v['ours (points)']} {v['95% CI']}, {v['sign']}" for _, v in variant_diffs.iterrows())
-                     + f". Each variant has {len(run.notes.get('settings', {}).get('variant_seeds', ())) or 'few'} seeds "
-                     f"(the paper's rows {len(run.seeds)}): its CI covers test utterances, not a rerun's spread, so read "
+                     + f". Each variant has {len(record.notes.get('settings', {}).get('variant_seeds', ())) or 'few'} seeds "
+                     f"(the paper's rows {len(record.seeds)}): its CI covers test utterances, not a rerun's spread, so read "
                      "these signs as indicative.")
     lines.append("- **Fig. 3** (the best model's confusion matrix) is a figure whose numbers did not survive text "
                  "extraction: ours is shown alone, with the four statements the text makes (two recalls, two confusions) "
@@ -448,12 +447,14 @@ def verdict_box(run: results.ResultsFile, differences: pd.DataFrame, profile: st
     return "\n".join(lines)
 
 
-def why_table(run: results.ResultsFile, differences: pd.DataFrame, variant_diffs: pd.DataFrame) -> pd.DataFrame:
+def why_table(record: results.ResultsFile, differences: pd.DataFrame, variant_diffs: pd.DataFrame,
+              split: splits.Split) -> pd.DataFrame:
     """For each gap to the paper: the explanations we test, the run that tests each, and what it
     showed, drawn from this run (``differences``: :func:`mspec_minus_mfcc`; ``variant_diffs``:
-    :func:`variant_differences`)."""
-    rows = run.table()
-    cells = results.headline_cells(rows.assign(paper=PAPER, corpus=run.corpus)) if len(rows) else rows
+    :func:`variant_differences`; ``split``: the one split every training shares)."""
+    test_speaker = f"one test speaker of {len(split.test)} utterances"
+    rows = record.table()
+    cells = results.headline_cells(rows.assign(paper=PAPER, corpus=record.corpus)) if len(rows) else rows
     if not len(cells):
         return pd.DataFrame()
     paper_rows = rows[(rows["variant"] == "") & (rows["level"] == "window") & (rows["metric"] == "WA")].set_index(["table", "row", "column"])
@@ -462,8 +463,8 @@ def why_table(run: results.ResultsFile, differences: pd.DataFrame, variant_diffs
     lines = [{"gap": f"Tables 3-4: {len(cells) - held} of {len(cells)} accuracies neither within {results.CLOSE_POINTS:g} points "
                      "of the paper nor holding it in our CI; Table 3's MSPEC rows "
                      + ", ".join(f"{r['row']} {r['gap']:+.1f}" for _, r in mspec.iterrows()) + " points",
-              "explanation": "seed noise: one test speaker of 71 utterances",
-              "run that tests it": f"{len(run.seeds)} seeds per configuration, 95% CI over test utterances",
+              "explanation": f"seed noise: {test_speaker}",
+              "run that tests it": f"{len(record.seeds)} seeds per configuration, 95% CI over test utterances",
               "what it showed": f"std over seeds {100 * cells['std'].min():.1f}–{100 * cells['std'].max():.1f} points; the paper's "
                                 f"value lies in our CI in {int(cells['paper_in_ci'].sum())} of {len(cells)}"}]
     for name, chosen in rows[(rows["variant"] != "")].groupby("variant", sort=False) if len(rows) else ():
@@ -477,7 +478,7 @@ def why_table(run: results.ResultsFile, differences: pd.DataFrame, variant_diffs
         signed = differences[differences["paper (points)"].astype(float) != 0]
         counts = differences["sign"].value_counts()
         lines.append({"gap": f"MSPEC − MFCC: the paper finds MSPEC better in {len(signed)} of {len(differences)} like-for-like pairs",
-                      "explanation": "seed noise: one 71-utterance test speaker",
+                      "explanation": f"seed noise: {test_speaker}",
                       "run that tests it": f"paired differences, {int(differences['seeds'].max())} seeds, one bootstrap "
                                            "resample scoring both kinds",
                       "what it showed": f"our CI establishes the paper's sign in {counts.get('agrees', 0)}, the opposite in "
@@ -491,18 +492,16 @@ def why_table(run: results.ResultsFile, differences: pd.DataFrame, variant_diffs
     return pd.DataFrame(lines)
 
 
-def every_level(run: results.ResultsFile) -> pd.DataFrame:
+def every_level(record: results.ResultsFile) -> pd.DataFrame:
     """Mean ± std over seeds of every metric and level, one line per configuration."""
-    rows = run.table().drop_duplicates(["row", "column", "metric", "level"])
+    rows = record.table().drop_duplicates(["row", "column", "metric", "level"])
     rows["ours"] = [f"{100 * v:.1f} ± {100 * s:.1f}" for v, s in zip(rows["value"], rows["std"])]
     return rows.pivot(index=["row", "column"], columns=["level", "metric"], values="ours")
 
 
 def best_confusion(data: Data, outcomes: dict) -> np.ndarray:
     """Fig. 3: row-normalised confusion matrix of the best model, sequences of all seeds pooled."""
-    pooled = sum(metrics.confusion_matrix(o.levels["window"].y_true, o.levels["window"].y_pred, len(data.classes.classes))
-                 for o in outcomes[BEST])
-    return metrics.row_normalised(pooled)
+    return training.pooled_confusion(outcomes[BEST], "window", len(data.classes.classes))
 
 
 #: What the paper's text says of its Fig. 3 (§4): (true class, predicted class, the claim).

@@ -449,8 +449,7 @@ def run_variants(corpus: Corpus, by_name: Mapping[str, Corpus], settings: Settin
 
 def confusion(outcomes: list[training.Outcome], n_classes: int) -> np.ndarray:
     """Row-normalised confusion matrix, segments of every fold and initialisation pooled."""
-    return metrics.row_normalised(sum(metrics.confusion_matrix(o.levels["window"].y_true, o.levels["window"].y_pred, n_classes)
-                                      for o in outcomes))
+    return training.pooled_confusion(outcomes, "window", n_classes)
 
 
 def clusters_of(corpus: Corpus, column: str) -> np.ndarray | None:
@@ -458,41 +457,41 @@ def clusters_of(corpus: Corpus, column: str) -> np.ndarray | None:
     return corpus.speakers if column == "speaker-independent" else None
 
 
-def results_run(corpus: Corpus, outcomes: dict[str, ProtocolOutcomes], settings: Settings, device: str,
+def results_file(corpus: Corpus, outcomes: dict[str, ProtocolOutcomes], settings: Settings, device: str,
                 timings: dict[str, float], variants: Mapping[str, ProtocolOutcomes] | None = None,
                 by_name: Mapping[str, Corpus] | None = None) -> results.ResultsFile:
     """Table 4 rows (segment and utterance UAR), the variants' rows (labelled, with the paper's
     value of their column beside them) and, for the paper's corpora, the cells of its
     confusion-matrix table beside the paper's."""
-    run = results.ResultsFile(paper=PAPER, corpus=corpus.name, profile=settings.profile, device=device, seeds=list(settings.seeds),
+    record = results.ResultsFile(paper=PAPER, corpus=corpus.name, profile=settings.profile, device=device, seeds=list(settings.seeds),
                       protocol=corpus.protocol, started=corpus.started,
                       notes={"settings": asdict(settings), "hparams": asdict(HPARAMS), "scalogram": asdict(SCALOGRAM),
                              "timings_s": timings, "variants": {}})
     for protocol in PROTOCOLS:
         for level in ("window", "utterance"):
             paper_value = PAPER_UAR.get((corpus.name, protocol)) if level == "window" else None
-            run.add(results.ResultRow(table="Table 4", row=corpus.name, column=protocol, metric="UA", level=level,
+            record.add(results.ResultRow(table="Table 4", row=corpus.name, column=protocol, metric="UA", level=level,
                                       paper_value=paper_value,
                                       **results.summarise_seeds(outcomes[protocol].pooled, level, "UA", settings.n_boot,
                                                                 clusters_of(corpus, protocol))))
-        run.training_seconds[protocol] = common.training_seconds(outcomes[protocol].pooled)
+        record.training_seconds[protocol] = common.training_seconds(outcomes[protocol].pooled)
     for name, outcome in (variants or {}).items():
         v = variant(name)
         used = corpus_of(v, corpus.name, by_name or {corpus.name: corpus})
         for level in ("window", "utterance"):
-            run.add(results.ResultRow(table="Table 4", row=corpus.name, column=v.column, metric="UA", level=level,
+            record.add(results.ResultRow(table="Table 4", row=corpus.name, column=v.column, metric="UA", level=level,
                                       paper_value=PAPER_UAR.get((corpus.name, v.column)) if level == "window" else None,
                                       variant=name, **results.summarise_seeds(outcome.pooled, level, "UA", settings.n_boot,
                                                                               clusters_of(used, v.column))))
-        run.training_seconds[f"variant: {name}"] = common.training_seconds(outcome.pooled)
-        run.notes["variants"][name] = {"question": v.question, "kind": v.kind, "protocol": used.protocol,
+        record.training_seconds[f"variant: {name}"] = common.training_seconds(outcome.pooled)
+        record.notes["variants"][name] = {"question": v.question, "kind": v.kind, "protocol": used.protocol,
                                        "seeds": list(settings.variant_seeds)}
     if corpus.name in PAPER_CONFUSION and not corpus.classes.missing:
-        _add_confusion_rows(run, corpus, outcomes["speaker-independent"].pooled, settings)
-    return run
+        _add_confusion_rows(record, corpus, outcomes["speaker-independent"].pooled, settings)
+    return record
 
 
-def _add_confusion_rows(run: results.ResultsFile, corpus: Corpus, outcomes: list[training.Outcome], settings: Settings) -> None:
+def _add_confusion_rows(record: results.ResultsFile, corpus: Corpus, outcomes: list[training.Outcome], settings: Settings) -> None:
     """Each cell of Tables 1-3: mean over initialisations, bootstrap CI resampling test speakers."""
     table, paper_matrix = PAPER_CONFUSION[corpus.name]
     predictions = [o.levels["window"] for o in outcomes]
@@ -503,7 +502,7 @@ def _add_confusion_rows(run: results.ResultsFile, corpus: Corpus, outcomes: list
             low, high = metrics.bootstrap_ci(predictions[0].y_true, [p.y_pred for p in predictions], cell,
                                              groups=corpus.speakers[predictions[0].utterance], n_boot=min(300, settings.n_boot))
             values = [cell(p.y_true, p.y_pred) for p in predictions]
-            run.add(results.ResultRow(table=table, row=true, column=predicted, metric="confusion", level="window",
+            record.add(results.ResultRow(table=table, row=true, column=predicted, metric="confusion", level="window",
                                       paper_value=paper_matrix[i][j] / 100, value=float(np.mean(values)),
                                       std=float(np.std(values)), ci_low=low, ci_high=high, seeds=len(values)))
 
@@ -523,9 +522,9 @@ def quoted_rows() -> pd.DataFrame:
         columns=["corpus", "method (quoted from the paper)", "speaker dep. UAR %", "speaker indep. UAR %"])
 
 
-def table4(runs: Mapping[str, results.ResultsFile]) -> pd.DataFrame:
+def table4(records: Mapping[str, results.ResultsFile]) -> pd.DataFrame:
     """Table 4 under the paper's protocol (as we read it): the rows of no variant."""
-    rows = pd.concat([r.table().assign(paper=r.paper, corpus=r.corpus) for r in runs.values()])
+    rows = pd.concat([r.table().assign(paper=r.paper, corpus=r.corpus) for r in records.values()])
     return rows[(rows["table"] == "Table 4") & (rows["variant"] == "")]
 
 
@@ -542,13 +541,13 @@ def stopping_table(outcomes: Mapping[str, Mapping[str, ProtocolOutcomes]]) -> pd
     return pd.DataFrame(lines)
 
 
-def variant_table(runs: Mapping[str, results.ResultsFile]) -> pd.DataFrame:
+def variant_table(records: Mapping[str, results.ResultsFile]) -> pd.DataFrame:
     """Each variant beside the paper and our paper-protocol value of its Table 4 column
     (segment-level UAR, %): does it close the gap? ``reaches the paper``: the paper's value lies
     within 3 points of the variant or inside its CI."""
     lines = []
-    for corpus, run in runs.items():
-        rows = run.table()
+    for corpus, record in records.items():
+        rows = record.table()
         rows = rows[(rows["table"] == "Table 4") & (rows["level"] == "window")]
         ours = rows[rows["variant"] == ""].set_index("column")
         for row in rows[rows["variant"] != ""].itertuples():
@@ -581,15 +580,15 @@ def class_recalls(corpus: Corpus, outcomes: Mapping[str, ProtocolOutcomes], vari
 LEAKS = ", a variant that leaks the test set (its epoch is chosen on the test speaker)"
 
 
-def findings(runs: Mapping[str, results.ResultsFile]) -> str:
+def findings(records: Mapping[str, results.ResultsFile]) -> str:
     """One line per corpus with variants (Markdown): which variants reach the paper's values, and
     how far the best one moves ours."""
-    table = variant_table(runs)
+    table = variant_table(records)
     if not len(table):
         return "No variant ran (they run on SAVEE and RAVDESS)."
     lines = []
     tested = set(table["corpus"])
-    for corpus in (c for c in runs if c not in tested):
+    for corpus in (c for c in records if c not in tested):
         lines.append(f"- **{corpora.display_name(corpus)}:** no variant ran: each tests a gap on "
                      + " and ".join(sorted({corpora.display_name(c) for v in VARIANTS for c in v.corpora})) + ".")
     for corpus, chosen in table.groupby("corpus", sort=False):
@@ -604,10 +603,10 @@ def findings(runs: Mapping[str, results.ResultsFile]) -> str:
     return "\n".join(lines)
 
 
-def verdict_box(runs: Mapping[str, results.ResultsFile], profile: str) -> str:
+def verdict_box(records: Mapping[str, results.ResultsFile], profile: str) -> str:
     """The page's opening box (Markdown): per corpus and Table 4 column, whether our
     paper-protocol UAR reproduces the paper's, and what the variants showed of the gaps."""
-    cells = results.headline_cells(table4(runs)).reset_index(drop=True)
+    cells = results.headline_cells(table4(records)).reset_index(drop=True)
     lines = []
     classes = results.cell_classes(cells)  # the same three classes as the intro's and the summary's scoreboard
     for corpus, chosen in cells.groupby("corpus", sort=False):
@@ -619,9 +618,9 @@ def verdict_box(runs: Mapping[str, results.ResultsFile], profile: str) -> str:
     lines.append(f"- **Of {len(cells)} Table 4 cells:** " + results.class_counts(classes)
                  + " (the paper's value inside our CI, which resamples speakers in the speaker-independent column, "
                  "but more than " f"{results.CLOSE_POINTS:g} points away, is consistent but inconclusive).")
-    if len(variant_table(runs)):
+    if len(variant_table(records)):
         lines.append("- **Why the others differ:** labelled sensitivity runs test each explanation "
-                     "([Why our numbers differ](scalogram-why)):\n" + "\n".join("  " + line for line in findings(runs).splitlines()))
+                     "([Why our numbers differ](scalogram-why)):\n" + "\n".join("  " + line for line in findings(records).splitlines()))
     return "\n".join(lines)
 
 

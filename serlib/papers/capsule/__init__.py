@@ -28,7 +28,7 @@ from __future__ import annotations
 from serlib.papers.capsule.config import (PAPER, FEATURE_STAR, FB128, EGEMAPS, EXTRACTORS, Hyperparameters, HPARAMS,
                                           SYSTEMS, TASKS, Variant, VARIANTS, variant, Settings, PROFILES, settings,
                                           PAPER_VALUES, QUOTED_TABLE2, PAPER_FAU, PAPER_TABLE4, RAVDESS_ORDER)
-from serlib.papers.capsule.data import (Task, Corpus, acted_tasks, corpus_features, load_acted, speech_only,
+from serlib.papers.capsule.data import (Task, Corpus, acted_tasks, corpus_features, load_acted,
                                         load_fau_aibo, table2_split, table3_splits, school_split)
 from serlib.papers.capsule.trainings import (supervectors, split_inputs, model_builder, epoch_budget, network_config,
                                              svm_estimator, is_network, system_identity, system_training, train_system,
@@ -36,12 +36,12 @@ from serlib.papers.capsule.trainings import (supervectors, split_inputs, model_b
 from serlib.papers.capsule.protocol import (LearningRateChoice, choose_learning_rate, Cell, protocol_cells,
                                             training_variant, rate_variant, table_runs, rate_candidates, rate_choice,
                                             cell_trainings, TableOutcomes, ProtocolOutcomes, CellPlan, plan_cell, run_protocol,
-                                            runs_line,
+                                            cell_line,
                                             GRID_STAGES, training_grid, run_table)
-from serlib.papers.capsule.page import (constant_outputs, add_rows, not_run, acted_run, paper_beside_ours,
+from serlib.papers.capsule.page import (constant_outputs, add_rows, not_run, acted_results_file, paper_beside_ours,
                                         binary_reading_gaps, choices_table, utterance_rows, variant_table,
                                         system_order, verdict_box, why_table, protocol_rates, unseen_actor_baselines,
-                                        kept_epochs, validation_at_chosen_rates, fau_run, run_fau_aibo,
+                                        kept_epochs, validation_at_chosen_rates, fau_results_file, run_fau_aibo,
                                         conv_capsule_points, output_capsule_points, ordering_summary)
 from serlib.papers.capsule.data import _task  # noqa: F401 - private, kept reachable
 from serlib.papers.capsule.trainings import _scaled  # noqa: F401 - private, kept reachable
@@ -49,13 +49,13 @@ from serlib.papers.capsule.trainings import _scaled  # noqa: F401 - private, kep
 __all__ = ["PAPER", "FEATURE_STAR", "FB128", "EGEMAPS", "EXTRACTORS", "Hyperparameters", "HPARAMS", "SYSTEMS", "TASKS",
            "Variant", "VARIANTS", "variant", "Settings", "PROFILES", "settings", "PAPER_VALUES", "QUOTED_TABLE2",
            "PAPER_FAU", "PAPER_TABLE4", "RAVDESS_ORDER", "Task", "Corpus", "acted_tasks", "corpus_features",
-           "load_acted", "speech_only", "load_fau_aibo", "table2_split", "table3_splits", "school_split",
+           "load_acted", "load_fau_aibo", "table2_split", "table3_splits", "school_split",
            "supervectors", "split_inputs", "model_builder", "epoch_budget", "network_config", "svm_estimator",
            "is_network", "system_identity", "system_training", "train_system", "trained_model", "LearningRateChoice",
            "choose_learning_rate", "Cell", "protocol_cells", "training_variant", "rate_variant", "table_runs",
-           "rate_candidates", "rate_choice", "cell_trainings", "TableOutcomes", "ProtocolOutcomes", "CellPlan", "plan_cell", "run_protocol", "runs_line",
-           "GRID_STAGES", "training_grid", "run_table", "constant_outputs", "add_rows", "not_run", "acted_run",
+           "rate_candidates", "rate_choice", "cell_trainings", "TableOutcomes", "ProtocolOutcomes", "CellPlan", "plan_cell", "run_protocol", "cell_line",
+           "GRID_STAGES", "training_grid", "run_table", "constant_outputs", "add_rows", "not_run", "acted_results_file",
            "paper_beside_ours", "binary_reading_gaps", "choices_table", "utterance_rows", "variant_table",
            "system_order", "verdict_box", "why_table", "protocol_rates", "unseen_actor_baselines", "kept_epochs",
-           "validation_at_chosen_rates", "fau_run", "run_fau_aibo", "conv_capsule_points", "output_capsule_points",
+           "validation_at_chosen_rates", "fau_results_file", "run_fau_aibo", "conv_capsule_points", "output_capsule_points",
            "ordering_summary"]

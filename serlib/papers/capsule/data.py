@@ -77,25 +77,13 @@ def corpus_features(manifest: pd.DataFrame, cache: str | Path | None = None, pro
 def load_acted(settings: Settings, data_root: str | Path | None = None, cache: str | Path | None = None,
                progress: bool = True) -> Corpus:
     """RAVDESS (or the corpus of ``settings.corpus``) with its tasks and features."""
-    manifest, notes = speech_only(common.load_corpus(settings.corpus, data_root), settings.corpus)
+    manifest, notes = common.load_speech(settings.corpus, data_root)
     if settings.speakers:
         groups = ["speaker", "emotion"] + (["intensity"] if "intensity" in manifest else [])
         kept = common.smoke_speakers(manifest, len(settings.speakers), settings.speakers)
         manifest = common.smoke_subset(manifest, groups, settings.per_group or 1, kept)
     tasks, dropped = acted_tasks(manifest, settings.tasks, settings.corpus)
     return Corpus(common.corpus_label(settings.corpus), manifest, tasks, corpus_features(manifest, cache, progress), dropped, notes)
-
-
-def speech_only(manifest: pd.DataFrame, corpus: str) -> tuple[pd.DataFrame, str]:
-    """The spoken utterances (RAVDESS vocal channel 01, §4.2 "speech"): a song file, e.g. from
-    the song download unpacked beside the speech one, never enters; returns the manifest and a note."""
-    if "vocal_channel" not in manifest:
-        return manifest, ""
-    speech = manifest[manifest["vocal_channel"] == "speech"].reset_index(drop=True)
-    if speech.empty:
-        raise ValueError(f"corpus {corpus!r}: no speech files (vocal channel 01) among its {len(manifest)} files")
-    dropped = len(manifest) - len(speech)
-    return speech, f"speech only (vocal channel 01): {len(speech)} files" + (f", {dropped} song files left out" if dropped else "")
 
 
 def load_fau_aibo(root: str | Path, settings: Settings, cache: str | Path | None = None, progress: bool = True) -> Corpus:
@@ -123,8 +111,8 @@ def table2_split(corpus: Corpus, settings: Settings) -> splits.Split:
 
 
 def table3_splits(corpus: Corpus, settings: Settings) -> list[splits.Split]:
-    """Table 3's emotion-stratified random 75/25 utterance splits (speaker-dependent)."""
-    return splits.random_stratified(corpus.manifest, HPARAMS.table3_test_fraction, repeats=settings.table3_runs, seed=0)
+    """Table 3's emotion-stratified random 75/25 utterance splits (speaker-dependent; FAU-Aibo's Table 4 too)."""
+    return splits.random_stratified(corpus.manifest, HPARAMS.table3_test_fraction, repeats=settings.table3_splits, seed=0)
 
 
 def school_split(corpus: Corpus, train_school: str, test_school: str) -> splits.Split:

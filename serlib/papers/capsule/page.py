@@ -17,34 +17,34 @@ from serlib.models.capsule import TemporalCapsuleNetwork, capsule_activations
 from serlib.papers import common
 from serlib.papers.capsule.config import (HPARAMS, PAPER, PAPER_FAU, PAPER_TABLE4, PAPER_VALUES, SYSTEMS, TASKS,
                                           VARIANTS, Settings, variant)
-from serlib.papers.capsule.data import Corpus, school_split
+from serlib.papers.capsule.data import Corpus, school_split, table3_splits
 from serlib.papers.capsule.protocol import ProtocolOutcomes, TableOutcomes, run_table
 from serlib.papers.capsule.trainings import epoch_budget
 
 
-def constant_outputs(table: str, table_run: TableOutcomes) -> list[str]:
+def constant_outputs(table: str, table_outcomes: TableOutcomes) -> list[str]:
     """Models that predict one class for every test utterance of a split (UA = chance)."""
     flagged = []
-    for (system, task), runs in table_run.outcomes.items():
-        constant = sum(len(np.unique(o.levels["utterance"].y_pred)) == 1 for o in runs)
+    for (system, task), cell_outcomes in table_outcomes.outcomes.items():
+        constant = sum(len(np.unique(o.levels["utterance"].y_pred)) == 1 for o in cell_outcomes)
         if constant:
-            flagged.append(f"{table} {SYSTEMS[system][0]} ({task}): one class for every test utterance in {constant} of {len(runs)} split(s)")
+            flagged.append(f"{table} {SYSTEMS[system][0]} ({task}): one class for every test utterance in {constant} of {len(cell_outcomes)} split(s)")
     return flagged
 
 
-def add_rows(run: results.ResultsFile, corpus: Corpus, table: str, table_run: TableOutcomes,
+def add_rows(record: results.ResultsFile, corpus: Corpus, table: str, table_outcomes: TableOutcomes,
              paper: Mapping[tuple[str, str], Mapping[str, float]], n_boot: int, variant_: str = "") -> None:
     """Utterance- and window-level UA rows; the paper's value (its one 2-class number beside
     **both** binary readings) at the utterance level. Runs on one split (Table 2's seeds) get a
     bootstrap CI over test speakers; runs on different random splits a t-interval."""
     speakers = corpus.manifest["speaker"].to_numpy()
-    for (system, task), runs in table_run.outcomes.items():
-        same_split = len({tuple(o.levels["utterance"].utterance) for o in runs}) == 1
+    for (system, task), cell_outcomes in table_outcomes.outcomes.items():
+        same_split = len({tuple(o.levels["utterance"].utterance) for o in cell_outcomes}) == 1
         for level in ("utterance", "window"):
             value = paper.get((table, system), {}).get(task.split(" ")[0])
-            summary = (results.summarise_seeds(runs, level, "UA", n_boot, clusters=speakers) if same_split
-                       else results.summarise_runs(runs, level, "UA", n_boot))
-            run.add(results.ResultRow(
+            summary = (results.summarise_seeds(cell_outcomes, level, "UA", n_boot, clusters=speakers) if same_split
+                       else results.summarise_splits(cell_outcomes, level, "UA", n_boot))
+            record.add(results.ResultRow(
                 table=table, row=SYSTEMS[system][0], column=task, metric="UA", level=level, variant=variant_,
                 paper_value=value / 100 if value is not None and level == "utterance" else None, **summary))
 
@@ -55,16 +55,16 @@ def not_run(paper: Mapping[tuple[str, str], Mapping[str, float]], tasks: Sequenc
             if (table, system, task) not in ran]
 
 
-def acted_run(corpus: Corpus, settings: Settings, device: str, protocol: ProtocolOutcomes) -> results.ResultsFile:
+def acted_results_file(corpus: Corpus, settings: Settings, device: str, protocol: ProtocolOutcomes) -> results.ResultsFile:
     """The results of Tables 2 and 3 and the variants (paper values only on RAVDESS, the paper's corpus)."""
     tables = {name: protocol.tables.get(name, TableOutcomes()) for name in ("Table 2", "Table 3")}
-    run = results.ResultsFile(
-        paper=PAPER, corpus=corpus.name, profile=settings.profile, device=device, seeds=list(range(settings.table3_runs)),
+    record = results.ResultsFile(
+        paper=PAPER, corpus=corpus.name, profile=settings.profile, device=device, seeds=list(range(settings.table3_splits)),
         started=corpus.started,
         protocol=f"{corpus.name} speech. Learning rate per system and task chosen from {list(settings.learning_rates)} by "
                  f"the validation actor's utterance UA. Table 2: the last {settings.test_speakers} actors (sorted) test, "
                  f"the one before validates (kept epoch), the others train; {settings.table2_seeds} seeds, CI over test "
-                 f"speakers. Table 3: {settings.table3_runs} emotion-stratified random 75/25 utterance splits "
+                 f"speakers. Table 3: {settings.table3_splits} emotion-stratified random 75/25 utterance splits "
                  "(speaker-dependent), one run per split, model after the last epoch. UA of utterances (mean window posterior).",
         notes={"settings": asdict(settings), "hparams": asdict(HPARAMS), "tasks": {t.name: t.note for t in corpus.tasks.values()},
                "dropped_tasks": corpus.dropped_tasks, "speech_only": corpus.notes,
@@ -74,21 +74,21 @@ def acted_run(corpus: Corpus, settings: Settings, device: str, protocol: Protoco
                             for name, tr in protocol.variants.items()},
                "constant_output": [line for name, tr in {**tables, **protocol.variants}.items() for line in constant_outputs(name, tr)]})
     paper = PAPER_VALUES if corpus.name == "ravdess" else {}
-    for name, table_run in tables.items():
-        add_rows(run, corpus, name, table_run, paper, settings.n_boot)
-    for name, table_run in protocol.variants.items():
-        add_rows(run, corpus, variant(name).table, table_run, paper, settings.n_boot, name)
-        run.training_seconds[f"variant: {name}"] = table_run.training_seconds
-    run.training_seconds.update({name: table_run.training_seconds for name, table_run in tables.items()})
-    run.training_seconds["learning-rate candidates"] = protocol.choice_seconds
-    ran = {(t, s, task) for t, table_run in tables.items() for s, task in table_run.outcomes}
-    run.not_run += not_run(paper, TASKS, ran)  # the paper's cells of every task, asked for or not
-    return run
+    for name, table_outcomes in tables.items():
+        add_rows(record, corpus, name, table_outcomes, paper, settings.n_boot)
+    for name, table_outcomes in protocol.variants.items():
+        add_rows(record, corpus, variant(name).table, table_outcomes, paper, settings.n_boot, name)
+        record.training_seconds[f"variant: {name}"] = table_outcomes.training_seconds
+    record.training_seconds.update({name: table_outcomes.training_seconds for name, table_outcomes in tables.items()})
+    record.training_seconds["learning-rate candidates"] = protocol.choice_seconds
+    ran = {(t, s, task) for t, table_outcomes in tables.items() for s, task in table_outcomes.outcomes}
+    record.not_run += not_run(paper, TASKS, ran)  # the paper's cells of every task, asked for or not
+    return record
 
 
-def paper_beside_ours(run: results.ResultsFile, table: str, tasks: Sequence[str]) -> pd.DataFrame:
+def paper_beside_ours(record: results.ResultsFile, table: str, tasks: Sequence[str]) -> pd.DataFrame:
     """One line per system of ``table`` in the paper's order: paper % / ours (utterance UA, mean ± std)."""
-    rows = run.table()
+    rows = record.table()
     rows = rows[(rows["table"] == table) & (rows["level"] == "utterance") & (rows["variant"] == "")] if len(rows) else rows
     lines = {}
     for (t, system), values in PAPER_VALUES.items():
@@ -103,9 +103,9 @@ def paper_beside_ours(run: results.ResultsFile, table: str, tasks: Sequence[str]
     return pd.DataFrame(lines).T.rename_axis(f"{table}: paper / ours (UA %)")
 
 
-def binary_reading_gaps(run: results.ResultsFile) -> pd.DataFrame:
+def binary_reading_gaps(record: results.ResultsFile) -> pd.DataFrame:
     """|ours − paper| (UA points) per cell where both binary readings ran and the paper has a value."""
-    rows = run.table()
+    rows = record.table()
     if not len(rows):
         return pd.DataFrame()
     rows = rows[(rows["level"] == "utterance") & rows["column"].str.startswith("2-class") & rows["paper_value"].notna()
@@ -121,15 +121,15 @@ def choices_table(protocol: ProtocolOutcomes) -> pd.DataFrame:
     return rows.set_index(["system", "task", "variant"]) if len(rows) else rows
 
 
-def utterance_rows(run: results.ResultsFile) -> pd.DataFrame:
+def utterance_rows(record: results.ResultsFile) -> pd.DataFrame:
     """The run's utterance-level UA rows (paper protocol and variants)."""
-    rows = run.table()
+    rows = record.table()
     return rows[rows["level"] == "utterance"] if len(rows) else rows
 
 
-def variant_table(run: results.ResultsFile) -> pd.DataFrame:
+def variant_table(record: results.ResultsFile) -> pd.DataFrame:
     """Each variant row beside the paper-protocol row of the same cell: UA %, the change, the paper's value."""
-    rows = utterance_rows(run)
+    rows = utterance_rows(record)
     if not len(rows) or not (rows["variant"] != "").any():
         return pd.DataFrame()
     base = rows[rows["variant"] == ""].set_index(["table", "row", "column"])
@@ -145,12 +145,12 @@ def variant_table(run: results.ResultsFile) -> pd.DataFrame:
     return pd.DataFrame(lines)
 
 
-def system_order(run: results.ResultsFile, table: str = "Table 3", task: str = "8-class") -> tuple[pd.DataFrame, float | None]:
+def system_order(record: results.ResultsFile, table: str = "Table 3", task: str = "8-class") -> tuple[pd.DataFrame, float | None]:
     """The systems of ``table`` that ran on ``task``, ranked by the paper and by us (1 = best),
     with Spearman's rank correlation of the two orders (None under three systems)."""
     from scipy import stats
 
-    rows = utterance_rows(run)
+    rows = utterance_rows(record)
     rows = rows[(rows["table"] == table) & (rows["column"] == task) & (rows["variant"] == "") & rows["paper_value"].notna()] if len(rows) else rows
     if len(rows) < 3:
         return pd.DataFrame(), None
@@ -161,14 +161,14 @@ def system_order(run: results.ResultsFile, table: str = "Table 3", task: str = "
     return order.sort_values("paper rank").round(1), float(stats.spearmanr(order["paper"], order["ours"]).statistic)
 
 
-def verdict_box(run: results.ResultsFile, profile: str) -> str:
+def verdict_box(record: results.ResultsFile, profile: str) -> str:
     """The page's opening box (Markdown): per table how many cells we reproduce, whether the
     paper's ranking of systems holds, what the variant and the learning-rate grid showed, and
     what did not run."""
-    rows = run.table()
-    cells = results.headline_cells(rows.assign(paper=PAPER, corpus=run.corpus)) if len(rows) else rows
+    rows = record.table()
+    cells = results.headline_cells(rows.assign(paper=PAPER, corpus=record.corpus)) if len(rows) else rows
     if not len(cells):
-        return f"- No paper value applies to {run.corpus} ({profile} profile): ours alone below."
+        return f"- No paper value applies to {record.corpus} ({profile} profile): ours alone below."
     lines = []
     classes = results.cell_classes(cells)  # the intro's and the summary's three classes
     for table, chosen in cells.groupby("table"):
@@ -177,35 +177,35 @@ def verdict_box(run: results.ResultsFile, profile: str) -> str:
                      + results.class_counts(classes[chosen.index], bold=True)
                      + f"; the largest gap is {worst['row']}, {worst['column']}: {100 * worst['value']:.1f} vs "
                      f"{100 * worst['paper_value']:.1f}.")
-    order, rho = system_order(run)
+    order, rho = system_order(record)
     if rho is not None:
         best = order.index[order["our rank"] == 1][0]
         lines.append(f"- **The paper's central comparison** (Table 3, 8-class, {len(order)} systems, {profile} profile): our order of the systems "
                      f"follows the paper's with Spearman ρ = {rho:.2f}; our best system is {best} "
                      f"(the paper's: {order.index[0]}).")
-    for name, chosen in variant_table(run).groupby("variant", sort=False):
+    for name, chosen in variant_table(record).groupby("variant", sort=False):
         lines.append(f"- **Variant, {name}** ({chosen['table'].iloc[0]}, {profile} profile; ours under the paper's protocol → the variant, "
                      "paper): " + "; ".join(f"{v['system']} {v['task']} {v['paper protocol']} → "
                                             f"{v['variant [95% CI]'].split(' [')[0]}, {v['paper']}" for _, v in chosen.iterrows()) + ".")
-    skipped = [v.name for v in VARIANTS if v.name not in run.notes.get("settings", {}).get("variants", [v.name])]
+    skipped = [v.name for v in VARIANTS if v.name not in record.notes.get("settings", {}).get("variants", [v.name])]
     if skipped:
         lines.append(f"- **Variants not run here:** {', '.join(f'*{name}*' for name in skipped)} (the `variants` parameter).")
-    if run.not_run:
-        tasks = sorted({c.column for c in run.not_run})
-        binary = {(c.table, c.row) for c in run.not_run if c.column.startswith("2-class")}
-        lines.append(f"- **Not run here:** {len(run.not_run)} of the paper's cells ({', '.join(tasks)}"
+    if record.not_run:
+        tasks = sorted({c.column for c in record.not_run})
+        binary = {(c.table, c.row) for c in record.not_run if c.column.startswith("2-class")}
+        lines.append(f"- **Not run here:** {len(record.not_run)} of the paper's cells ({', '.join(tasks)}"
                      + (f": its {len(binary)} binary numbers, each under both readings of the binary task" if binary else "")
                      + "); they are listed below with what they would cost. Tables 1 and 4 need the licensed FAU-Aibo.")
     lines.append("- Why the gaps: [why our numbers differ](capsule-why).")
     return "\n".join(lines)
 
 
-def why_table(run: results.ResultsFile, protocol: ProtocolOutcomes) -> pd.DataFrame:
+def why_table(record: results.ResultsFile, protocol: ProtocolOutcomes, split: splits.Split) -> pd.DataFrame:
     """For each kind of gap: the explanations we can test, the run that tests each, and what it showed."""
-    rows = utterance_rows(run)
+    rows = utterance_rows(record)
     main = rows[rows["variant"] == ""] if len(rows) else rows
     choices = choices_table(protocol)
-    chosen_settings = run.notes.get("settings", {})
+    chosen_settings = record.notes.get("settings", {})
     test_speakers, epochs = chosen_settings.get("test_speakers", "the"), chosen_settings.get("epochs", HPARAMS.epochs)
     vector_cnn_epochs = chosen_settings.get("vector_cnn_epochs", HPARAMS.vector_cnn_epochs)
     lines = []
@@ -222,7 +222,7 @@ def why_table(run: results.ResultsFile, protocol: ProtocolOutcomes) -> pd.DataFr
             lines.append({"gap": "", "explanation": "an untuned learning rate",
                           "run that tests it": f"rates {list(protocol_rates(protocol))} chosen on the validation actor's utterance UA",
                           "what it showed": "; ".join(f"{r['system'].split(' + ')[0]} {r['task']}: {r['chosen']:g}" for _, r in chosen.iterrows())})
-        variants = variant_table(run)
+        variants = variant_table(record)
         for _, v in (variants[variants["table"] == "Table 2"] if len(variants) else variants).iterrows():
             lines.append({"gap": "", "explanation": variant(v["variant"]).explains,
                           "run that tests it": f"variant “{v['variant']}” ({v['task']})",
@@ -244,13 +244,13 @@ def why_table(run: results.ResultsFile, protocol: ProtocolOutcomes) -> pd.DataFr
                                          "training and test; a tuned baseline (C by cross-validation, standardised inputs) "
                                          "exploits that, the paper's baselines may not have been tuned",
                           "run that tests it": "variant “baselines on unseen actors”: the same systems on Table 2's split",
-                          "what it showed": unseen_actor_baselines(run)})
+                          "what it showed": unseen_actor_baselines(record)})
         if (above & ~baseline).any():
             lines.append({"gap": "Table 3 networks above the paper: " + gap_text(t3[above & ~baseline]),
                           "explanation": "the paper gives no learning rate for any network, so its networks may have "
                                          "trained at an untuned one; ours each train at the rate the validation actor chose",
                           "run that tests it": "the learning-rate grid: each network's utterance UA on the validation actor "
-                                               "(unseen in training, 60 utterances) at its chosen rate, beside the proposed "
+                                               f"(unseen in training, {len(split.val)} utterances) at its chosen rate, beside the proposed "
                                                "framework's",
                           "what it showed": validation_at_chosen_rates(protocol, [*systems[above & ~baseline], "feature_proposed"])})
         if below.any():
@@ -268,9 +268,9 @@ def protocol_rates(protocol: ProtocolOutcomes) -> list[float]:
     return list(dict.fromkeys(rate for choice in protocol.choices.values() for rate in choice.validation_ua))
 
 
-def unseen_actor_baselines(run: results.ResultsFile) -> str:
+def unseen_actor_baselines(record: results.ResultsFile) -> str:
     """Table 3's baselines on unseen actors (the variant) against the paper's values."""
-    rows = variant_table(run)
+    rows = variant_table(record)
     rows = rows[(rows["table"] == "Table 3")] if len(rows) else rows
     return "; ".join(f"{r['system']} {r['task']}: {r['variant [95% CI]']} (paper {r['paper']}, ours on random splits "
                      f"{r['paper protocol']})" for _, r in rows.iterrows()) or "not run"
@@ -290,25 +290,25 @@ def validation_at_chosen_rates(protocol: ProtocolOutcomes, systems: Sequence[str
                      if not c.variant and c.system in systems) or "not run"
 
 
-def fau_run(corpus: Corpus, settings: Settings, device: str, table1: dict[str, TableOutcomes], table4: TableOutcomes) -> results.ResultsFile:
+def fau_results_file(corpus: Corpus, settings: Settings, device: str, table1: dict[str, TableOutcomes], table4: TableOutcomes) -> results.ResultsFile:
     """Tables 1 and 4 on FAU-Aibo beside the paper's values."""
-    run = results.ResultsFile(
-        paper=PAPER, corpus="fau-aibo", profile=settings.profile, device=device, seeds=list(range(settings.table3_runs)),
+    record = results.ResultsFile(
+        paper=PAPER, corpus="fau-aibo", profile=settings.profile, device=device, seeds=list(range(settings.table3_splits)),
         started=corpus.started,
         protocol="FAU-Aibo (IS2009 chunks). Table 1: one school trains, the other tests (speaker-disjoint). "
                  "Table 4: 2-class, random 75/25 utterance splits. UA of chunks.",
         notes={"settings": asdict(settings), "hparams": asdict(HPARAMS)})
-    for column, table_run in table1.items():
+    for column, table_outcomes in table1.items():
         train_school, test_school = column.split("→")
-        for (system, task), runs in table_run.outcomes.items():
+        for (system, task), cell_outcomes in table_outcomes.outcomes.items():
             value = PAPER_FAU[system][train_school, test_school][0 if task == "2-class" else 1]
-            run.add(results.ResultRow(table="Table 1", row=SYSTEMS[system][0], column=f"{column} {task}", metric="UA",
+            record.add(results.ResultRow(table="Table 1", row=SYSTEMS[system][0], column=f"{column} {task}", metric="UA",
                                       level="utterance", paper_value=value / 100,
-                                      **results.summarise_runs(runs, "utterance", "UA", settings.n_boot)))
-    add_rows(run, corpus, "Table 4", table4, {("Table 4", "feature_proposed"): {"2-class": PAPER_TABLE4["Proposed Framework"]}},
+                                      **results.summarise_splits(cell_outcomes, "utterance", "UA", settings.n_boot)))
+    add_rows(record, corpus, "Table 4", table4, {("Table 4", "feature_proposed"): {"2-class": PAPER_TABLE4["Proposed Framework"]}},
              settings.n_boot)
-    run.training_seconds.update({"Table 1": sum(t.training_seconds for t in table1.values()), "Table 4": table4.training_seconds})
-    return run
+    record.training_seconds.update({"Table 1": sum(t.training_seconds for t in table1.values()), "Table 4": table4.training_seconds})
+    return record
 
 
 def run_fau_aibo(corpus: Corpus, settings: Settings, device: str = "auto", cache: str | Path | None = None,
@@ -317,10 +317,9 @@ def run_fau_aibo(corpus: Corpus, settings: Settings, device: str = "auto", cache
     table1 = {f"{a}→{b}": run_table(corpus, "Table 1", list(PAPER_FAU), [school_split(corpus, a, b)], settings, device, cache,
                                     reuse_rates=reuse_rates, log=log)
               for a, b in (("Mont", "Ohm"), ("Ohm", "Mont"))}
-    random_splits = splits.random_stratified(corpus.manifest, HPARAMS.table3_test_fraction, repeats=settings.table3_runs, seed=0)
-    table4 = run_table(corpus, "Table 4", ["feature_proposed"], random_splits, settings, device, cache, tasks=["2-class"],
+    table4 = run_table(corpus, "Table 4", ["feature_proposed"], table3_splits(corpus, settings), settings, device, cache, tasks=["2-class"],
                        reuse_rates=reuse_rates, log=log)
-    return fau_run(corpus, settings, device, table1, table4)
+    return fau_results_file(corpus, settings, device, table1, table4)
 
 
 # --------------------------------------------------------------------------- figures

@@ -1,5 +1,5 @@
 """The capsule paper's protocol: each network's learning rate chosen on the validation actor, then
-the tables' runs at that rate (:func:`run_protocol`), the same trainings as a grid
+the tables' trainings at that rate (:func:`run_protocol`), the same trainings as a grid
 (:func:`training_grid`), and the tables without a validation speaker (:func:`run_table`, FAU-Aibo)."""
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def rate_choice(cell: Cell, candidates: Mapping[float, training.Outcome]) -> Lea
 
 def cell_trainings(corpus: Corpus, cell: Cell, learning_rate: float, settings: Settings, device: str = "auto",
                    cache: str | Path | None = None) -> list[common.Training]:
-    """The runs of ``cell`` at the chosen ``learning_rate`` (Table 2's seed 0 is the candidate that
+    """The trainings of ``cell`` at the chosen ``learning_rate`` (Table 2's seed 0 is the candidate that
     won, unless a variant changes the windows). A variant trains on Table 2's split, whatever table
     it is reported beside."""
     task, table = corpus.tasks[cell.task], "Table 2" if cell.variant else cell.table
@@ -126,7 +126,7 @@ def cell_trainings(corpus: Corpus, cell: Cell, learning_rate: float, settings: S
 @dataclass
 class TableOutcomes:
     """What running one table returns: outcomes per (system, task) (one per run), the learning
-    rate each used, and the training time of the runs."""
+    rate each used, and the training time of those trainings."""
 
     outcomes: dict[tuple[str, str], list[training.Outcome]] = field(default_factory=dict)
     rates: dict[tuple[str, str], float] = field(default_factory=dict)
@@ -136,7 +136,7 @@ class TableOutcomes:
 @dataclass
 class ProtocolOutcomes:
     """Tables 2 and 3 and the variants: the learning rates validation chose (with every
-    candidate's scores), each table's runs, and the variants' runs by name."""
+    candidate's scores), each table's outcomes, and the variants' outcomes by name."""
 
     choices: dict[tuple[str, str, str], LearningRateChoice] = field(default_factory=dict)
     tables: dict[str, TableOutcomes] = field(default_factory=dict)
@@ -155,7 +155,7 @@ class ProtocolOutcomes:
 class CellPlan:
     """One cell's trainings and where its learning rate comes from: the rate candidates (none for
     an SVM), validation's choice among them (None until every candidate is stored), the rate, and
-    the table runs at that rate (none until the rate is known)."""
+    the table's trainings at that rate (none until the rate is known)."""
 
     cell: Cell
     candidates: dict[float, common.Training]
@@ -183,7 +183,7 @@ def plan_cell(corpus: Corpus, cell: Cell, settings: Settings, device: str = "aut
 def run_protocol(corpus: Corpus, settings: Settings, device: str = "auto", cache: str | Path | None = None,
                  log=print) -> ProtocolOutcomes:
     """Every cell of :func:`protocol_cells`: each network's learning rate chosen once per system and
-    task on the validation actor (utterance-level UA; :func:`plan_cell`), then the table's runs at that rate."""
+    task on the validation actor (utterance-level UA; :func:`plan_cell`), then the table's trainings at that rate."""
     out, candidate_digests = ProtocolOutcomes(), set()
     for cell in protocol_cells(corpus, settings):
         plan = plan_cell(corpus, cell, settings, device, cache, train_candidates=True)
@@ -192,33 +192,33 @@ def run_protocol(corpus: Corpus, settings: Settings, device: str = "auto", cache
             candidate_digests |= {job.digest for job in plan.candidates.values()}
             out.choice_seconds += sum(o.training_seconds() for o in plan.candidate_outcomes.values())
             out.choices[choice_key] = plan.choice
-        runs = [job.run(cache) for job in plan.trainings]
+        cell_outcomes = [job.run(cache) for job in plan.trainings]
         table = out.table(cell)
-        table.outcomes[cell.system, cell.task], table.rates[cell.system, cell.task] = runs, plan.rate
-        table.training_seconds += sum(o.training_seconds() for job, o in zip(plan.trainings, runs)
+        table.outcomes[cell.system, cell.task], table.rates[cell.system, cell.task] = cell_outcomes, plan.rate
+        table.training_seconds += sum(o.training_seconds() for job, o in zip(plan.trainings, cell_outcomes)
                                       if job.digest not in candidate_digests)  # a winning candidate counts once
-        log(runs_line(settings, corpus, cell.variant or cell.table, cell.task, cell.system, plan.rate, runs))
+        log(cell_line(settings, corpus, cell.variant or cell.table, cell.task, cell.system, plan.rate, cell_outcomes))
     return out
 
 
-def runs_line(settings: Settings, corpus: Corpus, label: str, task: str, system: str, rate: float,
-              runs: Sequence[training.Outcome]) -> str:
-    """The log line of one cell's runs: profile, corpus, rate and utterance UA (mean ± std)."""
-    uar = [o.levels["utterance"].score("UA") for o in runs]
+def cell_line(settings: Settings, corpus: Corpus, label: str, task: str, system: str, rate: float,
+              cell_outcomes: Sequence[training.Outcome]) -> str:
+    """The log line of one cell's outcomes: profile, corpus, rate and utterance UA (mean ± std)."""
+    uar = [o.levels["utterance"].score("UA") for o in cell_outcomes]
     return (f"[{settings.profile}, {corpus.name}] {label} {task:<18} {SYSTEMS[system][0]:<34} "
-            f"{f'lr {rate:g}' if is_network(system) else 'no lr'}, {len(runs)} run(s): "
+            f"{f'lr {rate:g}' if is_network(system) else 'no lr'}, {len(cell_outcomes)} training(s): "
             f"utterance UA {100 * np.mean(uar):.1f} ± {100 * np.std(uar):.1f}")
 
 
-#: :func:`training_grid` comes in two stages: the rate candidates, then the table runs at the chosen rate.
+#: :func:`training_grid` comes in two stages: the rate candidates, then the table's trainings at the chosen rate.
 GRID_STAGES = 2
 
 
 def training_grid(settings: Settings, data_root: str | Path | None = None, cache: str | Path | None = None,
                   device: str = "auto") -> list[common.Training]:
-    """The protocol's trainings (for ``serlib reproduce --executor dask`` and resumable runs), in two
-    stages: every learning-rate candidate, and the table runs of each cell whose candidates are all
-    stored (the rate they chose decides those runs). :func:`serlib.jobs.train_grid` plans again until
+    """The protocol's trainings (for ``serlib reproduce --executor dask`` and resumable grids), in two
+    stages: every learning-rate candidate, and the table trainings of each cell whose candidates are all
+    stored (the rate they chose decides those trainings). :func:`serlib.jobs.train_grid` plans again until
     no stage is left."""
     corpus = load_acted(settings, data_root, cache, progress=False)
     grid: dict[str, common.Training] = {}
@@ -239,9 +239,9 @@ def run_table(corpus: Corpus, table: str, systems: Sequence[str], table_splits: 
         task = corpus.tasks[task_name]
         for system in systems:
             rate = (reuse_rates or {}).get((system, task_name), HPARAMS.learning_rate)
-            runs = [train_system(corpus, table, system, task, split, seed, settings, rate, device, cache)
+            cell_outcomes = [train_system(corpus, table, system, task, split, seed, settings, rate, device, cache)
                     for seed, split in enumerate(table_splits)]
-            out.outcomes[system, task_name], out.rates[system, task_name] = runs, rate
-            out.training_seconds += sum(o.training_seconds() for o in runs)
-            log(runs_line(settings, corpus, table, task_name, system, rate, runs))
+            out.outcomes[system, task_name], out.rates[system, task_name] = cell_outcomes, rate
+            out.training_seconds += sum(o.training_seconds() for o in cell_outcomes)
+            log(cell_line(settings, corpus, table, task_name, system, rate, cell_outcomes))
     return out
