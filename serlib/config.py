@@ -12,6 +12,10 @@ CACHE_ENV = "SERLIB_CACHE"
 RESULTS_ENV = "SERLIB_RESULTS"
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: Where ``serlib outcomes export`` puts a grid's stored outcomes by default: a folder of the
+#: checkout, so that the trainings of a grid too long for one machine's session can be committed
+#: and the grid resumed on the next machine after ``serlib outcomes import``.
+OUTCOMES_DIR = PROJECT_ROOT / "outcomes"
 
 
 def _user_cache() -> Path:
@@ -39,6 +43,21 @@ def cache_dir(override: str | os.PathLike | None = None) -> Path:
     if os.environ.get(CACHE_ENV):
         return Path(os.environ[CACHE_ENV]).expanduser().resolve()
     return _user_cache()
+
+
+#: The cache's folder of trainings (``<cache>/trainings/<paper>/<key>-<hash>/``); caches written
+#: before it was named so call it ``runs``, and :func:`trainings_dir` keeps reading that.
+TRAININGS_FOLDER, OLD_TRAININGS_FOLDER = "trainings", "runs"
+
+
+def trainings_dir(cache: str | os.PathLike | None = None) -> Path:
+    """The cache's folder of trainings (:data:`TRAININGS_FOLDER`); an older cache's ``runs/``
+    where that is the one in use (``trainings/`` missing or empty), so that its finished trainings are found (renaming it is safe once no
+    process writes there)."""
+    root = cache_dir(cache)
+    folder, old = root / TRAININGS_FOLDER, root / OLD_TRAININGS_FOLDER
+    keeps_old = old.is_dir() and (not folder.is_dir() or not any(folder.iterdir()))
+    return old if keeps_old else folder
 
 
 def results_dir(override: str | os.PathLike | None = None) -> Path:

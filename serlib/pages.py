@@ -41,13 +41,11 @@ def missing_trainings(paper: Paper | Study, parameters: dict[str, str], data_roo
     """(trainings planned, names of those not stored) for ``paper``'s grid under ``parameters``;
     a staged grid is planned again until its later stages appear or a training is missing."""
     module = jobs.paper_module(paper.name)
-    for _ in range(module.GRID_STAGES):
-        jobs.forget_grids()
+    for _ in range(module.GRID_STAGES):  # each plan builds the grid anew from the outcomes stored
         specs = jobs.plan(paper.name, parameters["profile"], parameters, data_root, None, parameters.get("device", "auto"))
         missing = [spec.name for spec in specs if not jobs.is_done(spec)]
         if missing:
             break
-    jobs.forget_grids()
     return len(specs), missing
 
 

@@ -241,6 +241,12 @@ def upgrade_record(record: dict) -> dict:
     return record
 
 
+def total_training_seconds(per_table: Mapping[str, float | None]) -> float | None:
+    """A results file's training time: the sum of its tables' recorded times (None: none recorded)."""
+    recorded = [seconds for seconds in per_table.values() if seconds is not None]
+    return sum(recorded) if recorded else None
+
+
 def load_results(folder: str | Path | None = None) -> pd.DataFrame:
     """Every row of every results file under ``folder``, with the file's paper, corpus, protocol
     and wall time, its total training time and its not-run cells (a tuple of :class:`Cell`)."""
@@ -250,8 +256,7 @@ def load_results(folder: str | Path | None = None) -> pd.DataFrame:
         rows = pd.DataFrame(record["rows"])
         for key in ("paper", "corpus", "protocol", "wall_seconds"):
             rows[key] = record[key]
-        trained = [v for v in record["training_seconds"].values() if v is not None]
-        rows["training_seconds"] = sum(trained) if trained else None
+        rows["training_seconds"] = total_training_seconds(record["training_seconds"])
         rows["not_run"] = [tuple(Cell(**c) for c in record["not_run"])] * len(rows)
         frames.append(rows)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

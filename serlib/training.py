@@ -16,7 +16,7 @@ import pickle
 import time
 import warnings
 import zipfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
@@ -30,7 +30,7 @@ from serlib import files, metrics
 from serlib.examples import Examples, Inputs, count_rows, stack_examples, take_rows
 
 __all__ = ["Examples", "stack_examples", "Trainable", "TrainConfig", "Predictions", "Outcome", "fit",
-           "train_and_evaluate", "load_trained", "evaluate", "evaluate_estimator", "pool_folds"]
+           "train_and_evaluate", "load_trained", "evaluate", "evaluate_estimator", "pool_folds", "pool_folds_per_seed"]
 
 
 @runtime_checkable
@@ -431,3 +431,12 @@ def pool_folds(outcomes: list[Outcome]) -> Outcome:
         {level: Predictions.concat([o.levels[level] for o in outcomes]) for level in outcomes[0].levels},
         [h for o in outcomes for h in o.history],
     )
+
+
+def pool_folds_per_seed(folds: Iterable[Sequence[Outcome]]) -> list[Outcome]:
+    """One pooled outcome per seed from each fold's outcomes in seed order: ``folds[f][s]`` →
+    ``[pool_folds([folds[0][s], folds[1][s], ...]) for s in seeds]``. Every fold needs every seed."""
+    per_fold = [list(outcomes) for outcomes in folds]
+    if len({len(outcomes) for outcomes in per_fold}) > 1:
+        raise ValueError(f"folds with different numbers of seeds: {[len(outcomes) for outcomes in per_fold]}")
+    return [pool_folds(list(per_seed)) for per_seed in zip(*per_fold)]

@@ -4,6 +4,7 @@ data, with failures and pauses to order."""
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ class Settings:
     fail_always: int = -1  # this training fails every time
     pause: float = 0.0  # seconds each training sleeps (to kill a driver mid-grid)
     staged: bool = False  # a second stage of ``runs`` trainings appears once the first stage is stored
+    builds: str = ""  # a folder: each building of the grid leaves a file named by its process there
 
 
 PAPER = "grid"
@@ -79,6 +81,8 @@ def training_grid(chosen: Settings, data_root=None, cache=None, device="auto") -
                                 lambda checkpoint, run=run: _train(run, chosen, checkpoint))
                 for run in range(first, first + chosen.runs)]
 
+    if chosen.builds:
+        (Path(chosen.builds) / f"build-{os.getpid()}-{time.time_ns()}").touch()
     grid = stage("Table 1", 0)
     if chosen.staged and all(job.done(cache) for job in grid):
         grid += stage("Table 2", chosen.runs)

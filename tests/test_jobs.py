@@ -29,6 +29,21 @@ def _plan(tmp_path, **parameters):
     return jobs.plan(GRID, "smoke", {name: str(value) for name, value in parameters.items()}, tmp_path, tmp_path / "cache")
 
 
+@pytest.mark.parametrize("executor", [jobs.Execution("local"), jobs.Execution("dask", workers=1)])
+def test_the_process_that_runs_a_grids_jobs_builds_the_grid_once(tmp_path, executor):
+    builds = tmp_path / "builds"
+    builds.mkdir()
+    report = jobs.train_grid(GRID, "smoke", {"builds": str(builds)}, executor, tmp_path, tmp_path / "cache", log=lambda line: None)
+    assert report.ok and len(report.ran) == 4
+    processes = [path.name.split("-")[1] for path in builds.iterdir()]
+    here = processes.count(str(os.getpid()))
+    assert here == 2  # the driver: the plan, then the plan that finds no later stage
+    if executor.executor == "dask":
+        assert len(processes) - here == 1, processes  # the worker: once for its four jobs
+    else:
+        assert len(processes) == here
+
+
 def test_every_key_of_a_small_grid_gets_an_outcome_on_a_local_dask_cluster(tmp_path):
     specs = _plan(tmp_path)
     assert len({spec.name for spec in specs}) == 4 and not any(jobs.is_done(spec) for spec in specs)
@@ -81,7 +96,7 @@ def test_a_driver_killed_mid_grid_resumes_without_redoing_finished_keys(tmp_path
               f"{str(tmp_path)!r}, {str(tmp_path / 'cache')!r}); jobs.execute(specs, jobs.Execution('dask', workers=1))")
     process = subprocess.Popen([sys.executable, "-c", driver], cwd=config.PROJECT_ROOT, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    outcomes = tmp_path / "cache" / "runs" / "grid"
+    outcomes = tmp_path / "cache" / "trainings" / "grid"
     deadline = time.time() + 120
     while len(list(outcomes.glob("*/outcome.npz"))) < 2 and time.time() < deadline and process.poll() is None:
         time.sleep(0.2)
@@ -132,7 +147,16 @@ def test_reproduce_plan_prints_the_grid_and_trains_nothing(capsys, monkeypatch, 
     assert cli.main(["reproduce", "rnn", "--profile", "smoke", "--plan", "--data-root", str(corpora_root)]) == 0
     printed = capsys.readouterr().out
     assert re.search(r"rnn: (\d+) trainings planned now: 0 stored, 0 started, \1 not begun", printed)
-    assert not (tmp_path / "cache" / "runs").exists()
+    assert not (tmp_path / "cache" / "trainings").exists()
+
+
+def test_an_older_caches_runs_folder_is_still_read(tmp_path):
+    specs = _plan(tmp_path, runs=1)
+    jobs.execute(specs, jobs.Execution("local"), log=lambda line: None)
+    trainings = tmp_path / "cache" / config.TRAININGS_FOLDER
+    trainings.rename(tmp_path / "cache" / config.OLD_TRAININGS_FOLDER)  # the layout before the rename
+    assert jobs.is_done(specs[0]) and not trainings.exists()
+    assert jobs.execute(specs, jobs.Execution("local"), log=lambda line: None).ran == []
 
 
 def test_exported_outcomes_resume_the_grid_on_another_machine_and_a_broken_one_is_named(tmp_path):
@@ -163,7 +187,7 @@ def test_exported_outcomes_resume_the_grid_on_another_machine_and_a_broken_one_i
     assert report.ran == [specs[3].name] and len(report.skipped) == 3
     assert jobs.import_outcomes(carried, tmp_path / "other") == ([], sorted(s.name for s in specs[:3]))
     # a page that reloads an imported training's network trains it again here, and says so
-    imported = jobs._grid(GRID, "smoke", specs[0].overrides, specs[0].data_root, str(tmp_path / "other"), "auto")[specs[0].digest]
+    imported = jobs.GridCache().grid(GRID, "smoke", specs[0].overrides, specs[0].data_root, str(tmp_path / "other"), "auto")[specs[0].digest]
     with pytest.warns(UserWarning, match=r"trained again here .* 0 of 4 \w+-level predictions differ"):
         assert imported.checkpoint(tmp_path / "other").exists()
     broken = next(carried.rglob("outcome.npz"))
@@ -178,7 +202,7 @@ def test_a_network_a_page_reloads_travels_with_its_outcome_and_reloads_without_t
 
     specs = _plan(tmp_path)[:2]
     jobs.execute(specs, jobs.Execution("local"), log=lambda line: None)
-    here = jobs._grid(GRID, "smoke", specs[0].overrides, specs[0].data_root, specs[0].cache, "auto")[specs[0].digest]
+    here = jobs.GridCache().grid(GRID, "smoke", specs[0].overrides, specs[0].data_root, specs[0].cache, "auto")[specs[0].digest]
     network = here.network(_model, "last", specs[0].cache)
     folder = common.folder_of(specs[0].key, specs[0].digest, specs[0].cache)
     assert (folder / jobs.NETWORK_FILE).exists()
@@ -186,7 +210,7 @@ def test_a_network_a_page_reloads_travels_with_its_outcome_and_reloads_without_t
     jobs.export_outcomes(specs, carried)
     assert len(list(carried.rglob(jobs.NETWORK_FILE))) == 1 and not list(carried.rglob("*.ckpt"))  # only the reloaded one
     jobs.import_outcomes(carried, tmp_path / "other")
-    elsewhere = jobs._grid(GRID, "smoke", specs[0].overrides, specs[0].data_root, str(tmp_path / "other"), "auto")[specs[0].digest]
+    elsewhere = jobs.GridCache().grid(GRID, "smoke", specs[0].overrides, specs[0].data_root, str(tmp_path / "other"), "auto")[specs[0].digest]
     elsewhere = replace(elsewhere, train=lambda checkpoint: pytest.fail("a kept network must reload without training"))
     reloaded = elsewhere.network(_model, "last", tmp_path / "other")
     assert not (common.folder_of(specs[0].key, specs[0].digest, tmp_path / "other") / jobs.CHECKPOINT_FILE).exists()
@@ -266,6 +290,6 @@ def test_reproduce_rnn_smoke_end_to_end_locally_and_on_dask_with_the_same_rows(t
     assert len([r for r in record["rows"] if r["variant"]]) == 6  # 3 variants x the two +Δ+ΔΔ LSTM rows, labelled
     assert record["training_seconds"]["Tables 3-4"] > 0
     assert all(0.0 <= r["ci_low"] <= r["value"] <= r["ci_high"] <= 1.0 for r in record["rows"])
-    trained = list((tmp_path / "dask" / "cache" / "runs" / "rnn").glob("*/outcome.npz"))
+    trained = list((tmp_path / "dask" / "cache" / "trainings" / "rnn").glob("*/outcome.npz"))
     assert len(trained) == 16  # the grid ran on the cluster: 10 configurations + 3 variants x 2 configurations, 1 seed
     assert rows["dask"] == rows["local"] and len(rows["local"]) >= 10

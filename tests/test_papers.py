@@ -1,9 +1,11 @@
 """serlib.papers: the registry, profiles and overrides, per-split inputs, the learning-rate
 choice and the keys that name each training's checkpoint and cached outcome."""
 
+import importlib
 import importlib.util
 import os
 import re
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -62,6 +64,19 @@ def test_profiles_resolve_with_typed_overrides():
     assert rnn.settings("smoke", seeds="0,1").seeds == (0, 1)
     assert scalogram.settings("full", time_extraction="false").time_extraction is False
     assert rnn.settings("full", corpus="my.csv").corpus == "my.csv"
+
+
+@pytest.mark.parametrize("paper", [p.name for p in PAPERS])
+def test_the_reproduce_command_of_a_page_reads_back_as_its_settings(paper):
+    module = importlib.import_module(f"serlib.papers.{paper}")
+    overrides = {"seeds": "1", "corpus": "my corpus/äö.csv", "table3_splits": "2", "variants": ""}
+    chosen = module.settings("full", **{k: v for k, v in overrides.items() if k in module.PROFILES["full"].__dataclass_fields__})
+    words = shlex.split(common.reproduce_command(paper, chosen, module.PROFILES, "cpu"))
+    assert words[:7] == ["serlib", "reproduce", paper, "--profile", "full", "--device", "cpu"]
+    given = dict(zip(words[8::3], words[9::3]))
+    assert words[7::3] == ["-p"] * len(given) and given, words
+    assert module.settings("full", **given) == chosen
+    assert common.reproduce_command(paper, module.settings("full"), module.PROFILES) == f"serlib reproduce {paper} --profile full"
 
 
 @pytest.mark.parametrize("call, message", [
@@ -252,7 +267,7 @@ def key(seed: int = 0, **changes) -> common.TrainingKey:
 def test_training_folders_differ_by_key_and_identity(tmp_path):
     identity = {"model": "M", "code": "abc", "config": {"lr": 1e-3}, "split": {"train": [0, 1], "val": [], "test": [2]}}
     folder = common.training_folder(key(), identity, tmp_path)
-    assert folder.parent == tmp_path / "runs" / "p"
+    assert folder.parent == tmp_path / "trainings" / "p"
     assert common.training_folder(key(), dict(identity), tmp_path) == folder
     for changed in ({"code": "abd"}, {"model": "N"}, {"config": {"lr": 3e-4}}, {"split": {"train": [0], "val": [], "test": [2]}}):
         assert common.training_folder(key(), identity | changed, tmp_path) != folder

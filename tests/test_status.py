@@ -99,3 +99,27 @@ def test_a_paper_without_results_says_so_and_an_empty_summary_builds(tmp_path):
 ])
 def test_tables_and_figures_are_named_each_kind_with_its_numbers(items, phrase):
     assert status._names(items) == phrase
+
+
+def test_the_cost_table_counts_committed_trainings_once_per_paper(tmp_path):
+    for corpus in ("emodb", "savee"):
+        _results_file(tmp_path / "results", "scalogram", corpus, [
+            {"table": "Table 2", "row": "a", "paper_value": 0.5, "value": 0.5, "ci_low": 0.4, "ci_high": 0.6}])
+    for name in ("one", "two", "unfinished"):
+        (tmp_path / "outcomes" / "scalogram" / name).mkdir(parents=True)
+    for name in ("one", "two"):
+        (tmp_path / "outcomes" / "scalogram" / name / "outcome.npz").write_bytes(b"")
+    table = status.compute_table(tmp_path / "results", tmp_path / "outcomes").splitlines()
+    assert [line.split("|")[4].strip() for line in table[2:]] == ["2", ""], table
+    assert status.stored_trainings("rnn", tmp_path / "outcomes") == 0
+
+
+def test_a_page_states_the_command_it_ran_and_what_its_trainings_recorded():
+    from serlib.papers import rnn
+
+    record = results.ResultsFile(paper="rnn", corpus="emodb", protocol="p", profile="full", device="cpu", seeds=[0])
+    record.training_seconds = {"Table 3": 5400.0, "Table 4": None, "variant: x": 1800.0}
+    line = status.page_run("rnn", rnn.settings("full", seeds="0,1"), rnn.PROFILES, "cpu", record)
+    assert line == "`serlib reproduce rnn --profile full --device cpu -p seeds 0,1` (2.0 h of training recorded)"
+    record.training_seconds = {"Table 3": None}
+    assert status.page_run("rnn", rnn.settings("full"), rnn.PROFILES, "cpu", record).endswith("(no training time recorded)")

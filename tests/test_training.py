@@ -247,3 +247,20 @@ def test_scoring_in_length_order_returns_posteriors_in_the_examples_order():
     posteriors = training.predict_proba(LastValid(), x, torch.device("cpu"), batch_size=2, lengths=lengths)
     np.testing.assert_array_equal(posteriors.argmax(axis=1), [1, 1, 0, 0, 0])
     assert posteriors[0, 0] < posteriors[1, 0] < 0.5 < posteriors[3, 0] < posteriors[4, 0]
+
+
+def test_folds_pool_per_seed_in_seed_order_and_need_every_seed():
+    def outcome(fold: int, seed: int) -> training.Outcome:
+        utterance = np.array([f"f{fold}-u{i}" for i in range(2)])
+        predictions = training.Predictions(np.array([0, 1]), np.array([seed, seed]), utterance, np.eye(2))
+        return training.Outcome({"utterance": predictions}, [{"epoch": 1, "seed": seed}])
+
+    folds = [[outcome(fold, seed) for seed in (0, 1)] for fold in range(3)]
+    pooled = training.pool_folds_per_seed(folds)
+    assert len(pooled) == 2
+    for seed, seed_outcome in enumerate(pooled):
+        assert list(seed_outcome.levels["utterance"].utterance) == ["f0-u0", "f0-u1", "f1-u0", "f1-u1", "f2-u0", "f2-u1"]
+        assert set(seed_outcome.levels["utterance"].y_pred) == {seed}
+        assert [h["seed"] for h in seed_outcome.history] == [seed] * 3
+    with pytest.raises(ValueError, match="different numbers of seeds"):
+        training.pool_folds_per_seed([folds[0], folds[1][:1]])

@@ -51,8 +51,7 @@ def rekey(paper: str, data_root: str | None) -> None:
     with tempfile.TemporaryDirectory() as cache:
         matched: dict[str, Path] = {}
         while True:
-            jobs.forget_grids()
-            grid = jobs._grid(paper, profile, tuple(sorted(jobs.settings_overrides(jobs.paper_module(paper), parameters).items())),
+            grid = jobs.GridCache().grid(paper, profile, tuple(sorted(jobs.settings_overrides(jobs.paper_module(paper), parameters).items())),
                               str(config.data_root(data_root)), cache, device)
             new = 0
             for digest, training in grid.items():

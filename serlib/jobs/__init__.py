@@ -20,7 +20,8 @@ Rerunning skips every key whose outcome is stored, so an interrupted grid resume
 clears the grid's stored outcomes and checkpoints first.
 
 The package: :mod:`~serlib.jobs.grid` (job specs, planning, running a job, the executors),
-:mod:`~serlib.jobs.progress` (where a grid stands), :mod:`~serlib.jobs.transfer` (outcomes exported
+:mod:`~serlib.jobs.worker` (what a Dask worker keeps between jobs; needs distributed, so not
+re-exported), :mod:`~serlib.jobs.progress` (where a grid stands), :mod:`~serlib.jobs.transfer` (outcomes exported
 to ``outcomes/`` and imported into a cache) and :mod:`~serlib.jobs.cluster` (cluster profiles).
 Every name is re-exported here: ``jobs.<name>`` is the interface.
 """
@@ -29,15 +30,15 @@ from __future__ import annotations
 
 from serlib.jobs.cluster import ClusterProfile
 from serlib.jobs.grid import (EXECUTORS, OUTCOME_FILE, KEY_FILE, CHECKPOINT_FILE, NETWORK_FILE, JobSpec, GridReport, paper_module,
-                              settings_overrides, forget_grids, plan, run_job, is_done, clear, Execution, execute,
+                              settings_overrides, GridCache, plan, run_job, is_done, clear, Execution, execute,
                               train_grid)
 from serlib.jobs.transfer import OUTCOMES_DIR, export_outcomes, exported_not_imported, import_outcomes
 from serlib.jobs.progress import GroupProgress, GridProgress, grid_progress, progress_lines
-from serlib.jobs.grid import _grid, _progress, _run_local, _client, _run_dask  # noqa: F401 - private, kept reachable
+from serlib.jobs.grid import _progress, _run_local, _client, _run_dask  # noqa: F401 - private, kept reachable
 from serlib.jobs.transfer import _same_file, _copy_atomically  # noqa: F401 - private, kept reachable
 from serlib.jobs.progress import _recorded_seconds, _finished_epochs  # noqa: F401 - private, kept reachable
 
 __all__ = ["ClusterProfile", "EXECUTORS", "OUTCOME_FILE", "KEY_FILE", "CHECKPOINT_FILE", "NETWORK_FILE", "JobSpec", "GridReport",
-           "paper_module", "settings_overrides", "forget_grids", "plan", "run_job", "is_done", "clear", "Execution",
+           "paper_module", "settings_overrides", "GridCache", "plan", "run_job", "is_done", "clear", "Execution",
            "execute", "train_grid", "OUTCOMES_DIR", "export_outcomes", "exported_not_imported", "import_outcomes",
            "GroupProgress", "GridProgress", "grid_progress", "progress_lines"]

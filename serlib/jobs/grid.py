@@ -6,9 +6,9 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -75,41 +75,68 @@ def settings_overrides(module: GridModule, parameters: Mapping[str, Any]) -> dic
     return {name: value for name, value in parameters.items() if name in names and value is not None}
 
 
-@lru_cache(maxsize=2)
-def _grid(paper: str, profile: str, overrides: tuple[tuple[str, str], ...], data_root: str, cache: str,
-          device: str) -> dict[str, common.Training]:
-    """The paper's grid by digest. Kept per process, so a worker builds its data once for many jobs."""
-    module = paper_module(paper)
-    chosen = module.settings(profile, **dict(overrides))
-    return {training.digest: training for training in module.training_grid(chosen, data_root, cache, device)}
+class GridCache:
+    """The grids one process has built, each with its data (manifest, splits, identities, cached
+    features), by what planned them; the ``size`` latest are kept. Whoever runs jobs owns one: the
+    local executor one per grid it trains, a Dask worker one for its life (:mod:`serlib.jobs.worker`),
+    so a process that runs many jobs of a grid builds its data once."""
 
+    def __init__(self, size: int = 2) -> None:
+        self.size = size
+        self._grids: dict[tuple, dict[str, common.Training]] = {}
+        self._lock = threading.Lock()  # a worker of several threads runs several jobs at once
 
-def forget_grids() -> None:
-    """Drop the grids (and their data) this process built."""
-    _grid.cache_clear()
+    def grid(self, paper: str, profile: str, overrides: tuple[tuple[str, str], ...], data_root: str, cache: str,
+             device: str) -> dict[str, common.Training]:
+        """The paper's grid by digest, built on first use."""
+        key = (paper, profile, overrides, data_root, cache, device)
+        with self._lock:
+            if key not in self._grids:
+                module = paper_module(paper)
+                chosen = module.settings(profile, **dict(overrides))
+                self._grids[key] = {training.digest: training
+                                    for training in module.training_grid(chosen, data_root, cache, device)}
+                while len(self._grids) > self.size:
+                    del self._grids[next(iter(self._grids))]
+            return self._grids[key]
+
+    def forget(self) -> None:
+        """Drop every grid (a staged grid plans again from the outcomes stored since)."""
+        with self._lock:
+            self._grids.clear()
 
 
 def plan(paper: str, profile: str, parameters: Mapping[str, Any] | None = None, data_root: str | Path | None = None,
-         cache: str | Path | None = None, device: str = "auto") -> list[JobSpec]:
-    """The job specs of ``paper``'s grid under ``profile`` and the notebook ``parameters``."""
+         cache: str | Path | None = None, device: str = "auto", grids: GridCache | None = None) -> list[JobSpec]:
+    """The job specs of ``paper``'s grid under ``profile`` and the notebook ``parameters`` (built in
+    ``grids`` where given, so that running the specs there reuses the grid's data)."""
     module = paper_module(paper)
     overrides = tuple(sorted((name, str(value)) for name, value in settings_overrides(module, parameters or {}).items()))
     root, folder = str(config.data_root(data_root)), str(config.cache_dir(cache))
-    grid = _grid(paper, profile, overrides, root, folder, device)
+    grid = (grids or GridCache()).grid(paper, profile, overrides, root, folder, device)
     return [JobSpec(paper, profile, overrides, training.key, digest, root, folder, device) for digest, training in grid.items()]
 
 
-def run_job(spec: JobSpec, threads: int | None = None) -> str:
+def run_job(spec: JobSpec, threads: int | None = None, grids: GridCache | None = None) -> str:
     """Train the one training ``spec`` names (reading its outcome if stored); returns its name.
-    ``threads`` sets torch's threads in this process (one per Dask worker thread)."""
+    ``threads`` sets torch's threads in this process (one per Dask worker thread); ``grids``: the
+    grids this process built (default: its Dask worker's, else a new one)."""
     if threads:
         import torch
 
         torch.set_num_threads(threads)
-    grid = _grid(spec.paper, spec.profile, spec.overrides, spec.data_root, spec.cache, spec.device)
+    if grids is None:
+        try:
+            from serlib.jobs.worker import worker_grids  # needs distributed, as every Dask worker has
+        except ImportError:
+            grids = GridCache()
+        else:
+            grids = worker_grids() or GridCache()
+    where = (spec.paper, spec.profile, spec.overrides, spec.data_root, spec.cache, spec.device)
+    grid = grids.grid(*where)
     if spec.digest not in grid:  # a later stage of a staged grid: plan again with the outcomes stored since
-        forget_grids()
-        grid = _grid(spec.paper, spec.profile, spec.overrides, spec.data_root, spec.cache, spec.device)
+        grids.forget()
+        grid = grids.grid(*where)
     if spec.digest not in grid:
         raise LookupError(f"{spec.name}: not in the grid built here; the code or settings differ from the driver's")
     grid[spec.digest].run(spec.cache)
@@ -160,8 +187,10 @@ class Execution:
         return self.executor != "local" or self.force
 
 
-def execute(specs: Sequence[JobSpec], execution: Execution = Execution(), log: Callable[[str], None] = print) -> GridReport:
-    """Run every spec whose outcome is not stored (all of them with ``execution.force``)."""
+def execute(specs: Sequence[JobSpec], execution: Execution = Execution(), log: Callable[[str], None] = print,
+            grids: GridCache | None = None) -> GridReport:
+    """Run every spec whose outcome is not stored (all of them with ``execution.force``); the local
+    executor runs them with ``grids`` (those that planned them, where given)."""
     from serlib.jobs.transfer import OUTCOMES_DIR, exported_not_imported  # transfer builds on this module
 
     if execution.force:
@@ -179,7 +208,10 @@ def execute(specs: Sequence[JobSpec], execution: Execution = Execution(), log: C
         log(f"warning: {len(exported)} of them are finished in {config.shown(OUTCOMES_DIR)} but not in this cache; "
             "stop and run `serlib outcomes import` first to skip them")
     if todo:
-        (_run_local if execution.executor == "local" else _run_dask)(todo, report, execution, log)
+        if execution.executor == "local":
+            _run_local(todo, report, execution, log, grids or GridCache())
+        else:
+            _run_dask(todo, report, execution, log)
     if report.failed:
         log("failed: " + ", ".join(sorted(report.failed)))
     return report
@@ -192,20 +224,20 @@ def train_grid(paper: str, profile: str, parameters: Mapping[str, Any] | None = 
     may come in stages (capsule: the learning rate that the validation actor chooses from stored
     candidates decides the table runs). ``force`` clears only the first stage's outcomes."""
     total = GridReport(0)
+    grids = GridCache()
     for stage in range(max_stages):
-        forget_grids()
-        specs = plan(paper, profile, parameters, data_root, cache, device)
+        grids.forget()
+        specs = plan(paper, profile, parameters, data_root, cache, device, grids)
         if stage and all(is_done(spec) for spec in specs):
             break
         if stage:
             log(f"stage {stage + 1}: {len(specs)} trainings planned now that earlier outcomes are stored")
-        report = execute(specs, execution if not stage else replace(execution, force=False), log)
+        report = execute(specs, execution if not stage else replace(execution, force=False), log, grids)
         total.planned = len(specs)
         total.skipped, total.ran = report.skipped, total.ran + report.ran
         total.failed.update(report.failed)
         if not report.ok or not report.ran:
             break
-    forget_grids()
     return total
 
 
@@ -216,14 +248,15 @@ def _progress(report: GridReport, total: int, spec: JobSpec) -> str:
             + (" FAILED" if spec.name in report.failed else ""))
 
 
-def _run_local(todo: Sequence[JobSpec], report: GridReport, execution: Execution, log: Callable[[str], None]) -> None:
+def _run_local(todo: Sequence[JobSpec], report: GridReport, execution: Execution, log: Callable[[str], None],
+               grids: GridCache) -> None:
     """The jobs one after another in this process, with torch's threads set once: one per core
     this process may use (as a Dask worker sets its share)."""
     threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     for spec in todo:
         for attempt in range(execution.retries + 1):
             try:
-                run_job(spec, threads)
+                run_job(spec, threads, grids)
                 report.ran.append(spec.name)
                 break
             except Exception as err:  # noqa: BLE001 - reported with its key; the other jobs still run
@@ -253,8 +286,11 @@ def _client(execution: Execution):
 def _run_dask(todo: Sequence[JobSpec], report: GridReport, execution: Execution, log: Callable[[str], None]) -> None:
     from distributed import as_completed
 
+    from serlib.jobs.worker import GridCachePlugin
+
     client, threads, gpu = _client(execution)
     try:
+        client.register_plugin(GridCachePlugin())
         futures = {client.submit(run_job, spec, threads, key=spec.name, retries=execution.retries, pure=False,
                                  resources={"GPU": 1} if gpu else None): spec for spec in todo}
         for future in as_completed(futures):

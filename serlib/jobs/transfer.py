@@ -11,10 +11,7 @@ from serlib import config, files
 from serlib.jobs.grid import KEY_FILE, NETWORK_FILE, OUTCOME_FILE, JobSpec, is_done
 from serlib.papers import common
 
-#: Where ``serlib outcomes export`` puts a grid's stored outcomes by default: a folder of the
-#: checkout, so that the trainings of a grid too long for one machine's session can be committed
-#: and the grid resumed on the next machine after ``serlib outcomes import``.
-OUTCOMES_DIR = config.PROJECT_ROOT / "outcomes"
+OUTCOMES_DIR = config.OUTCOMES_DIR
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -28,7 +25,7 @@ def _copy_atomically(source: Path, target: Path) -> None:
 
 def export_outcomes(specs: Sequence[JobSpec], folder: str | Path | None = None) -> tuple[list[str], list[str]]:
     """Copy the stored outcome of each of ``specs`` (a grid's trainings) to
-    ``<folder>/<paper>/<key slug>-<digest>/outcome.npz`` (with its ``key.json``), the cache's layout under ``runs/``.
+    ``<folder>/<paper>/<key slug>-<digest>/outcome.npz`` (with its ``key.json``), the cache's layout under ``trainings/``.
     Only outcomes travel: a training's identity (its digest) already names its code, settings and
     split, so an outcome imported on another machine is found only by the same training.
     Checkpoints stay behind; a network a page reloaded (``network.pt``) and the network's tests of
@@ -63,7 +60,7 @@ def exported_not_imported(specs: Sequence[JobSpec], folder: str | Path | None = 
 def import_outcomes(folder: str | Path | None = None, cache: str | Path | None = None,
                     papers: Sequence[str] = ()) -> tuple[list[str], list[str]]:
     """Copy each outcome under ``folder`` (as :func:`export_outcomes` wrote them) that the cache
-    lacks into ``<cache>/runs/``; ``papers``: only theirs. Each is read first, so a torn or foreign
+    lacks into ``<cache>/trainings/``; ``papers``: only theirs. Each is read first, so a torn or foreign
     file is an error naming it, and an outcome the cache holds already is left alone.
     Returns (names copied, names already in the cache)."""
     root = Path(folder) if folder is not None else OUTCOMES_DIR
@@ -78,7 +75,7 @@ def import_outcomes(folder: str | Path | None = None, cache: str | Path | None =
             common.load_outcome(source)
         except Exception as err:  # noqa: BLE001 - any unreadable file is named, whatever broke it
             raise ValueError(f"{source}: not a readable training outcome ({type(err).__name__}: {err})") from err
-        target = config.cache_dir(cache) / "runs" / paper / name / OUTCOME_FILE
+        target = config.trainings_dir(cache) / paper / name / OUTCOME_FILE
         for extra in [source.parent / NETWORK_FILE, *sorted(source.parent.glob(common.TESTED_PATTERN))]:
             if extra.exists() and not (target.parent / extra.name).exists():
                 _copy_atomically(extra, target.parent / extra.name)

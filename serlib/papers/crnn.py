@@ -314,8 +314,7 @@ class FoldOutcomes:
 
     def pooled(self, system: str, sessions: list[int]) -> list[training.Outcome]:
         """Per seed, the chosen models' test predictions pooled over ``sessions``."""
-        per_seed = zip(*(self.selected(system, s) for s in sessions))
-        return [training.pool_folds(list(folds)) for folds in per_seed]
+        return training.pool_folds_per_seed(self.selected(system, s) for s in sessions)
 
 
 def run_table1(data: Data, settings: Settings, device: str = "auto", cache: str | Path | None = None, log=print) -> FoldOutcomes:

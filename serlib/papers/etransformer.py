@@ -293,8 +293,7 @@ class Table2Outcomes:
 
     def pooled(self, protocol: str, system: str) -> list[training.Outcome]:
         """Per seed, the test predictions of every test fold pooled."""
-        per_seed = zip(*(self.outcomes[protocol, system, n] for n in self.settings.test_folds))
-        return [training.pool_folds(list(folds)) for folds in per_seed]
+        return training.pool_folds_per_seed(self.outcomes[protocol, system, n] for n in self.settings.test_folds)
 
     def difference(self, first: tuple[str, str], second: tuple[str, str], metric: str,
                    level: float = 0.95) -> tuple[float, float, float]:
