@@ -101,14 +101,6 @@ def learning_curves(
     return ax
 
 
-def prose_table(frame: pd.DataFrame, caption: str, min_width_em: float = 14.0):
-    """``frame`` as a table of sentences (e.g. a page's "Why our numbers differ"): no index, left
-    aligned, and its cells wrap at ``min_width_em`` or wider, where the book's number tables keep
-    each cell on one line and scroll sideways (``_static/custom.css``)."""
-    return frame.style.hide(axis="index").set_caption(caption).set_properties(
-        **{"text-align": "left", "white-space": "normal", "min-width": f"{min_width_em:g}em", "vertical-align": "top"})
-
-
 #: A table cell longer than this (characters) is text, not a number: it wraps (``td.text`` in
 #: ``_static/custom.css``) where the book's number cells ("93.8 [91.9, 95.6]") stay on one line.
 TEXT_CELL_CHARS = 24
@@ -131,7 +123,7 @@ def readable_html(frame: pd.DataFrame) -> str:
     """``frame`` as a page shows it: no unnamed 0, 1, 2, ... index column (a named index stays), "–"
     for a missing value, each float column with the decimals it needs (:func:`decimals_needed`),
     the frame's ``attrs["caption"]`` as its caption, and long text cells marked to wrap
-    (:data:`TEXT_CELL_CHARS`)."""
+    (:data:`TEXT_CELL_CHARS`; every cell of a :func:`~serlib.papers.common.prose_frame`, wider)."""
     styler = frame.style.format(na_rep="–", precision=3)
     for column in frame.columns[[pd.api.types.is_float_dtype(t) for t in frame.dtypes]] if frame.columns.is_unique else ():
         styler = styler.format(na_rep="–", precision=decimals_needed(frame[column]), subset=[column])
@@ -140,7 +132,7 @@ def readable_html(frame: pd.DataFrame) -> str:
     if frame.attrs.get("caption"):
         styler = styler.set_caption(frame.attrs["caption"])
     if frame.columns.is_unique and frame.index.is_unique:
-        styler = styler.set_td_classes(text_cells(frame))
+        styler = styler.set_td_classes(frame.map(lambda value: "text prose") if frame.attrs.get("prose") else text_cells(frame))
     return styler.to_html()
 
 

@@ -258,12 +258,14 @@ def reproduced_paragraph(paper_name: str, figures: Sequence[str], folder: str | 
             f"**Verdict:** {status.verdict}.")
 
 
-def page_run(paper: str, settings: Any, profiles: Mapping[str, Any], device: str, record: results.ResultsFile) -> str:
-    """A page's own run as it states it: the command that reproduces it and the training time its
-    trainings recorded (read from their stored outcomes, so a page regenerated from the cache
-    still states what its trainings cost)."""
-    seconds = results.total_training_seconds(record.training_seconds)
-    cost = f"{seconds / 3600:.1f} h of training recorded" if seconds else "no training time recorded"
+def page_run(paper: str, settings: Any, profiles: Mapping[str, Any], device: str, *records: results.ResultsFile) -> str:
+    """A page's own run as it states it: the command that reproduces it and the training time the
+    trainings behind its ``records`` recorded (read from their stored outcomes, so a page
+    regenerated from the cache still states what its trainings cost)."""
+    recorded = [results.total_training_seconds(record.training_seconds) for record in records]
+    seconds = sum(s for s in recorded if s is not None)
+    spent = f"{seconds / 3600:.1f} h" if seconds >= 3600 else duration_text(seconds)
+    cost = f"{spent} of training recorded" if seconds else "no training time recorded"
     return f"`{common.reproduce_command(paper, settings, profiles, device)}` ({cost})"
 
 

@@ -29,3 +29,29 @@ def test_every_reproduced_paper_has_a_main_model_in_the_benchmark():
     from serlib.papers import PAPERS
 
     assert {model.paper for model in _benchmark_module().timed_models()} == {p.name for p in PAPERS if p.reproduced}
+
+
+def _your_corpus_module():
+    spec = importlib.util.spec_from_file_location("your_corpus_benchmark", config.PROJECT_ROOT / "benchmarks" / "your_corpus.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_your_corpus_report_shows_each_run_its_results_file_and_errors(tmp_path, monkeypatch):
+    import json
+
+    module = _your_corpus_module()
+    monkeypatch.setattr(module, "PROJECT", tmp_path)
+    monkeypatch.setattr(module, "EVIDENCE", tmp_path / "benchmarks" / "your_corpus")
+    module.EVIDENCE.mkdir(parents=True)
+    rows = [{"table": "Table 1", "row": "HSF-CRNN", "column": "5-fold", "metric": "UA", "level": "utterance", "value": 0.512},
+            {"table": "Table 1", "row": "HSF-CRNN", "column": "5-fold", "metric": "WA", "level": "utterance", "value": 0.6}]
+    (module.EVIDENCE / "crnn-full.json").write_text(json.dumps({"rows": rows}))
+    runs = [{"paper": "crnn", "profile": "full", "ok": True, "wall_seconds": 1800, "date": "2026-12-05", "machine": "m"},
+            {"paper": "capsule", "profile": "smoke", "ok": False, "wall_seconds": 6, "date": "2026-12-05", "machine": "m",
+             "error": "ValueError: corpus 'corpus.csv': no speech"}]
+    text = module.report(runs)
+    assert "| capsule | smoke | failed | 0.1 min |" in text and "error: ValueError: corpus 'corpus.csv': no speech" in text
+    assert "| crnn | full | ok | 30.0 min |" in text and "(2 rows)" in text
+    assert "Table 1, UA: HSF-CRNN (5-fold, utterance) 51.2" in text and "60.0" not in text

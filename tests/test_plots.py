@@ -3,11 +3,15 @@ import pandas as pd
 from serlib import plots
 
 
-def test_a_prose_table_wraps_its_sentences_and_hides_the_index():
-    frame = pd.DataFrame({"gap": ["Table 3 above the paper: " + "x " * 40], "what it showed": ["a sentence"]})
-    html = plots.prose_table(frame, "Gaps (full profile)").to_html()
-    assert "white-space: normal" in html and "min-width: 14em" in html  # overrides the book's one-line cells
+def test_a_table_of_sentences_wraps_every_cell_and_hides_the_index():
+    from serlib.papers import common
+
+    frame = common.prose_frame([{"gap": "Table 3 above the paper: " + "x " * 40, "what it showed": "short"}])
+    frame.attrs["caption"] = "Gaps (full profile)"
+    html = plots.readable_html(frame)
+    assert html.count('text prose"') == 2  # the short cell wraps at the reading width too
     assert "Gaps (full profile)" in html and "row_heading" not in html
+    assert "prose" not in plots.readable_html(pd.DataFrame({"gap": ["a"]}))
 
 
 def test_a_page_table_marks_long_text_to_wrap_and_keeps_numbers_on_one_line():

@@ -121,5 +121,8 @@ def test_a_page_states_the_command_it_ran_and_what_its_trainings_recorded():
     record.training_seconds = {"Table 3": 5400.0, "Table 4": None, "variant: x": 1800.0}
     line = status.page_run("rnn", rnn.settings("full", seeds="0,1"), rnn.PROFILES, "cpu", record)
     assert line == "`serlib reproduce rnn --profile full --device cpu -p seeds 0,1` (2.0 h of training recorded)"
+    assert status.page_run("rnn", rnn.settings("full"), rnn.PROFILES, "cpu", record, record).endswith("(4.0 h of training recorded)")
+    record.training_seconds = {"Table 3": 90.0}
+    assert status.page_run("rnn", rnn.settings("smoke"), rnn.PROFILES, "cpu", record).endswith("(2 min of training recorded)")
     record.training_seconds = {"Table 3": None}
     assert status.page_run("rnn", rnn.settings("full"), rnn.PROFILES, "cpu", record).endswith("(no training time recorded)")

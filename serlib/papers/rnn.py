@@ -489,7 +489,7 @@ def why_table(record: results.ResultsFile, differences: pd.DataFrame, variant_di
             lines.append({"gap": "", "explanation": f"the front end and normalisation: “{v['variant']}”",
                           "run that tests it": f"variant, the +Δ+ΔΔ LSTM pair, {v['seeds']} seeds",
                           "what it showed": f"MSPEC − MFCC {v['ours (points)']} {v['95% CI']} (paper {v['paper (points)']}): {v['sign']}"})
-    return pd.DataFrame(lines)
+    return common.prose_frame(lines)
 
 
 def every_level(record: results.ResultsFile) -> pd.DataFrame:

@@ -260,7 +260,7 @@ def why_table(record: results.ResultsFile, protocol: ProtocolOutcomes, split: sp
                                          "validation actor)",
                           "run that tests it": "the epoch the validation actor kept at each system's chosen rate",
                           "what it showed": kept_epochs(protocol, list(systems[below]), epochs, vector_cnn_epochs)})
-    return pd.DataFrame(lines)
+    return common.prose_frame(lines)
 
 
 def protocol_rates(protocol: ProtocolOutcomes) -> list[float]:

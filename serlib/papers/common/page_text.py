@@ -3,7 +3,7 @@ references, the settings table, and the wording of orderings and of a difference
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -26,6 +26,15 @@ def reference_list(references: Mapping[str, str], source: str) -> str:
     (``references``: the paper's bracket → the work; ``source``: how the brackets were resolved)."""
     return f"**References of the quoted rows** ({source}):\n\n" + "\n".join(
         f"- {bracket} {work}" for bracket, work in references.items())
+
+
+def prose_frame(lines: Sequence[Mapping[str, str]]) -> pd.DataFrame:
+    """A table of sentences (a page's "Why our numbers differ"), one row per mapping, marked so
+    that :func:`serlib.plots.readable_html` makes every cell wrap at a reading width (``td.prose``
+    in ``_static/custom.css``), where the book's number tables keep each cell on one line."""
+    frame = pd.DataFrame(list(lines))
+    frame.attrs["prose"] = True
+    return frame
 
 
 def describe_settings(settings: Any) -> pd.DataFrame:

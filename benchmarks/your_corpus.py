@@ -1,0 +1,116 @@
+"""A user's own corpus through every paper: the realistic CSV corpus of
+``tools/make_mixed_csv_corpus.py`` (29 speakers with very uneven counts, the 4 shared classes, FLAC
+files of mixed rates, some stereo, non-ASCII speaker names) run through ``serlib reproduce PAPER
+-p corpus corpus.csv`` as a user would, each paper in its own process.
+
+    .venv/bin/python benchmarks/your_corpus.py --profile smoke                 # all five papers
+    .venv/bin/python benchmarks/your_corpus.py --profile full rnn crnn         # hours on 2 CPU cores
+
+It keeps each run's results file in ``benchmarks/your_corpus/<paper>-<profile>.json`` (the evidence
+that the run finished: outside ``results/``, so the book never shows a mixed corpus as a paper's
+result) and writes ``benchmarks/your_corpus.md``: per paper and profile, whether the run ended, its
+wall time, its rows, and its first table's numbers. Runs of the other profile already there are kept.
+The corpus is made once under ``--work`` from ``$SERLIB_DATA`` (Emo-DB, SAVEE and RAVDESS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+EVIDENCE = PROJECT / "benchmarks" / "your_corpus"
+REPORT = PROJECT / "benchmarks" / "your_corpus.md"
+#: The notebook parameter that names a paper's corpus (scalogram takes a list of corpora).
+CORPUS_PARAMETER = {"scalogram": "corpora"}
+
+
+def make_corpus(data_root: Path, work: Path) -> Path:
+    """The CSV corpus under ``work`` (made once, from the shared corpora)."""
+    manifest = work / "corpus" / "corpus.csv"
+    if not manifest.exists():
+        subprocess.run([sys.executable, str(PROJECT / "tools" / "make_mixed_csv_corpus.py"), str(data_root),
+                        str(manifest.parent)], check=True, cwd=PROJECT)
+    return manifest
+
+
+def run_paper(paper: str, profile: str, manifest: Path, work: Path) -> dict:
+    """One ``serlib reproduce`` of ``paper`` on the CSV corpus in a fresh process: how it ended."""
+    results = work / "results"
+    environment = {**os.environ, "SERLIB_RESULTS": str(results)}
+    command = [sys.executable, "-m", "serlib.cli", "reproduce", paper, "--profile", profile, "--device", "cpu",
+               "--no-book", "-p", CORPUS_PARAMETER.get(paper, "corpus"), str(manifest)]
+    started = time.time()
+    done = subprocess.run(command, env=environment, cwd=PROJECT, capture_output=True, text=True)
+    (work / f"{paper}-{profile}.log").write_text(done.stdout + done.stderr)
+    ended = {"paper": paper, "profile": profile, "ok": done.returncode == 0, "wall_seconds": round(time.time() - started),
+             "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} cores"}
+    written = results / paper / f"{manifest.stem}-{profile}.json"
+    if done.returncode == 0 and written.exists():
+        EVIDENCE.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(written, EVIDENCE / f"{paper}-{profile}.json")
+    else:
+        ended["error"] = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+    return ended
+
+
+def first_table(record: dict) -> str:
+    """The first table's UA (or first metric's) values of a results file, as ``row: value``."""
+    rows = [row for row in record["rows"] if row.get("metric") not in ("confusion",)]
+    if not rows:
+        return "no rows"
+    table, metric = rows[0]["table"], ("UA" if any(r["metric"] == "UA" for r in rows) else rows[0]["metric"])
+    chosen = [row for row in rows if row["table"] == table and row["metric"] == metric and not row.get("variant")]
+    return f"{table}, {metric}: " + "; ".join(f"{row['row']} ({row['column']}, {row['level']}) {100 * row['value']:.1f}"
+                                              for row in chosen[:6]) + (" …" if len(chosen) > 6 else "")
+
+
+def report(runs: list[dict]) -> str:
+    """The Markdown report: one row per paper and profile."""
+    lines = ["# A CSV corpus through every paper (`benchmarks/your_corpus.py`)", "",
+             "Written by `benchmarks/your_corpus.py`; the results files are in `benchmarks/your_corpus/`. The corpus: "
+             "`tools/make_mixed_csv_corpus.py` (real speech of Emo-DB, SAVEE and RAVDESS mixed into one CSV manifest). "
+             "Its numbers show that the protocols run on a user's corpus; they are not a reproduction of any paper.", "",
+             "| paper | profile | ended | wall time | date, machine | results file | first table (%) |", "|---|---|---|---|---|---|---|"]
+    for run in sorted(runs, key=lambda run: (run["paper"], run["profile"])):
+        evidence = EVIDENCE / f"{run['paper']}-{run['profile']}.json"
+        if run["ok"] and evidence.exists():
+            record = json.loads(evidence.read_text())
+            detail = f"`{evidence.relative_to(PROJECT)}` ({len(record['rows'])} rows)", first_table(record)
+        else:
+            detail = "none", f"error: {run.get('error', '?')}"
+        lines.append(f"| {run['paper']} | {run['profile']} | {'ok' if run['ok'] else 'failed'} | {run['wall_seconds'] / 60:.1f} min | "
+                     f"{run['date']}, {run['machine']} | {detail[0]} | {detail[1]} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    from serlib import config
+    from serlib.papers import PAPERS
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("papers", nargs="*", default=[paper.name for paper in PAPERS])
+    parser.add_argument("--profile", default="smoke", choices=["smoke", "full"])
+    parser.add_argument("--work", type=Path, default=Path("/tmp/your_corpus"), help="the corpus, logs and results")
+    arguments = parser.parse_args()
+    manifest = make_corpus(config.data_root(), arguments.work)
+    runs_file = EVIDENCE / "runs.json"
+    kept = json.loads(runs_file.read_text()) if runs_file.exists() else []
+    for paper in arguments.papers:
+        ended = run_paper(paper, arguments.profile, manifest, arguments.work)
+        print(f"{paper} {arguments.profile}: {'ok' if ended['ok'] else 'FAILED'} in {ended['wall_seconds']} s", flush=True)
+        kept = [run for run in kept if (run["paper"], run["profile"]) != (paper, arguments.profile)] + [ended]
+        EVIDENCE.mkdir(parents=True, exist_ok=True)
+        runs_file.write_text(json.dumps(kept, indent=1) + "\n")
+        REPORT.write_text(report(kept))
+
+
+if __name__ == "__main__":
+    main()
