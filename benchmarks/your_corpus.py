@@ -73,22 +73,25 @@ def first_table(record: dict) -> str:
 
 
 def report(runs: list[dict]) -> str:
-    """The Markdown report: one row per paper and profile."""
-    lines = ["# A CSV corpus through every paper (`benchmarks/your_corpus.py`)", "",
-             "Written by `benchmarks/your_corpus.py`; the results files are in `benchmarks/your_corpus/`. The corpus: "
-             "`tools/make_mixed_csv_corpus.py` (real speech of Emo-DB, SAVEE and RAVDESS mixed into one CSV manifest). "
-             "Its numbers show that the protocols run on a user's corpus; they are not a reproduction of any paper.", "",
-             "| paper | profile | ended | wall time | date, machine | results file | first table (%) |", "|---|---|---|---|---|---|---|"]
+    """The Markdown report: a table of the runs (paper, profile, how it ended, wall time, date,
+    machine), then each finished run's first table, one line per run."""
+    lines = ["<!-- Written by benchmarks/your_corpus.py: do not edit. -->", "",
+             "The CSV corpus of `tools/make_mixed_csv_corpus.py` (real speech of Emo-DB, SAVEE and RAVDESS in one CSV "
+             "manifest) through every paper; the results files are in `benchmarks/your_corpus/`. These numbers show that "
+             "the protocols run on a user's corpus: they are not a reproduction of any paper.", "",
+             "| paper | profile | ended | wall time | date | machine | results rows |", "|---|---|---|---|---|---|---|"]
+    details = []
     for run in sorted(runs, key=lambda run: (run["paper"], run["profile"])):
         evidence = EVIDENCE / f"{run['paper']}-{run['profile']}.json"
         if run["ok"] and evidence.exists():
             record = json.loads(evidence.read_text())
-            detail = f"`{evidence.relative_to(PROJECT)}` ({len(record['rows'])} rows)", first_table(record)
+            rows, detail = str(len(record["rows"])), first_table(record)
         else:
-            detail = "none", f"error: {run.get('error', '?')}"
-        lines.append(f"| {run['paper']} | {run['profile']} | {'ok' if run['ok'] else 'failed'} | {run['wall_seconds'] / 60:.1f} min | "
-                     f"{run['date']}, {run['machine']} | {detail[0]} | {detail[1]} |")
-    return "\n".join(lines) + "\n"
+            rows, detail = "none", f"error: {run.get('error', '?')}"
+        lines.append(f"| {run['paper']} | {run['profile']} | {'ok' if run['ok'] else 'failed'} | "
+                     f"{run['wall_seconds'] / 60:.1f} min | {run['date']} | {run['machine']} | {rows} |")
+        details.append(f"- **{run['paper']}, {run['profile']}**: {detail}")
+    return "\n".join(lines + ["", "What each run's first table holds (%):", "", *details]) + "\n"
 
 
 def main() -> None:

@@ -52,6 +52,7 @@ def test_the_your_corpus_report_shows_each_run_its_results_file_and_errors(tmp_p
             {"paper": "capsule", "profile": "smoke", "ok": False, "wall_seconds": 6, "date": "2026-12-05", "machine": "m",
              "error": "ValueError: corpus 'corpus.csv': no speech"}]
     text = module.report(runs)
-    assert "| capsule | smoke | failed | 0.1 min |" in text and "error: ValueError: corpus 'corpus.csv': no speech" in text
-    assert "| crnn | full | ok | 30.0 min |" in text and "(2 rows)" in text
+    assert "| capsule | smoke | failed | 0.1 min | 2026-12-05 | m | none |" in text
+    assert "- **capsule, smoke**: error: ValueError: corpus 'corpus.csv': no speech" in text
+    assert "| crnn | full | ok | 30.0 min | 2026-12-05 | m | 2 |" in text
     assert "Table 1, UA: HSF-CRNN (5-fold, utterance) 51.2" in text and "60.0" not in text
