@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from serlib import config, corpora
 
@@ -37,8 +38,11 @@ def _reproduce(args: argparse.Namespace) -> int:
     extra = dict(args.parameter or [])
     if args.plan:
         return show_plans(args.papers, args.all, args.profile, args.device, args.data_root, extra)
+    from serlib import config
+
+    export_to = None if args.export is None else str(Path(args.export).resolve() if args.export else config.OUTCOMES_DIR)
     execution = Execution(args.executor, args.workers, args.scheduler_address, args.scheduler_file,
-                          args.cluster_profile, args.retries, args.force)
+                          args.cluster_profile, args.retries, args.force, export_to)
     return reproduce(args.papers, args.all, args.profile, args.device, args.data_root, extra, book=not args.no_book,
                      log=lambda line: print(line, flush=True), execution=execution)
 
@@ -108,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     grid.add_argument("--cluster-profile", help="YAML: start workers as SLURM or PBS jobs (see README, Run on a cluster)")
     grid.add_argument("--retries", type=int, default=1, help="times a failed training is tried again (default 1)")
     grid.add_argument("--force", action="store_true", help="clear the stored outcomes and checkpoints of the grid first")
+    grid.add_argument("--export", nargs="?", const="", metavar="DIR",
+                      help="run the grid first and export each training's outcome into DIR (default: outcomes/ in the "
+                           "checkout) as soon as it finishes, to commit while a long grid runs")
     repro.set_defaults(run=_reproduce)
     outcomes = commands.add_parser(
         "outcomes", help="carry a grid's finished trainings to another machine or session",

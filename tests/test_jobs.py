@@ -44,6 +44,28 @@ def test_the_process_that_runs_a_grids_jobs_builds_the_grid_once(tmp_path, execu
         assert len(processes) == here
 
 
+@pytest.mark.parametrize("executor", ["local", "dask"])
+def test_an_exporting_grid_exports_each_training_as_it_finishes(tmp_path, executor):
+    exported = tmp_path / "exported"
+    execution = jobs.Execution(executor, workers=1 if executor == "dask" else None, export_to=str(exported))
+    assert execution.runs_grid
+    lines = []
+    report = jobs.train_grid(GRID, "smoke", {}, execution, tmp_path, tmp_path / "cache", log=lines.append)
+    assert report.ok and len(report.ran) == 4
+    outcomes = sorted(path.parent.name for path in exported.glob("grid/*/outcome.npz"))
+    assert len(outcomes) == 4 and all((exported / "grid" / name / "key.json").exists() for name in outcomes)
+    assert sorted(name.split("/", 1)[1] for name in report.ran) == outcomes
+
+
+def test_reproduce_export_flag_names_the_checkouts_outcomes_or_a_folder(monkeypatch, tmp_path):
+    seen = []
+    monkeypatch.setattr("serlib.reproduce.reproduce", lambda *args, execution, **kwargs: seen.append(execution) or 0)
+    assert cli.main(["reproduce", "rnn", "--profile", "smoke", "--export"]) == 0
+    assert cli.main(["reproduce", "rnn", "--profile", "smoke", "--export", str(tmp_path / "elsewhere")]) == 0
+    assert cli.main(["reproduce", "rnn", "--profile", "smoke"]) == 0
+    assert [e.export_to for e in seen] == [str(config.OUTCOMES_DIR), str(tmp_path / "elsewhere"), None]
+
+
 def test_every_key_of_a_small_grid_gets_an_outcome_on_a_local_dask_cluster(tmp_path):
     specs = _plan(tmp_path)
     assert len({spec.name for spec in specs}) == 4 and not any(jobs.is_done(spec) for spec in specs)

@@ -161,7 +161,10 @@ def clear(specs: Sequence[JobSpec]) -> None:
 class Execution:
     """Where and how a grid runs (``serlib reproduce --executor ...``): ``local`` in this process,
     one training after another; ``dask`` on a LocalCluster of ``workers``, a running scheduler
-    (``scheduler_address`` or ``scheduler_file``) or the workers a ``cluster_profile`` starts."""
+    (``scheduler_address`` or ``scheduler_file``) or the workers a ``cluster_profile`` starts.
+    ``export_to`` (``--export``): a folder (``outcomes/``) that receives each training's outcome as
+    soon as it finishes, so that a grid longer than a machine's session loses at most the trainings
+    in flight when the machine goes."""
 
     executor: str = "local"
     workers: int | None = None
@@ -170,6 +173,7 @@ class Execution:
     cluster_profile: str | None = None
     retries: int = 1
     force: bool = False
+    export_to: str | None = None
 
     def __post_init__(self) -> None:
         if self.executor not in EXECUTORS:
@@ -183,8 +187,17 @@ class Execution:
 
     @property
     def runs_grid(self) -> bool:
-        """Whether the grid runs before the notebook (on a cluster, or cleared by ``force``)."""
-        return self.executor != "local" or self.force
+        """Whether the grid runs before the notebook (on a cluster, cleared by ``force``, or exported
+        as it finishes)."""
+        return self.executor != "local" or self.force or self.export_to is not None
+
+    def finished(self, spec: JobSpec, report: GridReport) -> None:
+        """Record that ``spec`` ran, and export its outcome where ``export_to`` says."""
+        report.ran.append(spec.name)
+        if self.export_to is not None:
+            from serlib.jobs.transfer import export_outcomes  # transfer builds on this module
+
+            export_outcomes([spec], self.export_to)
 
 
 def execute(specs: Sequence[JobSpec], execution: Execution = Execution(), log: Callable[[str], None] = print,
@@ -257,7 +270,7 @@ def _run_local(todo: Sequence[JobSpec], report: GridReport, execution: Execution
         for attempt in range(execution.retries + 1):
             try:
                 run_job(spec, threads, grids)
-                report.ran.append(spec.name)
+                execution.finished(spec, report)
                 break
             except Exception as err:  # noqa: BLE001 - reported with its key; the other jobs still run
                 if attempt == execution.retries:
@@ -296,7 +309,7 @@ def _run_dask(todo: Sequence[JobSpec], report: GridReport, execution: Execution,
         for future in as_completed(futures):
             spec = futures[future]
             if future.status == "finished":
-                report.ran.append(spec.name)
+                execution.finished(spec, report)
             else:
                 error = future.exception()
                 report.failed[spec.name] = f"{type(error).__name__}: {error}"
