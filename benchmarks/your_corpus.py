@@ -74,7 +74,7 @@ def first_table(record: dict) -> str:
 
 def report(runs: list[dict]) -> str:
     """The Markdown report: a table of the runs (paper, profile, how it ended, wall time, date,
-    machine), then each finished run's first table, one line per run."""
+    machine), then each full run's first table and each failed run's error, one line per run."""
     lines = ["<!-- Written by benchmarks/your_corpus.py: do not edit. -->", "",
              "The CSV corpus of `tools/make_mixed_csv_corpus.py` (real speech of Emo-DB, SAVEE and RAVDESS in one CSV "
              "manifest) through every paper; the results files are in `benchmarks/your_corpus/`. These numbers show that "
@@ -85,13 +85,16 @@ def report(runs: list[dict]) -> str:
         evidence = EVIDENCE / f"{run['paper']}-{run['profile']}.json"
         if run["ok"] and evidence.exists():
             record = json.loads(evidence.read_text())
-            rows, detail = str(len(record["rows"])), first_table(record)
+            rows, detail = str(len(record["rows"])), first_table(record) if run["profile"] == "full" else None
         else:
             rows, detail = "none", f"error: {run.get('error', '?')}"
         lines.append(f"| {run['paper']} | {run['profile']} | {'ok' if run['ok'] else 'failed'} | "
                      f"{run['wall_seconds'] / 60:.1f} min | {run['date']} | {run['machine']} | {rows} |")
-        details.append(f"- **{run['paper']}, {run['profile']}**: {detail}")
-    return "\n".join(lines + ["", "What each run's first table holds (%):", "", *details]) + "\n"
+        if detail:
+            details.append(f"- **{run['paper']}, {run['profile']}**: {detail}")
+    if details:
+        lines += ["", "What each full run's first table holds (%), and why a run failed:", "", *details]
+    return "\n".join(lines + ["", "A smoke run's numbers test the code on a few utterances and are not shown."]) + "\n"
 
 
 def main() -> None:

@@ -56,3 +56,6 @@ def test_the_your_corpus_report_shows_each_run_its_results_file_and_errors(tmp_p
     assert "- **capsule, smoke**: error: ValueError: corpus 'corpus.csv': no speech" in text
     assert "| crnn | full | ok | 30.0 min | 2026-12-05 | m | 2 |" in text
     assert "Table 1, UA: HSF-CRNN (5-fold, utterance) 51.2" in text and "60.0" not in text
+    (module.EVIDENCE / "crnn-smoke.json").write_text(json.dumps({"rows": rows}))
+    smoke = module.report([{**runs[0], "profile": "smoke"}])
+    assert "| crnn | smoke | ok |" in smoke and "51.2" not in smoke and "are not shown" in smoke

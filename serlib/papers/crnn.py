@@ -518,7 +518,8 @@ def verdict(rows: pd.DataFrame, corpus: str, profile: str) -> str:
             margin = 100 * max(joint["ci_low"] - base["ci_high"], base["ci_low"] - joint["ci_high"])
             lines.append(f"{system} − plain CRNN: {100 * (joint['value'] - base['value']):+.1f} UA points "
                          f"(paper, IEMOCAP: {100 * (PAPER_TABLE1[system, 'UA'] - PAPER_TABLE1['Plain CRNN', 'UA']):+.1f}); "
-                         + (f"the 95 % CIs are {margin:.1f} points apart." if margin > 0 else "the 95 % CIs overlap."))
+                         + (f"the 95 % CIs are {margin:.1f} points apart." if margin >= 0.05
+                            else "the 95 % CIs touch (less than 0.1 points apart)." if margin > 0 else "the 95 % CIs overlap."))
     seeds = int(rows["seeds"].max()) if "seeds" in rows else None
     if seeds is not None and seeds < 3:
         lines.append(f"With {seeds} seed{'s' if seeds > 1 else ''} per system these CIs cover the test utterances, not "

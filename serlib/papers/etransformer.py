@@ -466,9 +466,16 @@ def verdict_box(table2_outcomes: Table2Outcomes, corpus: str, profile: str, iemo
                         for protocol in table2_outcomes.settings.protocols)
     lines.append(f"**Ran on {where}:** {trained} ({len(table2_outcomes.settings.test_folds)} of 5 test folds).")
     if profile == "full" and (missing := not_yet_run(table2_outcomes.settings)):
-        lines.append(f"**Part of the grid:** {grid_size(table2_outcomes.settings)} trainings; the full protocol's {grid_size(PROFILES['full'])} "
-                     f"also hold {'; '.join(missing)}. Those join this page as their trainings finish (each is committed "
-                     "as it finishes); until then every number here rests on what is named above.")
+        ran, full = grid_size(table2_outcomes.settings), grid_size(PROFILES["full"])
+        lines.append(f"**Part of the grid:** this page rests on {ran} of the full protocol's {full} trainings; the other "
+                     f"{full - ran} ({'; '.join(missing)}) are not yet run. They join this page as they finish (each is "
+                     "committed as it finishes).")
+    capped = sorted({system.split(":")[0] for (_, system, _), outcomes in table2_outcomes.outcomes.items()
+                     for outcome in outcomes if outcome.kept_epoch(HPARAMS.select_metric) == table2_outcomes.settings.epochs})
+    if profile == "full" and capped:
+        lines.append(f"**Still improving at the {table2_outcomes.settings.epochs}-epoch cap:** {', '.join(capped)} kept "
+                     "its last epoch in at least one training (validation UA still rising), so its numbers may "
+                     "understate what longer training gives ([epochs](etransformer-epochs)).")
     for protocol in table2_outcomes.settings.protocols:
         level = comparison_level(table2_outcomes, protocol)
         found = differences(table2_outcomes, protocol, level)

@@ -34,13 +34,15 @@ def constant_outputs(table: str, table_outcomes: TableOutcomes) -> list[str]:
 
 def add_rows(record: results.ResultsFile, corpus: Corpus, table: str, table_outcomes: TableOutcomes,
              paper: Mapping[tuple[str, str], Mapping[str, float]], n_boot: int, variant_: str = "") -> None:
-    """Utterance- and window-level UA rows; the paper's value (its one 2-class number beside
-    **both** binary readings) at the utterance level. Runs on one split (Table 2's seeds) get a
-    bootstrap CI over test speakers; runs on different random splits a t-interval."""
+    """Utterance- and window-level UA rows (window rows only for systems that classify windows: an
+    utterance-level baseline's would repeat its utterance row); the paper's value (its one 2-class
+    number beside **both** binary readings) at the utterance level. Runs on one split (Table 2's
+    seeds) get a bootstrap CI over test speakers; runs on different random splits a t-interval."""
     speakers = corpus.manifest["speaker"].to_numpy()
     for (system, task), cell_outcomes in table_outcomes.outcomes.items():
         same_split = len({tuple(o.levels["utterance"].utterance) for o in cell_outcomes}) == 1
-        for level in ("utterance", "window"):
+        windowed = any(len(o.levels["window"].utterance) > len(o.levels["utterance"].utterance) for o in cell_outcomes)
+        for level in ("utterance", "window") if windowed else ("utterance",):
             value = paper.get((table, system), {}).get(task.split(" ")[0])
             summary = (results.summarise_seeds(cell_outcomes, level, "UA", n_boot, clusters=speakers) if same_split
                        else results.summarise_splits(cell_outcomes, level, "UA", n_boot))
@@ -195,7 +197,7 @@ def verdict_box(record: results.ResultsFile, profile: str) -> str:
         binary = {(c.table, c.row) for c in record.not_run if c.column.startswith("2-class")}
         lines.append(f"- **Not run here:** {len(record.not_run)} of the paper's cells ({', '.join(tasks)}"
                      + (f": its {len(binary)} binary numbers, each under both readings of the binary task" if binary else "")
-                     + "); they are listed below with what they would cost. Tables 1 and 4 need the licensed FAU-Aibo.")
+                     + "); the tables below mark them not run. Tables 1 and 4 need the licensed FAU-Aibo.")
     lines.append("- Why the gaps: [why our numbers differ](capsule-why).")
     return "\n".join(lines)
 

@@ -131,9 +131,10 @@ def parameter_text(value: Any) -> str:
 
 def reproduce_command(paper: str, settings: Any, profiles: Mapping[str, Any], device: str | None = None) -> str:
     """The ``serlib reproduce`` command that runs ``paper`` under ``settings``: its profile, the
-    device, and a ``-p`` for each setting that differs from the profile's (what a page ran)."""
+    ``device`` parameter (none for ``auto``, the default), and a ``-p`` for each setting that
+    differs from the profile's (what a page ran)."""
     base = profiles[settings.profile]
-    words = ["serlib", "reproduce", paper, "--profile", settings.profile] + (["--device", device] if device else [])
+    words = ["serlib", "reproduce", paper, "--profile", settings.profile] + (["--device", device] if device not in (None, "auto") else [])
     for spec in fields(settings):
         value = getattr(settings, spec.name)
         if spec.name != "profile" and value != getattr(base, spec.name):
