@@ -50,6 +50,9 @@ def _versions() -> dict[str, str]:
 
 #: The fields that name a cell: a new run's row replaces the stored row with the same values.
 CELL_FIELDS = ("table", "row", "column", "metric", "level", "variant")
+#: What one measurement of a system covers: a run that measures it replaces every stored row of it
+#: (all its metrics and levels), so a row the code no longer writes does not outlive its measurement.
+MEASUREMENT_FIELDS = ("table", "row", "column", "variant")
 
 
 @dataclass
@@ -134,8 +137,9 @@ def summarise_splits(outcomes: list[Outcome], level: str, metric: str, n_boot: i
 class ResultsFile:
     """Collects rows during a run and writes them into ``results/<paper>/<corpus>-<profile>.json``.
 
-    Writing **merges by cell** (:data:`CELL_FIELDS`) into the file already there: a run of some
-    systems replaces their rows and keeps every other row with its own provenance.
+    Writing **merges by measurement** (:data:`MEASUREMENT_FIELDS`) into the file already there: a
+    run of some systems replaces every row of theirs (all metrics and levels) and keeps every other
+    row with its own provenance.
     ``training_seconds`` (per table) merge the same way; ``not_run`` lists the paper's cells that
     no row of the merged file holds. A file holds one protocol: a run whose ``protocol`` text
     differs replaces every earlier row, and the paper cells it does not measure become not run.
@@ -175,8 +179,8 @@ class ResultsFile:
         path = self.path(folder)
         path.parent.mkdir(parents=True, exist_ok=True)
         stored = upgrade_record(json.loads(path.read_text())) if path.exists() else {}
-        mine = {r.cell() for r in self.rows}
-        rows = [r for r in stored.get("rows", []) if tuple(r.get(k, "") for k in CELL_FIELDS) not in mine]
+        mine = {tuple(getattr(r, k) for k in MEASUREMENT_FIELDS) for r in self.rows}
+        rows = [r for r in stored.get("rows", []) if tuple(r.get(k, "") for k in MEASUREMENT_FIELDS) not in mine]
         if stored and stored.get("protocol") != self.protocol:
             stored = _superseded(path, stored, rows, self.protocol)
             rows = []

@@ -1,5 +1,6 @@
 import json
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -70,6 +71,7 @@ def test_writing_merges_by_cell_and_keeps_each_rows_provenance(tmp_path):
     first = results.ResultsFile(paper="p", corpus="c", protocol="p1", profile="full", device="cuda", seeds=[0])
     first.add(row("Table 2", "A", "8-class", 0.6))
     first.add(row("Table 2", "B", "8-class", 0.7))
+    first.add(replace(row("Table 2", "B", "8-class", 0.7), level="utterance"))  # a level the next run no longer writes
     first.training_seconds["Table 2"] = 100.0
     first.not_run.append(results.Cell("Table 3", "A", "8-class"))
     first.write(tmp_path)
@@ -84,6 +86,7 @@ def test_writing_merges_by_cell_and_keeps_each_rows_provenance(tmp_path):
     cells = {(r["table"], r["row"], r["variant"]): (r["value"], r["device"], r["git_commit"]) for r in record["rows"]}
     assert cells[("Table 2", "A", "")][:2] == (0.6, "cuda")  # kept, with the first run's device
     assert cells[("Table 2", "B", "")] == (0.75, "cpu", "abc1234")
+    assert [r["level"] for r in record["rows"] if r["row"] == "B" and not r["variant"]] == ["window"]
     assert cells[("Table 2", "B", "class-balanced loss")][0] == 0.2
     assert len(record["rows"]) == 4
     assert record["training_seconds"] == {"Table 2": 100.0, "Table 3": 50.0}
