@@ -8,7 +8,7 @@ files of mixed rates, some stereo, non-ASCII speaker names) run through ``serlib
 
 It keeps each run's results file in ``benchmarks/your_corpus/<paper>-<profile>.json`` (the evidence
 that the run finished: outside ``results/``, so the book never shows a mixed corpus as a paper's
-result) and writes ``benchmarks/your_corpus.md``: per paper and profile, whether the run ended, its
+result; the ``--work`` folder is written ``$WORK`` in it) and writes ``benchmarks/your_corpus.md``: per paper and profile, whether the run ended, its
 wall time, its rows, and its first table's numbers. Runs of the other profile already there are kept.
 The corpus is made once under ``--work`` from ``$SERLIB_DATA`` (Emo-DB, SAVEE and RAVDESS).
 """
@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import time
@@ -55,10 +54,16 @@ def run_paper(paper: str, profile: str, manifest: Path, work: Path) -> dict:
     written = results / paper / f"{manifest.stem}-{profile}.json"
     if done.returncode == 0 and written.exists():
         EVIDENCE.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(written, EVIDENCE / f"{paper}-{profile}.json")
+        (EVIDENCE / f"{paper}-{profile}.json").write_text(without_machine_paths(written.read_text(), work))
     else:
         ended["error"] = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
     return ended
+
+
+def without_machine_paths(text: str, work: Path) -> str:
+    """A results file's text with this machine's ``--work`` folder written ``$WORK`` (the corpus
+    path a run records is the user's, not part of the evidence)."""
+    return text.replace(json.dumps(str(work.resolve()))[1:-1], "$WORK").replace(json.dumps(str(work))[1:-1], "$WORK")
 
 
 def first_table(record: dict) -> str:

@@ -46,25 +46,22 @@ def tsne_scatter(
 
 def paper_vs_ours(cells: pd.DataFrame, band: float = 3.0, ax: plt.Axes | None = None) -> plt.Axes:
     """Every headline cell: the paper's value (x) against ours (y) in percent, with our 95 % CI
-    as a vertical bar, the diagonal and a ±``band``-point band; one colour per paper, one marker
-    per metric (UA, WA, accuracy: each cell keeps the paper's own), each point labelled with its
-    table ("T3")."""
+    as a vertical bar, the diagonal and a ±``band``-point band; one colour per paper and one marker
+    per table, named in the legend with the cell's metric (UA, WA, accuracy: each keeps the paper's
+    own). No text beside the points: in a cluster of cells, labels would cover each other."""
     ax = ax or plt.subplots(figsize=(7, 7))[1]
     papers = sorted(cells["paper"].unique())
     palette = dict(zip(papers, sns.color_palette("tab10", len(papers))))
-    markers = dict(zip(sorted(cells["metric"].unique()), "osD^v"))
+    markers = dict(zip(sorted(cells["table"].astype(str).unique()), "os^Dv<>Pp*"))
     low = 100 * min(cells["paper_value"].min(), cells["ci_low"].min()) - 5
     high = 100 * max(cells["paper_value"].max(), cells["ci_high"].max()) + 5
     line = np.array([low, high])
     ax.fill_between(line, line - band, line + band, color="0.9", label=f"±{band:g} points")
     ax.plot(line, line, color="0.4", lw=1, label="ours = paper")
-    for (paper, metric), chosen in cells.groupby(["paper", "metric"]):
+    for (paper, table, metric), chosen in cells.groupby(["paper", cells["table"].astype(str), "metric"]):
         x, y = 100 * chosen["paper_value"], 100 * chosen["value"]
-        ax.errorbar(x, y, yerr=[y - 100 * chosen["ci_low"], 100 * chosen["ci_high"] - y], fmt=markers[metric], ms=5,
-                    color=palette[paper], ecolor=palette[paper], alpha=0.8, capsize=2, label=f"{paper} ({metric})")
-        for xi, yi, table in zip(x, y, chosen["table"]):
-            ax.annotate("T" + "".join(ch for ch in str(table) if ch.isdigit()), (xi, yi), xytext=(3, 2),
-                        textcoords="offset points", fontsize=6, color=palette[paper])
+        ax.errorbar(x, y, yerr=[y - 100 * chosen["ci_low"], 100 * chosen["ci_high"] - y], fmt=markers[table], ms=5,
+                    color=palette[paper], ecolor=palette[paper], alpha=0.8, capsize=2, label=f"{paper}, {table} ({metric})")
     ax.set(xlim=(low, high), ylim=(low, high), xlabel="paper (%)", ylabel="ours (%, 95 % CI)", aspect="equal",
            title="Headline cells: paper vs ours (each in the paper's metric)")
     ax.legend(loc="upper left", fontsize="small")

@@ -132,7 +132,13 @@ def test_the_stand_in_is_never_compared_with_the_papers_numbers():
     assert crnn.TASKS["nemo"].stand_in and not crnn.TASKS["iemocap"].stand_in
     scores = {"Plain CRNN": 0.5, "Multi-CRNN": 0.6, "HSF-CRNN": 0.55}
     assert common.ranking(scores) == ("Multi-CRNN", "HSF-CRNN", "Plain CRNN")
-    assert crnn.paper_table(crnn.PAPER_TABLE1).loc["HSF-CRNN", "UA"] == 63.98
+    assert crnn.paper_table(crnn.PAPER_TABLE1).loc["HSF-CRNN", "UA"] == "63.98"
+
+
+def test_the_papers_tables_keep_their_printed_digits():
+    printed = crnn.paper_table(crnn.PAPER_TABLE2)
+    assert printed.loc["Baseline [20]"].tolist() == ["41.8", "28.0"]
+    assert printed.loc["HSF-CRNN", "Test set"] == "35.795" and printed.loc["Plain CRNN", "Test set"] == "–"
 
 
 @pytest.mark.parametrize("overrides, message", [

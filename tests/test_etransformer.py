@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from serlib import metrics, splits
+from serlib import metrics, splits, training
 from serlib.models.etransformer import (ARCHITECTURES, Architecture, EmotionTransformer, ETransformer, ResidualBLSTM,
                                         multiply_adds, parameter_count, statistics_pooling, time_pool)
 from serlib.models.layers import length_mask
@@ -149,6 +149,20 @@ def test_a_part_of_the_grid_names_what_the_full_protocol_adds():
         "test folds 2, 3, 4", "the speaker-independent folds"]
     assert etransformer.folds_tested(etransformer.settings("full", test_folds="5,1")) == "test folds 1, 5"
     assert etransformer.part_run("...; this run: test fold 1 of 5 only") == "test fold 1 of 5 only"
+
+
+def test_a_system_that_kept_its_last_epoch_is_named_as_still_improving_at_the_cap():
+    settings = etransformer.settings("full", epochs=3)
+
+    def trained(scores):  # one training whose validation UA per epoch is ``scores``
+        return training.Outcome(levels={}, history=[{"epoch": e, "val_UA": s} for e, s in enumerate(scores, 1)])
+
+    outcomes = {("random", "proposed", 1): [trained([0.4, 0.5, 0.6]), trained([0.4, 0.6, 0.5])],
+                ("random", "Base7: BLSTM (baseline)", 1): [trained([0.4, 0.6, 0.6])]}
+    table2_outcomes = etransformer.Table2Outcomes(outcomes, settings)
+    assert etransformer.still_improving_at_cap(table2_outcomes) == ["proposed"]  # Base7's tie keeps epoch 2
+    del outcomes["random", "proposed", 1][0]
+    assert etransformer.still_improving_at_cap(table2_outcomes) == []
 
 
 def test_agreement_needs_a_ci_that_excludes_zero():

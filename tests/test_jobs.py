@@ -57,6 +57,18 @@ def test_an_exporting_grid_exports_each_training_as_it_finishes(tmp_path, execut
     assert sorted(name.split("/", 1)[1] for name in report.ran) == outcomes
 
 
+def test_an_export_that_finds_no_outcome_in_this_cache_is_named_not_silent(tmp_path, monkeypatch):
+    from serlib.jobs import transfer
+
+    monkeypatch.setattr(transfer, "export_outcomes", lambda specs, folder: ([], []))  # as for a worker's own cache
+    lines = []
+    execution = jobs.Execution(export_to=str(tmp_path / "exported"))
+    report = jobs.train_grid(GRID, "smoke", {}, execution, tmp_path, tmp_path / "cache", log=lines.append)
+    assert report.ok and len(report.not_exported) == len(report.ran) == 4
+    assert any(line.startswith("warning: 4 finished trainings were not exported") and "SERLIB_CACHE" in line
+               for line in lines)
+
+
 def test_reproduce_export_flag_names_the_checkouts_outcomes_or_a_folder(monkeypatch, tmp_path):
     seen = []
     monkeypatch.setattr("serlib.reproduce.reproduce", lambda *args, execution, **kwargs: seen.append(execution) or 0)

@@ -38,3 +38,17 @@ def test_a_float_column_shows_the_decimals_it_needs():
     assert decimals_needed(pd.Series([0.641, 0.6])) == 3
     page = readable_html(pd.DataFrame({"frames": [200.0, 400.0], "M": [624.2, 207.7], "UA": [0.6412, 0.5]}))
     assert ">200<" in page and ">624.2<" in page and ">0.641<" in page and ">0.500<" in page
+
+
+def test_paper_vs_ours_names_each_paper_and_table_in_the_legend_not_beside_the_points():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    cells = pd.DataFrame({"paper": ["rnn", "rnn", "rnn", "capsule"], "table": ["Table 3", "Table 3", "Table 4", "Table 3"],
+                          "metric": ["WA", "WA", "WA", "UA"], "paper_value": [0.5, 0.55, 0.56, 0.7],
+                          "value": [0.52, 0.53, 0.54, 0.6], "ci_low": [0.45, 0.46, 0.47, 0.5],
+                          "ci_high": [0.6, 0.61, 0.62, 0.7]})
+    ax = plots.paper_vs_ours(cells)
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels[2:] == ["capsule, Table 3 (UA)", "rnn, Table 3 (WA)", "rnn, Table 4 (WA)"]
+    assert not ax.texts  # no labels that a cluster of points would pile on each other

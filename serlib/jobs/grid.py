@@ -48,6 +48,7 @@ class GridReport:
     skipped: list[str] = field(default_factory=list)
     ran: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # job name → error
+    not_exported: list[str] = field(default_factory=list)  # ran, but ``--export`` found no outcome in this cache
 
     @property
     def ok(self) -> bool:
@@ -192,12 +193,16 @@ class Execution:
         return self.executor != "local" or self.force or self.export_to is not None
 
     def finished(self, spec: JobSpec, report: GridReport) -> None:
-        """Record that ``spec`` ran, and export its outcome where ``export_to`` says."""
+        """Record that ``spec`` ran, and export its outcome where ``export_to`` says (a training whose
+        outcome this machine's cache lacks, e.g. one a remote worker stored in its own cache, is
+        recorded as not exported)."""
         report.ran.append(spec.name)
         if self.export_to is not None:
             from serlib.jobs.transfer import export_outcomes  # transfer builds on this module
 
-            export_outcomes([spec], self.export_to)
+            copied, present = export_outcomes([spec], self.export_to)
+            if not (copied or present):
+                report.not_exported.append(spec.name)
 
 
 def execute(specs: Sequence[JobSpec], execution: Execution = Execution(), log: Callable[[str], None] = print,
@@ -227,6 +232,11 @@ def execute(specs: Sequence[JobSpec], execution: Execution = Execution(), log: C
             _run_dask(todo, report, execution, log)
     if report.failed:
         log("failed: " + ", ".join(sorted(report.failed)))
+    if report.not_exported:
+        log(f"warning: {len(report.not_exported)} finished trainings were not exported to {execution.export_to}: their "
+            f"outcomes are not in this machine's cache ({config.shown(todo[0].cache)}); workers that store them in "
+            "their own cache need SERLIB_CACHE on a file system this machine shares (or `serlib outcomes export` "
+            "run on each worker): " + ", ".join(sorted(report.not_exported)))
     return report
 
 
@@ -249,6 +259,7 @@ def train_grid(paper: str, profile: str, parameters: Mapping[str, Any] | None = 
         total.planned = len(specs)
         total.skipped, total.ran = report.skipped, total.ran + report.ran
         total.failed.update(report.failed)
+        total.not_exported += report.not_exported
         if not report.ok or not report.ran:
             break
     return total

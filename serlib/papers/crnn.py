@@ -464,11 +464,17 @@ def describe_folds(data: Data) -> pd.DataFrame:
 
 
 def paper_table(values: dict[tuple[str, str], float]) -> pd.DataFrame:
-    """One of the paper's tables as printed (percent)."""
-    table = pd.Series({k: 100 * v for k, v in values.items()}).unstack()
+    """One of the paper's tables as printed (percent, with the printed digits: 28.0, 35.795)."""
+    table = pd.Series({k: printed_percent(v) for k, v in values.items()}).unstack()
     columns = list(dict.fromkeys(column for _, column in values))  # as printed: WA before UA, develop before test
     rows = [s for s in (*PAPER_ORDER[::-1], "Baseline [20]") if s in table.index]
-    return table.reindex(index=rows, columns=columns).round(3).fillna("–")
+    return table.reindex(index=rows, columns=columns).fillna("–")
+
+
+def printed_percent(fraction: float) -> str:
+    """``fraction`` as the paper prints a percentage: its own decimals (at most three), at least one."""
+    digits = f"{100 * fraction:.3f}".rstrip("0")
+    return digits + "0" if digits.endswith(".") else digits
 
 
 def ordering(rows: pd.DataFrame, column: str) -> pd.DataFrame:

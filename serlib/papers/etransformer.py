@@ -454,6 +454,14 @@ def contributions(table2_outcomes: Table2Outcomes, protocol: str) -> pd.DataFram
     return pd.DataFrame(table).T.rename_axis("proposed − ...")
 
 
+def still_improving_at_cap(table2_outcomes: Table2Outcomes) -> list[str]:
+    """The systems (``Proposed``, ``Base1``, ...) of which some training kept its last epoch: the
+    validation score that selects the epoch was still rising when the epoch cap stopped it."""
+    cap = table2_outcomes.settings.epochs
+    return sorted({system.split(":")[0] for (_, system, _), outcomes in table2_outcomes.outcomes.items()
+                   for outcome in outcomes if outcome.kept_epoch(HPARAMS.select_metric) == cap})
+
+
 def verdict_box(table2_outcomes: Table2Outcomes, corpus: str, profile: str, iemocap_ran: bool) -> str:
     """The page's opening box: what this run reproduced, what it could not, and why."""
     lines = []
@@ -470,9 +478,7 @@ def verdict_box(table2_outcomes: Table2Outcomes, corpus: str, profile: str, iemo
         lines.append(f"**Part of the grid:** this page rests on {ran} of the full protocol's {full} trainings; the other "
                      f"{full - ran} ({'; '.join(missing)}) are not yet run. They join this page as they finish (each is "
                      "committed as it finishes).")
-    capped = sorted({system.split(":")[0] for (_, system, _), outcomes in table2_outcomes.outcomes.items()
-                     for outcome in outcomes if outcome.kept_epoch(HPARAMS.select_metric) == table2_outcomes.settings.epochs})
-    if profile == "full" and capped:
+    if profile == "full" and (capped := still_improving_at_cap(table2_outcomes)):
         lines.append(f"**Still improving at the {table2_outcomes.settings.epochs}-epoch cap:** {', '.join(capped)} kept "
                      "its last epoch in at least one training (validation UA still rising), so its numbers may "
                      "understate what longer training gives ([epochs](etransformer-epochs)).")
