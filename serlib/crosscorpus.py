@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -99,6 +99,24 @@ class Corpora:
         """The speaker of each row: the clusters of every CI."""
         return self.manifest["speaker"].to_numpy()
 
+    def own_rows(self, predictions: training.Predictions, corpus: str) -> training.Predictions:
+        """``predictions`` of ``corpus`` with its utterances as rows of the corpus's own manifest:
+        how they are stored, so that a later run with other corpora, or in another order, reads
+        them back right (:meth:`joint_rows`)."""
+        return replace(predictions, utterance=predictions.utterance - self.rows(corpus)[0])
+
+    def joint_rows(self, predictions: training.Predictions, corpus: str, source: str) -> training.Predictions:
+        """Stored predictions of ``corpus`` (rows of its own manifest) as rows of the joint manifest,
+        checked against its labels: stored ``source`` that no longer fits the corpus is a clear error."""
+        rows = self.rows(corpus)
+        own = np.asarray(predictions.utterance)
+        if len(own) and (own.min() < 0 or own.max() >= len(rows) or
+                         not np.array_equal(self.labels[rows[own]], predictions.y_true)):
+            raise ValueError(f"{source}: its stored predictions of {corpus} do not fit this run's {corpus} "
+                             f"({len(rows)} utterances): the corpus changed since they were stored; train again "
+                             "(serlib reproduce crosscorpus --force)")
+        return replace(predictions, utterance=rows[own])
+
     def describe(self) -> pd.DataFrame:
         """Per corpus: utterances per class, speakers, folds and how they were made."""
         counts = pd.crosstab(self.manifest["corpus"], self.manifest["emotion"]).reindex(columns=list(CLASSES), fill_value=0)
@@ -138,9 +156,10 @@ def load_corpora(chosen: Settings, data_root: str | Path | None = None) -> Corpo
 
 
 def test_name(data: Corpora, corpus: str) -> str:
-    """The name a network's test of ``corpus`` is stored under: the corpus and a hash of its utterance ids."""
+    """The name a network's test of ``corpus`` is stored under: the corpus and a hash of its
+    utterance ids in its manifest's order (the rows its stored predictions name)."""
     ids = data.manifest["utterance_id"].astype(str).to_numpy()[data.rows(corpus)]
-    return f"{corpus}-{config.fingerprint(sorted(ids))[:12]}"
+    return f"{corpus}-{config.fingerprint(list(ids))[:12]}"
 
 
 @dataclass(frozen=True)
@@ -151,11 +170,23 @@ class FoldTraining:
     jobs (``--executor dask``, ``serlib outcomes export``) carry those tests with their outcomes."""
 
     training: common.Training
-    test: Callable[[Path, np.ndarray], training.Predictions]  # (checkpoint, rows) → utterance-level predictions
+    test: Callable[[Path, str], training.Predictions]  # (checkpoint, corpus) → its utterance-level predictions (own rows)
 
     def tested(self, data: Corpora, corpus: str, cache: str | Path | None = None) -> training.Predictions:
-        """The network's predictions of every utterance of ``corpus`` (stored, or made from its checkpoint)."""
-        return self.training.tested(test_name(data, corpus), lambda checkpoint: self.test(checkpoint, data.rows(corpus)), cache)
+        """The network's predictions of every utterance of ``corpus`` (stored, or made from its
+        checkpoint), as rows of the joint manifest."""
+        stored = self.training.tested(test_name(data, corpus), lambda checkpoint: self.test(checkpoint, corpus), cache)
+        return data.joint_rows(stored, corpus, f"{self.training.key.slug()}, its test of {corpus}")
+
+    def held_out(self, data: Corpora, corpus: str, cache: str | Path | None = None) -> training.Outcome:
+        """The training's outcome (its held-out fold of ``corpus``), as rows of the joint manifest."""
+        outcome = self.training.run(cache)
+        levels = {level: data.joint_rows(p, corpus, self.training.key.slug()) for level, p in outcome.levels.items()}
+        return replace(outcome, levels=levels)
+
+    def testing_seconds(self, data: Corpora, corpus: str, cache: str | Path | None = None) -> float:
+        """How long the network took to predict ``corpus`` when its test was made (recorded with it)."""
+        return common.tested_seconds(self.training.folder(cache), test_name(data, corpus))
 
 
 def trainings(model: MainModel, data: Corpora, seeds: Sequence[int], device: str = "auto",
@@ -184,21 +215,26 @@ def _fold_training(model: MainModel, data: Corpora, corpus: str, split: splits.S
     def build() -> nn.Module:
         return model.make_model(features_of(), n_classes)
 
-    def predictions(network: nn.Module, rows: np.ndarray) -> training.Predictions:
+    def predictions(network: nn.Module, rows: np.ndarray, of: str) -> training.Predictions:
+        """The network's utterance-level predictions of ``rows`` of corpus ``of``, as rows of its own manifest."""
         examples = model.inputs(features_of(), data.labels, {"test": rows}, split.train)["test"]
-        return training.evaluate(network, examples, training.resolve_device(cfg.device), cfg.eval_batch_size)["utterance"]
+        made = training.evaluate(network, examples, training.resolve_device(cfg.device), cfg.eval_batch_size)["utterance"]
+        return data.own_rows(made, of)
 
     def train(checkpoint: Path) -> training.Outcome:
         examples = model.inputs(features_of(), data.labels, {"train": split.train, "val": split.val}, split.train)
         network, history = training.trained_model(build, examples, cfg, checkpoint)
         for other in data.names:  # the other corpora, while the network is at hand (before the outcome marks it stored)
-            if other != corpus:
-                common.save_tested(checkpoint.parent, test_name(data, other), predictions(network, data.rows(other)))
-        return training.Outcome({"utterance": predictions(network, split.test)}, history)
+            name = test_name(data, other)
+            if other != corpus and not common.tested_path(checkpoint.parent, name).exists():  # a retraining keeps them
+                started = time.time()
+                made = predictions(network, data.rows(other), other)
+                common.save_tested(checkpoint.parent, name, made, seconds=time.time() - started)
+        return training.Outcome({"utterance": predictions(network, split.test, corpus)}, history)
 
-    def test(checkpoint: Path, rows: np.ndarray) -> training.Predictions:
+    def test(checkpoint: Path, of: str) -> training.Predictions:
         network = training.load_trained(build, checkpoint, cfg.select).to(training.resolve_device(cfg.device))
-        return predictions(network, rows)
+        return predictions(network, data.rows(of), of)
 
     return FoldTraining(common.Training(key, identity, train), test)
 
@@ -228,8 +264,9 @@ class MatrixOutcomes:
     model: MainModel
     outcomes: dict[tuple[str, int], list[training.Outcome]]
     tested: dict[tuple[str, int, str], list[training.Predictions]] = field(default_factory=dict)
-    seconds: float = 0.0
-    testing_seconds: float = 0.0
+    seconds: float = 0.0  # training (the epochs' recorded seconds)
+    testing_seconds: float = 0.0  # predicting the other corpora (recorded with each stored test)
+    untimed_tests: int = 0  # stored tests without a recorded time
 
 
 def train_model(model: MainModel, data: Corpora, chosen: Settings, device: str = "auto",
@@ -238,12 +275,15 @@ def train_model(model: MainModel, data: Corpora, chosen: Settings, device: str =
     grid = trainings(model, data, chosen.seeds, device, _features(model, data, cache))
     result = MatrixOutcomes(model, {})
     for (corpus, number), jobs in grid.items():
-        result.outcomes[corpus, number] = [job.training.run(cache) for job in jobs]
-        started = time.time()
+        result.outcomes[corpus, number] = [job.held_out(data, corpus, cache) for job in jobs]
         for other in data.names:
             if other != corpus:
                 result.tested[corpus, number, other] = [job.tested(data, other, cache) for job in jobs]
-        result.testing_seconds += time.time() - started
+                for seconds in (job.testing_seconds(data, other, cache) for job in jobs):
+                    if np.isnan(seconds):
+                        result.untimed_tests += 1
+                    else:
+                        result.testing_seconds += seconds
         log(f"[{chosen.profile}] {model.name}: trained on {corpus}, fold {number} of {len(data.folds[corpus])}; "
             f"tested on {', '.join(o for o in data.names if o != corpus)}")
     result.seconds = sum(o.training_seconds() for cell_outcomes in result.outcomes.values() for o in cell_outcomes)
@@ -294,11 +334,16 @@ def matrix(result: MatrixOutcomes, data: Corpora, n_boot: int = 1000, metric: st
 
 
 def drops(cells: pd.DataFrame) -> pd.DataFrame:
-    """Each off-diagonal cell beside its training corpus's diagonal: how many points it falls below."""
+    """Each off-diagonal cell beside two diagonals, in points below them: its training corpus's
+    (``drop (points)``: what leaving the corpus costs, mixed with how hard the test corpus is) and
+    its test corpus's (``below test corpus's own (points)``: how far a model trained elsewhere falls
+    short of one trained on the test corpus itself)."""
     diagonal = cells[cells["diagonal"]].set_index(["model", "train"])["value"]
     off = cells[~cells["diagonal"]].copy()
     off["within corpus"] = [diagonal[m, t] for m, t in zip(off["model"], off["train"])]
     off["drop (points)"] = 100 * (off["within corpus"] - off["value"])
+    off["below test corpus's own (points)"] = 100 * (np.array([diagonal[m, t] for m, t in zip(off["model"], off["test"])])
+                                                      - off["value"])
     return off
 
 
@@ -328,7 +373,7 @@ def best_against_next(trained: Sequence[MatrixOutcomes], data: Corpora, cells: p
                 speakers=speakers[pooled_first.utterance])
             rows.append({"trained on": train, "tested on": test, "difference (points)": round(100 * difference, 1),
                          "95% CI": f"[{100 * low:+.1f}, {100 * high:+.1f}]",
-                         "established": "yes" if low > 0 or high < 0 else "no"})
+                         "established": "ahead" if low > 0 else "behind" if high < 0 else "no"})
     table = pd.DataFrame(rows)
     table.attrs["caption"] = f"{best.model.name} minus {runner_up.model.name}, {metric} off the diagonal (first seed)"
     return table
@@ -345,16 +390,23 @@ def verdict(cells: pd.DataFrame, comparison: pd.DataFrame | None = None, chance:
     if len(by_model) > 1:
         lead = f"{by_model.index[0]} transfers best on average, {100 * (by_model.iloc[0] - by_model.iloc[1]):.1f} points above {by_model.index[1]}"
         if comparison is not None and len(comparison):
-            established = comparison[comparison["established"] == "yes"]
-            ahead = int((established["difference (points)"] > 0).sum())
-            lead += (f"; its lead is established (paired 95 % CI excluding 0) in {ahead} of {len(comparison)} "
-                     f"off-diagonal cells, and reversed in {len(established) - ahead}")
+            ahead = int((comparison["established"] == "ahead").sum())
+            behind = int((comparison["established"] == "behind").sum())
+            lead += (f"; cell by cell, its lead is established (paired 95 % CI excluding 0, each cell on its own, "
+                     f"not corrected for the {len(comparison)} comparisons) in {ahead} of {len(comparison)} off-diagonal "
+                     f"cells, and reversed in {behind}")
         lines.append(lead + ".")
-    drop = off.groupby("model")["drop (points)"].mean()
-    lines.append("Mean drop from the diagonal: " + "; ".join(f"{m} {v:.1f} points" for m, v in drop.items()) + ".")
+    drop = off.groupby("model")[["drop (points)", "below test corpus's own (points)"]].mean()
+    lines.append("Mean points below the training corpus's own UA (the diagonal of the row): "
+                 + "; ".join(f"{m} {v:.1f}" for m, v in drop["drop (points)"].items())
+                 + "; below the test corpus's own UA (the diagonal of the column): "
+                 + "; ".join(f"{m} {v:.1f}" for m, v in drop["below test corpus's own (points)"].items()) + ".")
     failing = off[off["ci_low"] <= chance]
     if len(failing):
-        lines.append(f"{len(failing)} of {len(off)} off-diagonal cells have a CI reaching chance: "
+        below = off[off["ci_high"] < chance]
+        lines.append(f"{len(failing)} of {len(off)} off-diagonal cells have a CI that does not lie above chance"
+                     + (f" ({len(below)} entirely below it: a systematic confusion of classes, not only no skill)"
+                        if len(below) else "") + ": "
                      + "; ".join(f"{m}: " + ", ".join(f"{t} → {s}" for t, s in zip(group["train"], group["test"]))
                                  for m, group in failing.groupby("model", sort=False)) + ".")
     else:
@@ -362,8 +414,9 @@ def verdict(cells: pd.DataFrame, comparison: pd.DataFrame | None = None, chance:
     speakers = cells.groupby("test", sort=False)["test speakers"].max()  # a column's whole corpus
     few = speakers[speakers < FEW_SPEAKERS]
     if len(few):
-        lines.append("CIs of the columns " + ", ".join(f"{t} ({n} speakers)" for t, n in few.items())
-                     + f" rest on fewer than {FEW_SPEAKERS} speakers and are too narrow to trust.")
+        lines.append("The CIs of the columns " + ", ".join(f"{t} ({n} speakers)" for t, n in few.items())
+                     + f" rest on fewer than {FEW_SPEAKERS} speakers: a bootstrap over so few speakers gives "
+                     "unreliable CIs.")
     return " ".join(lines)
 
 
@@ -392,21 +445,28 @@ def results_file(data: Corpora, trained: Sequence[MatrixOutcomes], cells: pd.Dat
 
 
 def cost_text(trained: Sequence[MatrixOutcomes], device: str) -> str:
-    """What the grid cost on ``device``: training time per model (from the checkpoints) and the
-    time this run spent testing networks on the other corpora (0 where every test was stored)."""
+    """What the grid cost on ``device``, as each training recorded it when it ran (so a page
+    regenerated from stored outcomes states the same): training time per model and the time its
+    networks took to predict the other corpora. Feature extraction is not in it."""
+    untimed = sum(t.untimed_tests for t in trained)
     return (f"**Cost on `{device}`:** training " + "; ".join(f"{t.model.name} {t.seconds / 60:.0f} min" for t in trained)
-            + f" (total {sum(t.seconds for t in trained) / 60:.0f} min, recorded in the checkpoints); testing on the "
-            f"other corpora in this run {sum(t.testing_seconds for t in trained) / 60:.1f} min.")
+            + f" (total {sum(t.seconds for t in trained) / 60:.0f} min); predicting the other corpora "
+            f"{sum(t.testing_seconds for t in trained) / 60:.0f} min"
+            + (f" ({untimed} stored tests recorded no time)" if untimed else "")
+            + ". Both are recorded with each training when it ran. Extracting the features (once per corpus, cached and "
+            "shared with the papers' pages) is not counted.")
 
 
 def cells_table(cells: pd.DataFrame, profile: str, device: str) -> pd.DataFrame:
     """The matrix as a reader's table: UA and CI in %, with each off-diagonal cell's drop."""
-    table = cells.merge(drops(cells)[["model", "train", "test", "drop (points)"]], how="left", on=["model", "train", "test"])
+    table = cells.merge(drops(cells)[["model", "train", "test", "drop (points)", "below test corpus's own (points)"]],
+                        how="left", on=["model", "train", "test"])
     shown = pd.DataFrame({
         "model": table["model"], "trained on": table["train"], "tested on": table["test"],
         "UA (%)": (100 * table["value"]).round(1),
         "95% CI": [f"[{100 * lo:.1f}, {100 * hi:.1f}]" for lo, hi in zip(table["ci_low"], table["ci_high"])],
-        "below own corpus (points)": table["drop (points)"].round(1),
+        "below training corpus's own (points)": table["drop (points)"].round(1),
+        "below test corpus's own (points)": table["below test corpus's own (points)"].round(1),
         "test speakers": table["test speakers"], "test utterances": table["test utterances"],
     })
     shown.attrs["caption"] = (f"profile {profile}, device {device}; {cells['metric'].iloc[0]} at the utterance level; "

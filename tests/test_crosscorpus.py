@@ -118,6 +118,14 @@ def test_a_corpus_added_later_trains_only_its_row_and_the_tests_travel_with_the_
     tested = result.tested["first", 1, "second"][0]
     assert sorted(tested.utterance) == sorted(data.rows("second"))
     assert sorted(result.outcomes["first", 1][0].levels["utterance"].utterance) == sorted(data.folds["first"][0].test)
+    assert result.testing_seconds > 0 and result.untimed_tests == 0  # each stored test records its time
+    # the corpora in the other order: the same trainings and tests are read back, on the right utterances
+    swapped = crosscorpus.load_corpora(crosscorpus.settings("smoke", corpora=f"{second},{first}", models="rnn"))
+    reread = crosscorpus.train_model(model, swapped, both, "cpu", tmp_path / "cache", log=lambda line: None)
+    by_id = lambda corpora, p: dict(zip(corpora.manifest["utterance_id"].to_numpy()[p.utterance], p.y_pred.tolist()))  # noqa: E731
+    assert by_id(swapped, reread.tested["first", 1, "second"][0]) == by_id(data, tested)
+    assert by_id(swapped, reread.outcomes["first", 1][0].levels["utterance"]) == by_id(
+        data, result.outcomes["first", 1][0].levels["utterance"])
     # a third corpus adds its own row; the first two rows keep their identities (already stored)
     third = Path(first).with_name("third.csv")
     third.write_text(Path(first).read_text())
@@ -132,6 +140,38 @@ def test_a_corpus_added_later_trains_only_its_row_and_the_tests_travel_with_the_
     again = crosscorpus.train_model(model, data, both, "cpu", tmp_path / "fresh", log=lambda line: None)
     assert again.tested["first", 1, "second"][0].y_pred.tolist() == tested.y_pred.tolist()
     assert not list((tmp_path / "fresh").rglob("checkpoint.ckpt"))  # nothing trained again
+
+
+def test_stored_predictions_that_no_longer_fit_their_corpus_are_a_clear_error(two_csv_corpora):
+    first, second = map(str, two_csv_corpora)
+    data = crosscorpus.load_corpora(crosscorpus.settings("full", corpora=f"{first},{second}"))
+    rows = data.rows("second")
+    stored = data.own_rows(predictions_of(rows, data.labels, np.ones(len(rows), bool)), "second")
+    assert stored.utterance.tolist() == list(range(len(rows)))
+    assert data.joint_rows(stored, "second", "a training").utterance.tolist() == rows.tolist()
+    changed = training.Predictions((stored.y_true + 1) % 4, stored.y_pred, stored.utterance, stored.posteriors)
+    with pytest.raises(ValueError, match="a training: its stored predictions of second do not fit"):
+        data.joint_rows(changed, "second", "a training")
+
+
+def test_the_verdict_counts_established_leads_both_ways_and_names_cells_below_chance():
+    rows = []
+    for model, own, other in (("A", 0.8, 0.5), ("B", 0.7, 0.2)):
+        for train in ("x", "y"):
+            for test in ("x", "y"):
+                value = own if train == test else other
+                rows.append({"model": model, "train": train, "test": test, "metric": "UA", "value": value,
+                             "ci_low": value - 0.02, "ci_high": value + 0.02, "test speakers": 10, "diagonal": train == test})
+    cells = pd.DataFrame(rows)
+    off = crosscorpus.drops(cells).set_index(["model", "train", "test"])
+    assert off.loc[("B", "x", "y"), "drop (points)"] == pytest.approx(50)
+    assert off.loc[("B", "x", "y"), "below test corpus's own (points)"] == pytest.approx(50)
+    comparison = pd.DataFrame({"established": ["ahead", "behind"]})
+    text = crosscorpus.verdict(cells, comparison)
+    assert "A transfers best on average, 30.0 points above B" in text
+    assert "in 1 of 2 off-diagonal cells, and reversed in 1" in text
+    assert "2 of 4 off-diagonal cells have a CI that does not lie above chance (2 entirely below it" in text
+    assert "B: x → y, y → x" in text
 
 
 @pytest.mark.parametrize("paper", crosscorpus.MODEL_PAPERS)

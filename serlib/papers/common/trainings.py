@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import warnings
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
@@ -77,9 +78,17 @@ def tested_path(folder: Path, name: str) -> Path:
     return folder / TESTED_PATTERN.replace("*", name)
 
 
-def save_tested(folder: Path, name: str, predictions: Predictions) -> None:
-    """Store a network's utterance-level predictions of another test set in its training's ``folder``."""
-    save_outcome(Outcome({"utterance": predictions}), tested_path(folder, name))
+def save_tested(folder: Path, name: str, predictions: Predictions, seconds: float | None = None) -> None:
+    """Store a network's utterance-level predictions of another test set in its training's
+    ``folder``, with the ``seconds`` making them took (:func:`tested_seconds`)."""
+    history = [] if seconds is None else [{"testing_seconds": round(float(seconds), 3)}]
+    save_outcome(Outcome({"utterance": predictions}, history), tested_path(folder, name))
+
+
+def tested_seconds(folder: Path, name: str) -> float:
+    """The seconds a stored test (:func:`save_tested`) took; NaN where none were recorded."""
+    history = load_outcome(tested_path(folder, name)).history
+    return float(history[0]["testing_seconds"]) if history and "testing_seconds" in history[0] else float("nan")
 
 
 def save_outcome(outcome: Outcome, path: Path) -> None:
@@ -178,8 +187,12 @@ class Training:
         path = tested_path(self.folder(cache), name)
         if path.exists():
             return load_outcome(path).levels["utterance"]
-        predictions = test(self.checkpoint(cache))
-        save_tested(path.parent, name, predictions)
+        checkpoint = self.checkpoint(cache)
+        if path.exists():  # training again stored it
+            return load_outcome(path).levels["utterance"]
+        started = time.time()
+        predictions = test(checkpoint)
+        save_tested(path.parent, name, predictions, seconds=time.time() - started)
         return predictions
 
     def network(self, make_model: Callable[[], nn.Module], select: str = "last", cache: str | Path | None = None) -> nn.Module:
