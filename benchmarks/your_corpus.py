@@ -5,6 +5,7 @@ files of mixed rates, some stereo, non-ASCII speaker names) run through ``serlib
 
     .venv/bin/python benchmarks/your_corpus.py --profile smoke                 # all five papers
     .venv/bin/python benchmarks/your_corpus.py --profile full rnn crnn         # hours on 2 CPU cores
+    .venv/bin/python benchmarks/your_corpus.py --profile full rnn -p seeds 0,1,2   # a stated cut of the profile
 
 It keeps each run's results file in ``benchmarks/your_corpus/<paper>-<profile>.json`` (the evidence
 that the run finished: outside ``results/``, so the book never shows a mixed corpus as a paper's
@@ -40,16 +41,19 @@ def make_corpus(data_root: Path, work: Path) -> Path:
     return manifest
 
 
-def run_paper(paper: str, profile: str, manifest: Path, work: Path) -> dict:
-    """One ``serlib reproduce`` of ``paper`` on the CSV corpus in a fresh process: how it ended."""
+def run_paper(paper: str, profile: str, manifest: Path, work: Path, parameters: list[tuple[str, str]] = ()) -> dict:
+    """One ``serlib reproduce`` of ``paper`` on the CSV corpus in a fresh process (with the
+    ``parameters`` that cut or change its profile, recorded with the run): how it ended."""
     results = work / "results"
     environment = {**os.environ, "SERLIB_RESULTS": str(results)}
     command = [sys.executable, "-m", "serlib.cli", "reproduce", paper, "--profile", profile, "--device", "cpu",
                "--no-book", "-p", CORPUS_PARAMETER.get(paper, "corpus"), str(manifest)]
+    command += [word for name, value in parameters for word in ("-p", name, value)]
     started = time.time()
     done = subprocess.run(command, env=environment, cwd=PROJECT, capture_output=True, text=True)
     (work / f"{paper}-{profile}.log").write_text(done.stdout + done.stderr)
-    ended = {"paper": paper, "profile": profile, "ok": done.returncode == 0, "wall_seconds": round(time.time() - started),
+    ended = {"paper": paper, "profile": profile, "parameters": " ".join(f"-p {n} {v}" for n, v in parameters),
+             "ok": done.returncode == 0, "wall_seconds": round(time.time() - started),
              "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} cores"}
     written = results / paper / f"{manifest.stem}-{profile}.json"
     if done.returncode == 0 and written.exists():
@@ -63,7 +67,7 @@ def run_paper(paper: str, profile: str, manifest: Path, work: Path) -> dict:
 def without_machine_paths(text: str, work: Path) -> str:
     """A results file's text with this machine's ``--work`` folder written ``$WORK`` (the corpus
     path a run records is the user's, not part of the evidence)."""
-    return text.replace(json.dumps(str(work.resolve()))[1:-1], "$WORK").replace(json.dumps(str(work))[1:-1], "$WORK")
+    return text.replace(json.dumps(str(work.resolve()) + "/")[1:-1], "$WORK/")
 
 
 def first_table(record: dict) -> str:
@@ -84,7 +88,8 @@ def report(runs: list[dict]) -> str:
              "The CSV corpus of `tools/make_mixed_csv_corpus.py` (real speech of Emo-DB, SAVEE and RAVDESS in one CSV "
              "manifest) through every paper; the results files are in `benchmarks/your_corpus/`. These numbers show that "
              "the protocols run on a user's corpus: they are not a reproduction of any paper.", "",
-             "| paper | profile | ended | wall time | date | machine | results rows |", "|---|---|---|---|---|---|---|"]
+             "| paper | profile | parameters | ended | wall time | date | machine | results rows |",
+             "|---|---|---|---|---|---|---|---|"]
     details = []
     for run in sorted(runs, key=lambda run: (run["paper"], run["profile"])):
         evidence = EVIDENCE / f"{run['paper']}-{run['profile']}.json"
@@ -93,13 +98,14 @@ def report(runs: list[dict]) -> str:
             rows, detail = str(len(record["rows"])), first_table(record) if run["profile"] == "full" else None
         else:
             rows, detail = "none", f"error: {run.get('error', '?')}"
-        lines.append(f"| {run['paper']} | {run['profile']} | {'ok' if run['ok'] else 'failed'} | "
+        lines.append(f"| {run['paper']} | {run['profile']} | {run.get('parameters') or '–'} | {'ok' if run['ok'] else 'failed'} | "
                      f"{run['wall_seconds'] / 60:.1f} min | {run['date']} | {run['machine']} | {rows} |")
         if detail:
             details.append(f"- **{run['paper']}, {run['profile']}**: {detail}")
     if details:
         lines += ["", "What each full run's first table holds (%), and why a run failed:", "", *details]
-    return "\n".join(lines + ["", "A smoke run's numbers test the code on a few utterances and are not shown."]) + "\n"
+    return "\n".join(lines + ["", "A smoke run's numbers test the code on a few utterances and are not shown. A run with "
+                                "parameters ran its profile with them: a stated cut (e.g. fewer seeds) to fit a session."]) + "\n"
 
 
 def main() -> None:
@@ -110,12 +116,14 @@ def main() -> None:
     parser.add_argument("papers", nargs="*", default=[paper.name for paper in PAPERS])
     parser.add_argument("--profile", default="smoke", choices=["smoke", "full"])
     parser.add_argument("--work", type=Path, default=Path("/tmp/your_corpus"), help="the corpus, logs and results")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="a notebook parameter for every paper run (a cut of the profile: stated in the report)")
     arguments = parser.parse_args()
     manifest = make_corpus(config.data_root(), arguments.work)
     runs_file = EVIDENCE / "runs.json"
     kept = json.loads(runs_file.read_text()) if runs_file.exists() else []
     for paper in arguments.papers:
-        ended = run_paper(paper, arguments.profile, manifest, arguments.work)
+        ended = run_paper(paper, arguments.profile, manifest, arguments.work, [tuple(p) for p in arguments.parameter])
         print(f"{paper} {arguments.profile}: {'ok' if ended['ok'] else 'FAILED'} in {ended['wall_seconds']} s", flush=True)
         kept = [run for run in kept if (run["paper"], run["profile"]) != (paper, arguments.profile)] + [ended]
         EVIDENCE.mkdir(parents=True, exist_ok=True)

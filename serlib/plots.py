@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -52,7 +53,7 @@ def paper_vs_ours(cells: pd.DataFrame, band: float = 3.0, ax: plt.Axes | None = 
     ax = ax or plt.subplots(figsize=(7, 7))[1]
     papers = sorted(cells["paper"].unique())
     palette = dict(zip(papers, sns.color_palette("tab10", len(papers))))
-    markers = dict(zip(sorted(cells["table"].astype(str).unique()), "os^Dv<>Pp*"))
+    markers = dict(zip(sorted(cells["table"].astype(str).unique()), itertools.cycle("os^Dv<>Pp*")))
     low = 100 * min(cells["paper_value"].min(), cells["ci_low"].min()) - 5
     high = 100 * max(cells["paper_value"].max(), cells["ci_high"].max()) + 5
     line = np.array([low, high])

@@ -124,6 +124,8 @@ def test_a_corpus_added_later_trains_only_its_row_and_the_tests_travel_with_the_
     reread = crosscorpus.train_model(model, swapped, both, "cpu", tmp_path / "cache", log=lambda line: None)
     by_id = lambda corpora, p: dict(zip(corpora.manifest["utterance_id"].to_numpy()[p.utterance], p.y_pred.tolist()))  # noqa: E731
     assert by_id(swapped, reread.tested["first", 1, "second"][0]) == by_id(data, tested)
+    assert sorted(reread.tested["first", 1, "second"][0].utterance) == sorted(swapped.rows("second"))
+    assert sorted(reread.outcomes["first", 1][0].levels["utterance"].utterance) == sorted(swapped.folds["first"][0].test)
     assert by_id(swapped, reread.outcomes["first", 1][0].levels["utterance"]) == by_id(
         data, result.outcomes["first", 1][0].levels["utterance"])
     # a third corpus adds its own row; the first two rows keep their identities (already stored)
@@ -156,16 +158,16 @@ def test_stored_predictions_that_no_longer_fit_their_corpus_are_a_clear_error(tw
 
 def test_the_verdict_counts_established_leads_both_ways_and_names_cells_below_chance():
     rows = []
-    for model, own, other in (("A", 0.8, 0.5), ("B", 0.7, 0.2)):
+    for model, own, other in (("A", {"x": 0.8, "y": 0.9}, 0.5), ("B", {"x": 0.7, "y": 0.6}, 0.2)):
         for train in ("x", "y"):
             for test in ("x", "y"):
-                value = own if train == test else other
+                value = own[train] if train == test else other
                 rows.append({"model": model, "train": train, "test": test, "metric": "UA", "value": value,
                              "ci_low": value - 0.02, "ci_high": value + 0.02, "test speakers": 10, "diagonal": train == test})
     cells = pd.DataFrame(rows)
     off = crosscorpus.drops(cells).set_index(["model", "train", "test"])
-    assert off.loc[("B", "x", "y"), "drop (points)"] == pytest.approx(50)
-    assert off.loc[("B", "x", "y"), "below test corpus's own (points)"] == pytest.approx(50)
+    assert off.loc[("B", "x", "y"), "drop (points)"] == pytest.approx(50)  # below x's own 70
+    assert off.loc[("B", "x", "y"), "below test corpus's own (points)"] == pytest.approx(40)  # below y's own 60
     comparison = pd.DataFrame({"established": ["ahead", "behind"]})
     text = crosscorpus.verdict(cells, comparison)
     assert "A transfers best on average, 30.0 points above B" in text

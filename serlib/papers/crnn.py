@@ -472,7 +472,8 @@ def paper_table(values: dict[tuple[str, str], float]) -> pd.DataFrame:
 
 
 def printed_percent(fraction: float) -> str:
-    """``fraction`` as the paper prints a percentage: its own decimals (at most three), at least one."""
+    """``fraction`` as the paper prints a percentage: its decimals (at most three; a printed trailing
+    zero after the first decimal, as in 56.50, is not kept by a float), at least one."""
     digits = f"{100 * fraction:.3f}".rstrip("0")
     return digits + "0" if digits.endswith(".") else digits
 
