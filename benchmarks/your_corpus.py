@@ -98,7 +98,7 @@ def report(runs: list[dict]) -> str:
             rows, detail = str(len(record["rows"])), first_table(record) if run["profile"] == "full" else None
         else:
             rows, detail = "none", f"error: {run.get('error', '?')}"
-        lines.append(f"| {run['paper']} | {run['profile']} | {run.get('parameters') or '–'} | {'ok' if run['ok'] else 'failed'} | "
+        lines.append(f"| {run['paper']} | {run['profile']} | {'`' + run['parameters'] + '`' if run.get('parameters') else '–'} | {'ok' if run['ok'] else 'failed'} | "
                      f"{run['wall_seconds'] / 60:.1f} min | {run['date']} | {run['machine']} | {rows} |")
         if detail:
             details.append(f"- **{run['paper']}, {run['profile']}**: {detail}")
