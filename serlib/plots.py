@@ -65,7 +65,7 @@ def paper_vs_ours(cells: pd.DataFrame, band: float = 3.0, ax: plt.Axes | None = 
                     color=palette[paper], ecolor=palette[paper], alpha=0.8, capsize=2, label=f"{paper}, {table} ({metric})")
     ax.set(xlim=(low, high), ylim=(low, high), xlabel="paper (%)", ylabel="ours (%, 95 % CI)", aspect="equal",
            title="Headline cells: paper vs ours (each in the paper's metric)")
-    ax.legend(loc="upper left", fontsize="small")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize="small")  # outside: no point is covered
     return ax
 
 
