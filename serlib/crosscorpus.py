@@ -400,11 +400,10 @@ def verdict(cells: pd.DataFrame, comparison: pd.DataFrame | None = None, chance:
                      f"not corrected for the {len(comparison)} comparisons) in {ahead} of {len(comparison)} off-diagonal "
                      f"cells, and reversed in {behind}")
         lines.append(lead + ".")
-    drop = off.groupby("model")[["drop (points)", "below test corpus's own (points)"]].mean()
-    lines.append("Mean points below the training corpus's own UA (the diagonal of the row): "
-                 + "; ".join(f"{m} {v:.1f}" for m, v in drop["drop (points)"].items())
-                 + "; below the test corpus's own UA (the diagonal of the column): "
-                 + "; ".join(f"{m} {v:.1f}" for m, v in drop["below test corpus's own (points)"].items()) + ".")
+    drop = off.groupby("model")["drop (points)"].mean()  # over a full matrix, the same against rows' or columns' diagonals
+    lines.append("Mean points an off-diagonal cell falls below the diagonal (over the whole matrix the same whether "
+                 "each cell is set against its row's or its column's; the table of every cell has both): "
+                 + "; ".join(f"{m} {v:.1f}" for m, v in drop.items()) + ".")
     failing = off[off["ci_low"] <= chance]
     if len(failing):
         below = off[off["ci_high"] < chance]
