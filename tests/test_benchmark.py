@@ -48,14 +48,15 @@ def test_the_your_corpus_report_shows_each_run_its_results_file_and_errors(tmp_p
     rows = [{"table": "Table 1", "row": "HSF-CRNN", "column": "5-fold", "metric": "UA", "level": "utterance", "value": 0.512},
             {"table": "Table 1", "row": "HSF-CRNN", "column": "5-fold", "metric": "WA", "level": "utterance", "value": 0.6}]
     (module.EVIDENCE / "crnn-full.json").write_text(json.dumps({"rows": rows}))
-    runs = [{"paper": "crnn", "profile": "full", "ok": True, "wall_seconds": 1800, "date": "2026-12-05", "machine": "m"},
+    runs = [{"paper": "crnn", "profile": "full", "ok": True, "wall_seconds": 1800, "date": "2026-12-05", "machine": "m",
+             "parameters": "-p seeds 0,1,2"},
             {"paper": "capsule", "profile": "smoke", "ok": False, "wall_seconds": 6, "date": "2026-12-05", "machine": "m",
              "error": "ValueError: corpus 'corpus.csv': no speech"}]
     text = module.report(runs)
-    assert "| capsule | smoke | failed | 0.1 min | 2026-12-05 | m | none |" in text
+    assert "| capsule | smoke | – | failed | 0.1 min | 2026-12-05 | m | none |" in text
     assert "- **capsule, smoke**: error: ValueError: corpus 'corpus.csv': no speech" in text
-    assert "| crnn | full | ok | 30.0 min | 2026-12-05 | m | 2 |" in text
+    assert "| crnn | full | `-p seeds 0,1,2` | ok | 30.0 min | 2026-12-05 | m | 2 |" in text  # the stated cut, as code
     assert "Table 1, UA: HSF-CRNN (5-fold, utterance) 51.2" in text and "60.0" not in text
     (module.EVIDENCE / "crnn-smoke.json").write_text(json.dumps({"rows": rows}))
     smoke = module.report([{**runs[0], "profile": "smoke"}])
-    assert "| crnn | smoke | ok |" in smoke and "51.2" not in smoke and "are not shown" in smoke
+    assert "| crnn | smoke | `-p seeds 0,1,2` | ok |" in smoke and "51.2" not in smoke and "are not shown" in smoke

@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from serlib.papers import PAPERS
+from serlib.papers import PAPERS, STUDIES
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -91,9 +91,15 @@ def test_book_builds_and_summary_shows_full_results(tmp_path):
     assert not rendered, rendered  # glued prose too, which only the built page shows
     assert "headline cells" in summary and "within 3 points" in summary and "<img" in summary  # scoreboard and figure
     stand_ins = {p.name: p.stand_in for p in PAPERS if p.stand_in}
+    studies = {study.name for study in STUDIES if study.shown}
     for path in sorted((tmp_path / "results").glob("*/*-full.json")):
         record = json.loads(path.read_text())
         assert as_typed(record["protocol"]) in as_typed(summary), (path.name, record["protocol"])
+        if record["paper"] in studies:  # the summary names the study and its protocol; its cells are on its own page
+            assert f'href="{record["paper"]}.html' in summary, f"the summary does not link {record['paper']}'s page"
+            page = (html / f"{record['paper']}.html").read_text()
+            assert all(f">{100 * row['value']:.1f}</td>" in page for row in record["rows"]), path.name
+            continue
         shown_all = stand_ins.get(record["paper"]) == record["corpus"] or all(r["paper_value"] is None for r in record["rows"])
         for row in record["rows"]:
             if row["paper_value"] is not None or shown_all:

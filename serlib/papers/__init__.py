@@ -146,7 +146,8 @@ def scoreboard(full_rows):
 
 
 STUDIES: tuple[Study, ...] = (
-    Study("crosscorpus", "each paper's main model trained on one corpus, tested on every corpus", "notebooks/crosscorpus.ipynb"),
+    Study("crosscorpus", "each paper's main model trained on one corpus, tested on every corpus", "notebooks/crosscorpus.ipynb",
+          in_book=True),
 )
 
 
