@@ -10,6 +10,7 @@ from pathlib import Path
 DATA_ENV = "SERLIB_DATA"
 CACHE_ENV = "SERLIB_CACHE"
 RESULTS_ENV = "SERLIB_RESULTS"
+THREADS_ENV = "SERLIB_THREADS"
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: Where ``serlib outcomes export`` puts a grid's stored outcomes by default: a folder of the
@@ -67,6 +68,19 @@ def results_dir(override: str | os.PathLike | None = None) -> Path:
     if os.environ.get(RESULTS_ENV):
         return Path(os.environ[RESULTS_ENV]).expanduser().resolve()
     return PROJECT_ROOT / "results"
+
+
+def threads(override: int | None = None) -> int:
+    """Torch's intra-op threads for a training process: ``override``, else ``$SERLIB_THREADS``, else
+    the cores this process may run on (a Dask worker with several training threads divides them)."""
+    if override:
+        return int(override)
+    if os.environ.get(THREADS_ENV):
+        value = os.environ[THREADS_ENV]
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"${THREADS_ENV} must be a positive whole number of threads, got {value!r}")
+        return int(value)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def fingerprint(settings: object) -> str:

@@ -12,6 +12,7 @@ model's input unit (window/segment) and the utterance (mean posterior over its w
 
 from __future__ import annotations
 
+import os
 import pickle
 import time
 import warnings
@@ -26,11 +27,11 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from serlib import files, metrics
+from serlib import config, files, metrics
 from serlib.examples import Examples, Inputs, count_rows, stack_examples, take_rows
 
 __all__ = ["Examples", "stack_examples", "Trainable", "TrainConfig", "Predictions", "Outcome", "fit",
-           "train_and_evaluate", "load_trained", "evaluate", "evaluate_estimator", "pool_folds", "pool_folds_per_seed"]
+           "train_and_evaluate", "use_threads", "load_trained", "evaluate", "evaluate_estimator", "pool_folds", "pool_folds_per_seed"]
 
 
 @runtime_checkable
@@ -308,6 +309,19 @@ def read_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict | No
         return None
 
 
+def use_threads(threads: int | None = None) -> int:
+    """Set torch's intra-op threads for this process (:func:`serlib.config.threads`): every training
+    calls it, so a notebook's kernel, a CLI run and a Dask worker all train on the threads chosen,
+    whichever path started them. A chosen count is kept in ``$SERLIB_THREADS`` so that later trainings
+    of the process keep it. Returns the count."""
+    count = config.threads(threads)
+    if threads:
+        os.environ[config.THREADS_ENV] = str(count)
+    if torch.get_num_threads() != count:
+        torch.set_num_threads(count)
+    return count
+
+
 def fit(
     model: nn.Module,
     train: Examples,
@@ -327,6 +341,7 @@ def fit(
     if cfg.balanced_loss and isinstance(model, HasOwnLoss):
         raise ValueError(f"balanced_loss weights cross-entropy; {type(model).__name__} brings its own loss")
     device = next(model.parameters()).device
+    use_threads()
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     history: list[dict] = []
     best: dict = {"score": -1.0, "state": None}

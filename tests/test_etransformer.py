@@ -181,3 +181,18 @@ def test_agreement_needs_a_ci_that_excludes_zero():
 def test_bad_parameters_are_named(overrides, message):
     with pytest.raises(ValueError, match=message):
         etransformer.settings("smoke", **overrides)
+
+
+def test_the_committed_results_file_holds_only_rows_the_code_writes():
+    """A row whose column the code no longer writes survives every merge (cells are matched by
+    column): the committed file holds each (row, column, metric) once, in a column
+    :func:`~serlib.papers.etransformer.results_file` writes."""
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "results" / "etransformer" / "nemo-full.json"
+    rows = pd.DataFrame(json.loads(path.read_text())["rows"])
+    written = {f"{protocol} {etransformer.HPARAMS.folds}-fold" for protocol in etransformer.PROTOCOLS}
+    assert set(rows["column"]) <= written, sorted(set(rows["column"]) - written)
+    assert not rows.duplicated(["row", "column", "metric", "level", "variant"]).any()
+    assert set(rows["row"]) <= set(etransformer.SYSTEMS)

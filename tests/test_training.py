@@ -264,3 +264,26 @@ def test_folds_pool_per_seed_in_seed_order_and_need_every_seed():
         assert [h["seed"] for h in seed_outcome.history] == [seed] * 3
     with pytest.raises(ValueError, match="different numbers of seeds"):
         training.pool_folds_per_seed([folds[0], folds[1][:1]])
+
+
+def test_every_training_sets_the_threads_chosen_for_its_process(monkeypatch):
+    """fit sets torch's threads whichever path calls it (notebook, CLI, Dask worker): $SERLIB_THREADS,
+    else the cores this process may use; a count a worker chose is kept for its later trainings."""
+    import os
+
+    from serlib import config
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv(config.THREADS_ENV, "1")
+        torch.set_num_threads(2)
+        training.fit(make_model(), toy_data(8), None, training.TrainConfig(epochs=1, batch_size=4, device="cpu", progress=False))
+        assert torch.get_num_threads() == 1
+        monkeypatch.delenv(config.THREADS_ENV)
+        assert config.threads() >= 1 and training.use_threads(2) == 2 and torch.get_num_threads() == 2
+        assert os.environ[config.THREADS_ENV] == "2"  # kept for the process's next training
+        monkeypatch.setenv(config.THREADS_ENV, "two")
+        with pytest.raises(ValueError, match="SERLIB_THREADS must be a positive whole number"):
+            training.use_threads()
+    finally:
+        torch.set_num_threads(before)

@@ -123,9 +123,9 @@ def run_job(spec: JobSpec, threads: int | None = None, grids: GridCache | None =
     ``threads`` sets torch's threads in this process (one per Dask worker thread); ``grids``: the
     grids this process built (default: its Dask worker's, else a new one)."""
     if threads:
-        import torch
+        from serlib.training import use_threads
 
-        torch.set_num_threads(threads)
+        use_threads(threads)
     if grids is None:
         try:
             from serlib.jobs.worker import worker_grids  # needs distributed, as every Dask worker has
