@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from serlib import config, corpora, results
-from serlib.papers import PAPERS, Paper, common
+from serlib.papers import PAPERS, STUDIES, Paper, common
 
 #: Where the intro's generated status table lives (included by ``book/intro.md``).
 STATUS_PAGE = config.PROJECT_ROOT / "book" / "status.md"
@@ -203,19 +203,21 @@ def stored_trainings(paper: str, outcomes: str | Path | None = None) -> int:
 
 
 def compute_table(folder: str | Path | None = None, outcomes: str | Path | None = None) -> str:
-    """What each committed results file cost (Markdown): paper, corpus, device, the trainings of the
-    paper committed in ``outcomes/``, the training time the file's trainings recorded and the wall
-    time of the page's last execution."""
+    """What each committed results file of a page in the book cost (Markdown): page, corpus (or
+    corpora, for a study), device, the trainings of the page committed in ``outcomes/``, the
+    training time the file's trainings recorded and the wall time of the page's last execution."""
     rows = results.load_results(folder or BOOK_RESULTS)
-    lines = ["| paper | corpus | device | trainings in `outcomes/` (all corpora) | training time recorded | "
+    lines = ["| page | corpus | device | trainings in `outcomes/` (all corpora) | training time recorded | "
              "page's last execution |", "|---|---|---|---|---|---|"]
     if not len(rows):
         return "\n".join(lines)
-    full = rows[(rows["profile"] == "full") & rows["paper"].isin([paper.name for paper in PAPERS])]  # papers only
+    pages = [paper.name for paper in PAPERS] + [study.name for study in STUDIES if study.in_book]
+    full = rows[(rows["profile"] == "full") & rows["paper"].isin(pages)]
     for (paper, corpus), group in full.groupby(["paper", "corpus"], sort=False):
         first = group.iloc[0]
         trained = duration_text(first["training_seconds"]) if pd.notna(first["training_seconds"]) else "not recorded"
-        lines.append(f"| {paper} | {corpora.display_name(corpus)} | {', '.join(sorted(set(group['device'])))} | "
+        named = ", ".join(corpora.display_name(name) for name in corpus.split("+"))  # a study's corpora joined by +
+        lines.append(f"| {paper} | {named} | {', '.join(sorted(set(group['device'])))} | "
                      f"{stored_trainings(paper, outcomes)} | {trained} | {duration_text(first['wall_seconds'])} |")
     return "\n".join(lines)
 

@@ -109,8 +109,13 @@ def test_the_cost_table_counts_each_papers_committed_trainings(tmp_path):
         (tmp_path / "outcomes" / "scalogram" / name).mkdir(parents=True)
     for name in ("one", "two"):
         (tmp_path / "outcomes" / "scalogram" / name / "outcome.npz").write_bytes(b"")
+    _results_file(tmp_path / "results", "crosscorpus", "emodb+nemo", [
+        {"table": "Cross-corpus", "row": "a", "paper_value": None, "value": 0.5, "ci_low": 0.4, "ci_high": 0.6}])
+    (tmp_path / "outcomes" / "crosscorpus" / "one").mkdir(parents=True)
+    (tmp_path / "outcomes" / "crosscorpus" / "one" / "outcome.npz").write_bytes(b"")
     table = status.compute_table(tmp_path / "results", tmp_path / "outcomes").splitlines()
-    assert [line.split("|")[4].strip() for line in table[2:]] == ["2", "2"], table  # the paper's, on each of its rows
+    assert [line.split("|")[4].strip() for line in table[2:]] == ["1", "2", "2"], table  # the page's, on each of its rows
+    assert table[2].startswith("| crosscorpus | Emo-DB, nEMO |")  # a study in the book is a page with a cost too
     assert status.stored_trainings("rnn", tmp_path / "outcomes") == 0
 
 
