@@ -125,7 +125,8 @@ class Corpora:
         table.insert(0, "utterances", counts.sum(axis=1).reindex(list(self.names)))
         table["folds"] = [len(self.folds[name]) for name in self.names]
         table["fold rule"] = [self.rules[name] for name in self.names]
-        table.index = [common.corpus_label(name) for name in self.names]
+        table.index = pd.Index([common.corpus_label(name) for name in self.names], name="corpus")
+        table.columns.name = None  # the crosstab's "emotion" would head the corpus column
         return table
 
 
@@ -320,7 +321,8 @@ def matrix(result: MatrixOutcomes, data: Corpora, n_boot: int = 1000, metric: st
     """One row per (training corpus, test corpus): ``metric`` of all the cell's test predictions
     pooled (mean over seeds; off the diagonal, pooling the fold models' predictions of the same
     utterances is the mean of their UAs), its 95 % CI resampling the test corpus's speakers, the
-    number of fold models and test speakers behind it, and whether it is the diagonal."""
+    number of fold models and test speakers behind it, how many classes its predictions use, and
+    whether it is the diagonal."""
     speakers = data.speakers()
     rows = []
     for train in data.names:
@@ -333,6 +335,7 @@ def matrix(result: MatrixOutcomes, data: Corpora, n_boot: int = 1000, metric: st
                          "value": float(np.mean([p.score(metric) for p in pooled])), "ci_low": low, "ci_high": high,
                          "models": len(cell_predictions(result, data, train, test)[0]), "seeds": len(pooled),
                          "test utterances": len(set(pooled[0].utterance)), "test speakers": len(set(clusters)),
+                         "classes predicted": len(np.unique(np.concatenate([p.y_pred for p in pooled]))),
                          "diagonal": train == test})
     return pd.DataFrame(rows)
 
@@ -400,7 +403,7 @@ def verdict(cells: pd.DataFrame, comparison: pd.DataFrame | None = None, chance:
                      f"not corrected for the {len(comparison)} comparisons) in {ahead} of {len(comparison)} off-diagonal "
                      f"cells, and reversed in {behind}")
         lines.append(lead + ".")
-    drop = off.groupby("model")["drop (points)"].mean()  # over a full matrix, the same against rows' or columns' diagonals
+    drop = off.groupby("model")["drop (points)"].mean().reindex(by_model.index)  # over a full matrix, the same against rows' or columns' diagonals
     lines.append("Mean points an off-diagonal cell falls below the diagonal (over the whole matrix the same whether "
                  "each cell is set against its row's or its column's; the table of every cell has both): "
                  + "; ".join(f"{m} {v:.1f}" for m, v in drop.items()) + ".")
@@ -414,13 +417,17 @@ def verdict(cells: pd.DataFrame, comparison: pd.DataFrame | None = None, chance:
                                  for m, group in failing.groupby("model", sort=False)) + ".")
     else:
         lines.append(f"Every off-diagonal cell's CI lies above chance ({len(off)} cells).")
+    if "classes predicted" in off and len(single := off[off["classes predicted"] == 1]):
+        lines.append(f"In {len(single)} off-diagonal cell{'s' if len(single) > 1 else ''} every fold model predicts one "
+                     "and the same class for every test utterance, so its UA is exactly chance with a CI of zero width: "
+                     + "; ".join(f"{m}: " + ", ".join(f"{t} → {s}" for t, s in zip(group["train"], group["test"]))
+                                 for m, group in single.groupby("model", sort=False)) + ".")
     speakers = cells.groupby("test", sort=False)["test speakers"].max()  # a column's whole corpus
     few = speakers[speakers < FEW_SPEAKERS]
     if len(few):
-        lines.append("The CIs of the columns " + ", ".join(f"{t} ({n} speakers)" for t, n in few.items())
-                     + f" rest on fewer than {FEW_SPEAKERS} speakers: a bootstrap over so few speakers gives "
-                     "unreliable CIs.")
-    return " ".join(lines)
+        lines.append(f"The CIs of the cells tested on {common.listed([f'{t} ({n} speakers)' for t, n in few.items()])} rest on "
+                     f"fewer than {FEW_SPEAKERS} speakers: a bootstrap over so few speakers gives unreliable CIs.")
+    return "\n".join(f"- {line}" for line in lines)  # a Markdown list: one finding a line
 
 
 def protocol_text(data: Corpora) -> str:

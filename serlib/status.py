@@ -54,14 +54,9 @@ def _names(items: Sequence[str]) -> str:
         kind, _, number = item.partition(" ")
         by_kind.setdefault(kind, []).append(number)
     plural = {"Table": "Tables", "Fig.": "Figs."}
-    phrases = [f"{kind} {numbers[0]}" if len(numbers) == 1 else f"{plural.get(kind, kind)} {_listed(numbers)}"
+    phrases = [f"{kind} {numbers[0]}" if len(numbers) == 1 else f"{plural.get(kind, kind)} {common.listed(numbers)}"
                for kind, numbers in by_kind.items()]
-    return _listed(phrases)
-
-
-def _listed(words: Sequence[str]) -> str:
-    """"a", "a and b", "a, b and c"."""
-    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}" if words else ""
+    return common.listed(phrases)
 
 
 @dataclass

@@ -163,7 +163,8 @@ def test_the_verdict_counts_established_leads_both_ways_and_names_cells_below_ch
             for test in ("x", "y"):
                 value = own[train] if train == test else other
                 rows.append({"model": model, "train": train, "test": test, "metric": "UA", "value": value,
-                             "ci_low": value - 0.02, "ci_high": value + 0.02, "test speakers": 10, "diagonal": train == test})
+                             "ci_low": value - 0.02, "ci_high": value + 0.02, "test speakers": 10, "diagonal": train == test,
+                             "classes predicted": 1 if (model, train, test) == ("A", "x", "y") else 4})
     cells = pd.DataFrame(rows)
     off = crosscorpus.drops(cells).set_index(["model", "train", "test"])
     assert off.loc[("B", "x", "y"), "drop (points)"] == pytest.approx(50)  # below x's own 70
@@ -174,6 +175,11 @@ def test_the_verdict_counts_established_leads_both_ways_and_names_cells_below_ch
     assert "in 1 of 2 off-diagonal cells, and reversed in 1" in text
     assert "2 of 4 off-diagonal cells have a CI that does not lie above chance (2 entirely below it" in text
     assert "B: x → y, y → x" in text
+    assert "In 1 off-diagonal cell every fold model predicts one and the same class for every test utterance" in text
+    assert "zero width: A: x → y." in text
+    assert "falls below the diagonal" in text and "A 35.0; B 45.0." in text
+    renamed = crosscorpus.verdict(cells.replace({"model": {"A": "Z"}}), comparison)
+    assert "Z 35.0; B 45.0." in renamed  # the drops in the order of the mean UAs, not the names'
 
 
 @pytest.mark.parametrize("paper", crosscorpus.MODEL_PAPERS)

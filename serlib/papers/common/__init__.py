@@ -32,7 +32,7 @@ from serlib.papers.common.trainings import (
     training_outcome, Training
 )
 from serlib.papers.common.page_text import (
-    banner, reference_list, prose_frame, describe_settings, sign_agreement, ranking, ordering_line, ordering_of_rows
+    banner, listed, reference_list, prose_frame, describe_settings, sign_agreement, ranking, ordering_line, ordering_of_rows
 )
 
 __all__ = [
@@ -43,6 +43,6 @@ __all__ = [
     "SESSION_FOLDS", "SESSION_FOLD_NUMBERS", "session_task", "with_sessions", "session_corpus",
     "training_seconds", "TrainingKey", "OUTCOME_FILE", "KEY_FILE", "CHECKPOINT_FILE", "NETWORK_FILE",
     "TESTED_PATTERN", "training_folder", "folder_of", "tested_path", "save_tested", "tested_seconds", "save_outcome",
-    "load_outcome", "training_outcome", "Training", "banner", "reference_list", "prose_frame", "describe_settings",
+    "load_outcome", "training_outcome", "Training", "banner", "listed", "reference_list", "prose_frame", "describe_settings",
     "sign_agreement", "ranking", "ordering_line", "ordering_of_rows"
 ]

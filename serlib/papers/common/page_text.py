@@ -21,6 +21,12 @@ def banner(settings: Any, device: str, corpus: str) -> str:
     return line
 
 
+def listed(words: Sequence[str]) -> str:
+    """"a", "a and b", "a, b and c" ("" for none)."""
+    words = list(words)
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}" if words else ""
+
+
 def reference_list(references: Mapping[str, str], source: str) -> str:
     """The works a paper's quoted rows cite, as a Markdown list under the table that quotes them
     (``references``: the paper's bracket → the work; ``source``: how the brackets were resolved)."""
