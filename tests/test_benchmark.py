@@ -60,3 +60,19 @@ def test_the_your_corpus_report_shows_each_run_its_results_file_and_errors(tmp_p
     (module.EVIDENCE / "crnn-smoke.json").write_text(json.dumps({"rows": rows}))
     smoke = module.report([{**runs[0], "profile": "smoke"}])
     assert "| crnn | smoke | `-p seeds 0,1,2` | ok |" in smoke and "51.2" not in smoke and "are not shown" in smoke
+
+
+def test_the_recurrent_benchmark_says_whether_the_speed_goal_is_met():
+    spec = importlib.util.spec_from_file_location("recurrent_speed", config.PROJECT_ROOT / "benchmarks" / "recurrent_speed.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    columns = list(module.ISSUE_BASELINE)
+
+    def rows(after: float) -> list[dict]:
+        return [{"paper": paper, "path": path, columns[0]: 0.3 if path == "before" else after,
+                 columns[1]: 0.4 if path == "before" else after, "s per nEMO epoch": 100.0 if path == "before" else 40.0}
+                for paper in module.MODELS for path in ("before", "after")]
+
+    assert "**Goal**" in (met := module.report(rows(1.0), 8, 8, 70)) and "): met (3.23×, 2.63×)" in met
+    assert "): not met (1.94×, 1.58×)" in module.report(rows(0.6), 8, 8, 70)
+    assert "an nEMO epoch 100 s → 40 s (2.50×)" in met
