@@ -34,7 +34,7 @@ book: $(STAMP)
 TEST_WORKERS ?= 2
 test: $(STAMP)
 	SERLIB_DATA=$${SERLIB_DATA:-$(SHARED_CORPORA)} OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1 \
-		SERLIB_JOBS=1 $(BIN)/python -m pytest tests --nbval-lax notebooks -n $(TEST_WORKERS) --dist loadfile
+		SERLIB_JOBS=1 SERLIB_THREADS=1 $(BIN)/python -m pytest tests --nbval-lax notebooks -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: $(STAMP)
 	SERLIB_DATA=$${SERLIB_DATA:-$(SHARED_CORPORA)} $(BIN)/python -m pytest tests -m "not slow"

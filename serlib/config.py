@@ -72,7 +72,7 @@ def results_dir(override: str | os.PathLike | None = None) -> Path:
 
 def threads(override: int | None = None) -> int:
     """Torch's intra-op threads for a training process: ``override``, else ``$SERLIB_THREADS``, else
-    the cores this process may run on (a Dask worker with several training threads divides them)."""
+    the cores this process may run on."""
     if override:
         return int(override)
     if os.environ.get(THREADS_ENV):

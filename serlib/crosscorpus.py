@@ -388,8 +388,9 @@ def best_against_next(trained: Sequence[MatrixOutcomes], data: Corpora, cells: p
 
 def verdict(cells: pd.DataFrame, comparison: pd.DataFrame | None = None, chance: float = 1 / len(CLASSES)) -> str:
     """Which model transfers best (mean off-diagonal UA, and in how many cells its lead over the
-    next model is established), which (model, pair) cells fail (CI reaching chance), the mean drop
-    from the diagonal, and which test corpora have too few speakers for a trustworthy CI."""
+    next model is established), the mean drop from the diagonal, which (model, pair) cells fail (CI
+    reaching chance), in which every fold model predicts a single class, and which test corpora have
+    too few speakers for a trustworthy CI: a Markdown list, one finding a line."""
     off = drops(cells)
     by_model = off.groupby("model")["value"].mean().sort_values(ascending=False)
     lines = ["Mean UA off the diagonal: " + "; ".join(f"{m} {100 * v:.1f} %" for m, v in by_model.items())

@@ -211,7 +211,9 @@ def compute_table(folder: str | Path | None = None, outcomes: str | Path | None 
     for (paper, corpus), group in full.groupby(["paper", "corpus"], sort=False):
         first = group.iloc[0]
         trained = duration_text(first["training_seconds"]) if pd.notna(first["training_seconds"]) else "not recorded"
-        named = ", ".join(corpora.display_name(name) for name in corpus.split("+"))  # a study's corpora joined by +
+        studies = {study.name for study in STUDIES}
+        named = (", ".join(corpora.display_name(name) for name in corpus.split("+")) if paper in studies  # joined by +
+                 else corpora.display_name(corpus))
         lines.append(f"| {paper} | {named} | {', '.join(sorted(set(group['device'])))} | "
                      f"{stored_trainings(paper, outcomes)} | {trained} | {duration_text(first['wall_seconds'])} |")
     return "\n".join(lines)

@@ -19,6 +19,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get("PYTEST_XDIST_WORKER"):
         import torch
 
+        os.environ["SERLIB_THREADS"] = "1"  # serlib.training.use_threads: every training keeps one
         torch.set_num_threads(1)
 
 

@@ -4,7 +4,6 @@ and the executors that run a grid here or on a Dask cluster (:func:`execute`, :f
 from __future__ import annotations
 
 import importlib
-import os
 import shutil
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -274,9 +273,9 @@ def _progress(report: GridReport, total: int, spec: JobSpec) -> str:
 
 def _run_local(todo: Sequence[JobSpec], report: GridReport, execution: Execution, log: Callable[[str], None],
                grids: GridCache) -> None:
-    """The jobs one after another in this process, with torch's threads set once: one per core
-    this process may use (as a Dask worker sets its share)."""
-    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    """The jobs one after another in this process, with torch's threads set once
+    (:func:`serlib.config.threads`: ``$SERLIB_THREADS``, else one per core this process may use)."""
+    threads = config.threads()
     for spec in todo:
         for attempt in range(execution.retries + 1):
             try:

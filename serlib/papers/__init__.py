@@ -71,7 +71,7 @@ class Paper:
 class Study:
     """A page beyond the papers: its name, a one-line description, its thin notebook and its
     module ``serlib.<name>`` (settings, profiles, ``training_grid``); ``in_book`` once a full run
-    has produced ``book/<name>.ipynb``. No printed numbers, so no status row."""
+    has produced ``book/<name>.ipynb``. No printed numbers, so no status row; its cost is in the cost table."""
 
     name: str
     title: str
