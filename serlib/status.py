@@ -206,7 +206,7 @@ def compute_table(folder: str | Path | None = None, outcomes: str | Path | None 
              "page's last execution |", "|---|---|---|---|---|---|"]
     if not len(rows):
         return "\n".join(lines)
-    pages = [paper.name for paper in PAPERS] + [study.name for study in STUDIES if study.in_book]
+    pages = [paper.name for paper in PAPERS] + [study.name for study in STUDIES if study.shown]
     full = rows[(rows["profile"] == "full") & rows["paper"].isin(pages)]
     for (paper, corpus), group in full.groupby(["paper", "corpus"], sort=False):
         first = group.iloc[0]

@@ -225,7 +225,7 @@ def test_every_code_cell_of_a_page_is_tagged_full_width():
     """The theme widens a ``full-width`` cell into the margin and folds the contents box away while it
     shows: how a page's results tables fit a 1300 px window. ``serlib reproduce`` tags the executed
     pages; the summary, executed when the book builds, carries the tag in its source."""
-    pages = ([PROJECT / p.page for p in PAPERS if p.shown] + [PROJECT / "book" / f"{s.name}.ipynb" for s in STUDIES if s.in_book]
+    pages = ([PROJECT / p.page for p in PAPERS if p.shown] + [PROJECT / s.page for s in STUDIES if s.shown]
              + [PROJECT / "book" / "summary.ipynb"])
     untagged = [f"{path.relative_to(PROJECT)} cell {index}"
                 for path in pages for index, cell in enumerate(nbformat.read(path, as_version=4).cells)
