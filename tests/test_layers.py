@@ -103,7 +103,7 @@ def test_the_fused_lstm_computes_what_the_packed_lstm_computes(bidirectional):
     torch.testing.assert_close(x_fused.grad, x_packed.grad, atol=1e-5, rtol=1e-5)
     for suffix, target in (("", layer.forward_lstm), ("_reverse", layer.backward_lstm)):
         if target is not None:
-            for name in ("weight_ih", "weight_hh", "bias_hh"):
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
                 torch.testing.assert_close(getattr(target, f"{name}_l0").grad, getattr(reference, f"{name}_l0{suffix}").grad,
                                            atol=1e-5, rtol=1e-5)
 
@@ -128,3 +128,17 @@ def test_masked_batch_norm_statistics_ignore_the_padding():
     torch.testing.assert_close(norm.running_var, plain.running_var)
     norm.eval(), plain.eval()
     torch.testing.assert_close(norm(padded, mask)[..., :4], plain(short))
+
+
+def test_masked_batch_norm_statistics_over_unequal_lengths_are_those_of_the_valid_frames():
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 6)
+    lengths = torch.tensor([6, 2])
+    mask = length_mask(lengths, 6)
+    x_padded = x.masked_fill(~mask.unsqueeze(1), 50.0)  # junk in the second utterance's padding
+    valid = torch.cat([x[0], x[1, :, :2]], dim=1).unsqueeze(0)  # (1, channels, the 8 valid frames)
+    norm, plain = MaskedBatchNorm1d(3), torch.nn.BatchNorm1d(3)
+    got, expected = norm(x_padded, mask), plain(valid)[0]
+    torch.testing.assert_close(torch.cat([got[0], got[1, :, :2]], dim=1), expected)
+    torch.testing.assert_close(norm.running_mean, plain.running_mean)
+    torch.testing.assert_close(norm.running_var, plain.running_var)

@@ -476,8 +476,8 @@ def verdict_box(table2_outcomes: Table2Outcomes, corpus: str, profile: str, iemo
     if profile == "full" and (missing := not_yet_run(table2_outcomes.settings)):
         ran, full = grid_size(table2_outcomes.settings), grid_size(PROFILES["full"])
         lines.append(f"**Part of the grid:** this page rests on {ran} of the full protocol's {full} trainings; the other "
-                     f"{full - ran} ({'; '.join(missing)}) are not yet run. They join this page as they finish (each is "
-                     "committed as it finishes).")
+                     f"{full - ran} ({'; '.join(missing)}) are not yet run. Each is committed to `outcomes/` as it finishes; a test fold joins this page "
+                     "once all the models of its protocol have finished it and the page is regenerated.")
     if profile == "full" and (capped := still_improving_at_cap(table2_outcomes)):
         lines.append(f"**Still improving at the {table2_outcomes.settings.epochs}-epoch cap:** {', '.join(capped)} kept "
                      "its last epoch in at least one training (validation UA still rising), so its numbers may "
