@@ -357,13 +357,19 @@ def part_run(protocol: str) -> str:
     return protocol.partition(PART_RUN)[2]
 
 
+def fold_part(settings: Settings) -> str:
+    """"" when ``settings`` test all folds, else the part a page labels its numbers with ("test folds 1, 2 of 5 only")."""
+    part = folds_tested(settings)
+    return f"{part} of {HPARAMS.folds} only" if part else ""
+
+
 def results_file(data: Data, table2_outcomes: Table2Outcomes, settings: Settings, device: str) -> results.ResultsFile:
     """Table 2 rows per system and protocol, test folds pooled. The paper's numbers sit beside the
     random-fold rows on IEMOCAP only (its protocol and corpus); the speaker-independent rows on
     IEMOCAP are a labelled variant; a stand-in's rows carry no paper value."""
-    part = folds_tested(settings)
+    part = fold_part(settings)
     record = results.ResultsFile(paper=PAPER, corpus=data.corpus, profile=settings.profile, device=device,
-                         seeds=list(settings.seeds), protocol=data.protocol + (f"; {PART_RUN}{part} of {HPARAMS.folds} only" if part else ""),
+                         seeds=list(settings.seeds), protocol=data.protocol + (f"; {PART_RUN}{part}" if part else ""),
                          started=data.started,
                          notes={"settings": asdict(settings), "hparams": asdict(HPARAMS), "sizes": asdict(SIZES),
                                 "task": data.task.note})

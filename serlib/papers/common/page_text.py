@@ -10,11 +10,12 @@ from typing import Any
 import pandas as pd
 
 
-def banner(settings: Any, device: str, corpus: str) -> str:
-    """The line every paper page prints above its numbers: profile, device, corpus; a smoke
-    profile says that its numbers are not a reproduction."""
+def banner(settings: Any, device: str, corpus: str, part: str = "") -> str:
+    """The line every paper page prints above its numbers: profile, device, corpus, and ``part``
+    where the run is part of the protocol ("test folds 1, 2 of 5 only"); a smoke profile says that
+    its numbers are not a reproduction."""
     profile = settings.profile
-    line = f"**Profile `{profile}` · device `{device}` · corpus `{corpus}`**"
+    line = f"**Profile `{profile}` · device `{device}` · corpus `{corpus}`{f' · {part}' if part else ''}**"
     if profile != "full":
         line = (f"**Profile `{profile}`: a quick check of the code on a subset. These numbers are not a "
                 f"reproduction.**\n\n{line}")
