@@ -137,6 +137,9 @@ def test_the_iemocap_protocol_puts_the_paper_beside_random_folds_only(tmp_path):
             "Base1, Base2, Base3, Base4, Base5, Base6 on the random folds) are not yet run.") in box
     assert "this run: test folds 4, 5 of 5 only" in etransformer.results_file(data, table2_outcomes, settings, "cpu").protocol
     assert common.banner(settings, "cpu", "nemo", etransformer.fold_part(settings)).endswith("· test folds 4, 5 of 5 only**")
+    # folds 4 and 5 hold out 2 sessions of 2 speakers: the speaker bootstrap says it has few to draw
+    assert etransformer.contributions(table2_outcomes, "speaker-independent").attrs["caption"].startswith("Only 4 test speakers")
+    assert "caption" not in etransformer.contributions(table2_outcomes, "random").attrs
     assert ("Components, random folds (proposed − BaseN, UA):** 1 comparison, each judged on a 95.0 % CI over speakers and their "
             "utterances") in box and "the paper's sign is established for" in box
     smoke = etransformer.verdict_box(table2_outcomes, "nemo", "smoke", iemocap_ran=False)

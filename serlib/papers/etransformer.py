@@ -295,6 +295,12 @@ class Table2Outcomes:
         """Per seed, the test predictions of every test fold pooled."""
         return training.pool_folds_per_seed(self.outcomes[protocol, system, n] for n in self.settings.test_folds)
 
+    def test_speakers(self, protocol: str, system: str) -> int:
+        """How many speakers ``system``'s pooled test utterances of ``protocol`` hold (0 when unknown)."""
+        if self.speakers is None:
+            return 0
+        return len(np.unique(self.speakers[self.pooled(protocol, system)[0].levels["utterance"].utterance]))
+
     def difference(self, first: tuple[str, str], second: tuple[str, str], metric: str,
                    level: float = 0.95) -> tuple[float, float, float]:
         """``metric`` of ``first`` (protocol, system) minus ``second``, with its paired ``level`` CI
@@ -443,6 +449,10 @@ def differences(table2_outcomes: Table2Outcomes, protocol: str, level: float = 0
     return pd.DataFrame(rows, columns=["system", "metric", "ours", "low", "high", "paper"])
 
 
+#: Below this many test speakers a speaker bootstrap has too few to draw from, and the page says so.
+FEW_TEST_SPEAKERS = 5
+
+
 def contributions(table2_outcomes: Table2Outcomes, protocol: str) -> pd.DataFrame:
     """Proposed − each ablation (points of WA and UA, paired bootstrap CI over speakers and their
     utterances at :func:`comparison_level`, the verdict's level), beside the paper's difference, and
@@ -457,7 +467,11 @@ def contributions(table2_outcomes: Table2Outcomes, protocol: str) -> pd.DataFram
         entry[f"paper {row.metric}"] = f"{row.paper:+.2f}"
         if row.metric == "UA":
             entry["UA: the paper's sign"] = common.sign_agreement(row.low, row.high, row.paper)
-    return pd.DataFrame(table).T.rename_axis("proposed − ...")
+    frame = pd.DataFrame(table).T.rename_axis("proposed − ...")
+    if 0 < (speakers := table2_outcomes.test_speakers(protocol, "proposed")) < FEW_TEST_SPEAKERS:
+        frame.attrs["caption"] = (f"Only {speakers} test speakers: the bootstrap's draw of speakers has {speakers} to resample, "
+                                  "so these CIs say little about how the difference carries to other speakers.")
+    return frame
 
 
 def still_improving_at_cap(table2_outcomes: Table2Outcomes) -> list[str]:
