@@ -124,9 +124,12 @@ class Corpora:
         table.insert(0, "speakers", self.manifest.groupby("corpus")["speaker"].nunique().reindex(list(self.names)))
         table.insert(0, "utterances", counts.sum(axis=1).reindex(list(self.names)))
         table["folds"] = [len(self.folds[name]) for name in self.names]
-        table["fold rule"] = [self.rules[name] for name in self.names]
+        # each distinct rule once, in the caption, so that a long rule does not stretch every row
+        rules = list(dict.fromkeys(self.rules[name] for name in self.names))
+        table["fold rule"] = [f"({chr(ord('a') + rules.index(self.rules[name]))})" for name in self.names]
         table.index = pd.Index([common.corpus_label(name) for name in self.names], name="corpus")
         table.columns.name = None  # the crosstab's "emotion" would head the corpus column
+        table.attrs["caption"] = "Fold rules: " + "; ".join(f"({chr(ord('a') + i)}) {rule}" for i, rule in enumerate(rules))
         return table
 
 
@@ -289,8 +292,9 @@ def train_model(model: MainModel, data: Corpora, chosen: Settings, device: str =
                         result.untimed_tests += 1
                     else:
                         result.testing_seconds += seconds
-        log(f"[{chosen.profile}] {model.name}: trained on {corpus}, fold {number} of {len(data.folds[corpus])}; "
-            f"tested on {', '.join(o for o in data.names if o != corpus)}")
+        if number == len(data.folds[corpus]):
+            log(f"[{chosen.profile}] {model.name} · trained on {corpus}, {number} folds · tested on the other "
+                f"{len(data.names) - 1} corpora")
     result.seconds = sum(o.training_seconds() for cell_outcomes in result.outcomes.values() for o in cell_outcomes)
     return result
 
@@ -473,8 +477,8 @@ def cells_table(cells: pd.DataFrame, profile: str, device: str) -> pd.DataFrame:
                         how="left", on=["model", "train", "test"])
     shown = pd.DataFrame({
         "model": table["model"], "trained on": table["train"], "tested on": table["test"],
-        "UA (%)": (100 * table["value"]).round(1),
-        "95% CI": [f"[{100 * lo:.1f}, {100 * hi:.1f}]" for lo, hi in zip(table["ci_low"], table["ci_high"])],
+        "UA % [95% CI]": [f"{100 * value:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]"
+                          for value, lo, hi in zip(table["value"], table["ci_low"], table["ci_high"])],
         "below training corpus's own (points)": table["drop (points)"].round(1),
         "below test corpus's own (points)": table["below test corpus's own (points)"].round(1),
         "test speakers": table["test speakers"], "test utterances": table["test utterances"],

@@ -39,6 +39,9 @@ def test_every_fold_trains_and_validates_on_one_corpus_and_holds_out_its_own_spe
         assert sorted(held_out) == sorted(np.flatnonzero(corpus == name))  # each utterance held out once
     table = data.describe()
     assert list(table.index) == ["first", "second"] and table["folds"].tolist() == [5, 3]
+    # each corpus's fold rule is named by a letter; the caption states every distinct rule once
+    assert table["fold rule"].tolist() == ["(a)", "(b)"]
+    assert table.attrs["caption"] == f"Fold rules: (a) {data.rules['first']}; (b) {data.rules['second']}"
 
 
 def predictions_of(rows: np.ndarray, labels: np.ndarray, correct: np.ndarray) -> training.Predictions:
