@@ -42,7 +42,7 @@ def _reproduce(args: argparse.Namespace) -> int:
 
     export_to = None if args.export is None else str(Path(args.export).resolve() if args.export else config.OUTCOMES_DIR)
     execution = Execution(args.executor, args.workers, args.scheduler_address, args.scheduler_file,
-                          args.cluster_profile, args.retries, args.force, export_to)
+                          args.cluster_profile, args.retries, args.force, export_to, args.grid_only)
     return reproduce(args.papers, args.all, args.profile, args.device, args.data_root, extra, book=not args.no_book,
                      log=lambda line: print(line, flush=True), execution=execution)
 
@@ -115,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     grid.add_argument("--export", nargs="?", const="", metavar="DIR",
                       help="run the grid first and export each training's outcome into DIR (default: outcomes/ in the "
                            "checkout) as soon as it finishes, to commit while a long grid runs")
+    grid.add_argument("--grid-only", action="store_true",
+                      help="run the grid and stop: the notebook does not run, so a part of a grid (e.g. -p test_folds 3) "
+                           "leaves the page and its results file as they are; regenerate them on every stored part later")
     repro.set_defaults(run=_reproduce)
     outcomes = commands.add_parser(
         "outcomes", help="carry a grid's finished trainings to another machine or session",

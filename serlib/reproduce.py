@@ -273,8 +273,9 @@ def import_outcomes(names: Sequence[str] = (), folder: str | Path | None = None,
 def reproduce(names: Sequence[str], every: bool, profile: str, device: str = "auto", data_root: str | None = None,
               extra: Mapping[str, str] | None = None, book: bool = True, log: Callable[[str], None] = print,
               execution: jobs.Execution = jobs.Execution()) -> int:
-    """Run the chosen papers in turn (each one's training grid first where ``execution`` says so),
-    print the summary table, build the book; 0 if all succeeded."""
+    """Run the chosen papers in turn (each one's training grid first where ``execution`` says so,
+    only the grid where it says ``grid_only``), print the summary table, build the book; 0 if all
+    succeeded."""
     if profile not in ("smoke", "full"):
         raise ValueError(f"unknown profile {profile!r}; valid profiles: ['full', 'smoke']")
     papers = select_papers(names, every)
@@ -292,8 +293,12 @@ def reproduce(names: Sequence[str], every: bool, profile: str, device: str = "au
         log(f"[{i}/{len(papers)}] {paper.name} ({profile}) → {config.shown(output_notebook(paper, profile, parameters[paper.name]))} ...")
         started = time.time()
         grid_error = train_grid_first(paper, profile, parameters[paper.name], execution, log) if execution.runs_grid else ""
-        if grid_error:
-            report = NotebookReport(paper.name, "failed", time.time() - started, output_notebook(paper, profile, parameters[paper.name]), error=grid_error)
+        if grid_error or execution.grid_only:
+            report = NotebookReport(paper.name, "failed" if grid_error else "ok", time.time() - started,
+                                    output_notebook(paper, profile, parameters[paper.name]), error=grid_error)
+            if not grid_error:
+                log(f"[{i}/{len(papers)}] {paper.name}: grid stored; its notebook, page and results file left as they "
+                    "were (--grid-only)")
         else:
             report = run_paper(paper, profile, parameters[paper.name])
             report.seconds = time.time() - started
@@ -301,7 +306,7 @@ def reproduce(names: Sequence[str], every: bool, profile: str, device: str = "au
         reports.append(report)
     log(summary_table(reports))
     failed = [r.paper for r in reports if r.ended != "ok"]
-    if book and build_book(log) != 0:
+    if book and not execution.grid_only and build_book(log) != 0:
         log("the book build failed")
         return 1
     if failed:

@@ -78,6 +78,23 @@ def test_reproduce_export_flag_names_the_checkouts_outcomes_or_a_folder(monkeypa
     assert [e.export_to for e in seen] == [str(config.OUTCOMES_DIR), str(tmp_path / "elsewhere"), None]
 
 
+def test_grid_only_trains_the_grid_and_leaves_the_notebook_page_and_book_alone(monkeypatch):
+    from serlib import reproduce
+
+    grids, lines = [], []
+    monkeypatch.setattr(reproduce, "train_grid_first", lambda paper, *args, **kwargs: grids.append(paper.name) or "")
+    monkeypatch.setattr(reproduce, "run_paper", lambda *args: pytest.fail("--grid-only ran the notebook"))
+    monkeypatch.setattr(reproduce, "build_book", lambda *args: pytest.fail("--grid-only built the book"))
+    assert reproduce.reproduce(["rnn"], False, "smoke", execution=jobs.Execution(grid_only=True), log=lines.append) == 0
+    assert grids == ["rnn"] and any("--grid-only" in line for line in lines)
+    monkeypatch.setattr(reproduce, "train_grid_first", lambda *args, **kwargs: "1 of 4 trainings failed: a")
+    assert reproduce.reproduce(["rnn"], False, "smoke", execution=jobs.Execution(grid_only=True), log=lines.append) == 1
+    seen = []
+    monkeypatch.setattr("serlib.reproduce.reproduce", lambda *args, execution, **kwargs: seen.append(execution) or 0)
+    assert cli.main(["reproduce", "rnn", "--profile", "smoke", "--grid-only", "--export"]) == 0
+    assert seen[0].grid_only and seen[0].runs_grid
+
+
 def test_every_key_of_a_small_grid_gets_an_outcome_on_a_local_dask_cluster(tmp_path):
     specs = _plan(tmp_path)
     assert len({spec.name for spec in specs}) == 4 and not any(jobs.is_done(spec) for spec in specs)

@@ -164,7 +164,9 @@ class Execution:
     (``scheduler_address`` or ``scheduler_file``) or the workers a ``cluster_profile`` starts.
     ``export_to`` (``--export``): a folder (``outcomes/``) that receives each training's outcome as
     soon as it finishes, so that a grid longer than a machine's session loses at most the trainings
-    in flight when the machine goes."""
+    in flight when the machine goes. ``grid_only`` (``--grid-only``): the grid runs and the paper's
+    notebook does not, so that a part of a grid (one test fold, say) leaves the page and its results
+    file as they are until ``serlib pages`` or a run on every stored part regenerates them."""
 
     executor: str = "local"
     workers: int | None = None
@@ -174,6 +176,7 @@ class Execution:
     retries: int = 1
     force: bool = False
     export_to: str | None = None
+    grid_only: bool = False
 
     def __post_init__(self) -> None:
         if self.executor not in EXECUTORS:
@@ -187,9 +190,9 @@ class Execution:
 
     @property
     def runs_grid(self) -> bool:
-        """Whether the grid runs before the notebook (on a cluster, cleared by ``force``, or exported
-        as it finishes)."""
-        return self.executor != "local" or self.force or self.export_to is not None
+        """Whether the grid runs before the notebook (on a cluster, cleared by ``force``, exported
+        as it finishes, or without the notebook)."""
+        return self.executor != "local" or self.force or self.export_to is not None or self.grid_only
 
     def finished(self, spec: JobSpec, report: GridReport) -> None:
         """Record that ``spec`` ran, and export its outcome where ``export_to`` says (a training whose
