@@ -293,8 +293,7 @@ def train_model(model: MainModel, data: Corpora, chosen: Settings, device: str =
                     else:
                         result.testing_seconds += seconds
         if number == len(data.folds[corpus]):
-            log(f"[{chosen.profile}] {model.name} · trained on {corpus}, {number} folds · tested on the other "
-                f"{len(data.names) - 1} corpora")
+            log(f"{model.name} · trained on {corpus} ({number} folds), tested on the other {len(data.names) - 1}")
     result.seconds = sum(o.training_seconds() for cell_outcomes in result.outcomes.values() for o in cell_outcomes)
     return result
 
@@ -472,7 +471,9 @@ def cost_text(trained: Sequence[MatrixOutcomes], device: str) -> str:
 
 
 def cells_table(cells: pd.DataFrame, profile: str, device: str) -> pd.DataFrame:
-    """The matrix as a reader's table: UA and CI in %, with each off-diagonal cell's drop."""
+    """The matrix as a reader's table: UA and CI in %, with each off-diagonal cell's drop, one row
+    per (model, training corpus, test corpus). Every cell tests all of its test corpus's speakers
+    and utterances, so their counts are left to the corpora table (:meth:`Corpora.describe`)."""
     table = cells.merge(drops(cells)[["model", "train", "test", "drop (points)", "below test corpus's own (points)"]],
                         how="left", on=["model", "train", "test"])
     shown = pd.DataFrame({
@@ -481,11 +482,11 @@ def cells_table(cells: pd.DataFrame, profile: str, device: str) -> pd.DataFrame:
                           for value, lo, hi in zip(table["value"], table["ci_low"], table["ci_high"])],
         "below training corpus's own (points)": table["drop (points)"].round(1),
         "below test corpus's own (points)": table["below test corpus's own (points)"].round(1),
-        "test speakers": table["test speakers"], "test utterances": table["test utterances"],
-    })
+    }).set_index(["model", "trained on", "tested on"])
     shown.attrs["caption"] = (f"profile {profile}, device {device}; {cells['metric'].iloc[0]} at the utterance level; "
                               f"{int(cells['seeds'].iloc[0])} seed(s); the diagonal (trained and tested on one corpus) "
-                              "has no drop")
+                              "has no drop; each cell tests every speaker and utterance of its test corpus (their "
+                              "counts are in the corpora table)")
     return shown
 
 

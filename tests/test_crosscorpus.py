@@ -74,7 +74,10 @@ def test_cells_pool_the_diagonal_and_average_the_fold_models_off_it(two_csv_corp
     assert cells.loc[("first", "second"), "value"] == pytest.approx(1 / 5)
     assert cells.loc[("second", "first"), "value"] == pytest.approx(1 / 3)
     assert cells.loc[("first", "second"), "models"] == 5
-    assert cells.loc[("first", "second"), "test utterances"] == (data.manifest["corpus"] == "second").sum()
+    corpus_of = data.manifest["corpus"]
+    for (_, test), cell in cells.iterrows():  # every cell tests its whole test corpus (the cells table's caption says so)
+        assert cell["test utterances"] == (corpus_of == test).sum()
+        assert cell["test speakers"] == data.manifest.loc[corpus_of == test, "speaker"].nunique()
     for cell in cells.itertuples():
         assert cell.ci_low <= cell.value <= cell.ci_high
     drops = crosscorpus.drops(cells.reset_index()).set_index(["train", "test"])
