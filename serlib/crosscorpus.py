@@ -125,11 +125,11 @@ class Corpora:
         table.insert(0, "utterances", counts.sum(axis=1).reindex(list(self.names)))
         table["folds"] = [len(self.folds[name]) for name in self.names]
         # each distinct rule once, in the caption, so that a long rule does not stretch every row
-        rules = list(dict.fromkeys(self.rules[name] for name in self.names))
-        table["fold rule"] = [f"({chr(ord('a') + rules.index(self.rules[name]))})" for name in self.names]
+        letters = {rule: f"({chr(ord('a') + i)})" for i, rule in enumerate(dict.fromkeys(self.rules[n] for n in self.names))}
+        table["fold rule"] = [letters[self.rules[name]] for name in self.names]
         table.index = pd.Index([common.corpus_label(name) for name in self.names], name="corpus")
         table.columns.name = None  # the crosstab's "emotion" would head the corpus column
-        table.attrs["caption"] = "Fold rules: " + "; ".join(f"({chr(ord('a') + i)}) {rule}" for i, rule in enumerate(rules))
+        table.attrs["caption"] = "Fold rules: " + "; ".join(f"{letter} {rule}" for rule, letter in letters.items())
         return table
 
 
@@ -293,7 +293,8 @@ def train_model(model: MainModel, data: Corpora, chosen: Settings, device: str =
                     else:
                         result.testing_seconds += seconds
         if number == len(data.folds[corpus]):
-            log(f"{model.name} · trained on {corpus} ({number} folds), tested on the other {len(data.names) - 1}")
+            log(f"{model.name} · trained on {corpus} ({number} fold{'s' if number > 1 else ''}), tested on the "
+                f"other {len(data.names) - 1}")
     result.seconds = sum(o.training_seconds() for cell_outcomes in result.outcomes.values() for o in cell_outcomes)
     return result
 
@@ -471,22 +472,30 @@ def cost_text(trained: Sequence[MatrixOutcomes], device: str) -> str:
 
 
 def cells_table(cells: pd.DataFrame, profile: str, device: str) -> pd.DataFrame:
-    """The matrix as a reader's table: UA and CI in %, with each off-diagonal cell's drop, one row
-    per (model, training corpus, test corpus). Every cell tests all of its test corpus's speakers
-    and utterances, so their counts are left to the corpora table (:meth:`Corpora.describe`)."""
+    """The matrix as a reader's table, one row per (model, training corpus, test corpus): the score
+    and its CI in %, with each off-diagonal cell's drop. Where every cell tests all of its test
+    corpus (each column's cells the same speakers and utterances, as with every fold held out),
+    their counts are left to the corpora table (:meth:`Corpora.describe`); else each row shows them."""
+    metric = cells["metric"].iloc[0]
     table = cells.merge(drops(cells)[["model", "train", "test", "drop (points)", "below test corpus's own (points)"]],
                         how="left", on=["model", "train", "test"])
     shown = pd.DataFrame({
         "model": table["model"], "trained on": table["train"], "tested on": table["test"],
-        "UA % [95% CI]": [f"{100 * value:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]"
-                          for value, lo, hi in zip(table["value"], table["ci_low"], table["ci_high"])],
+        f"{metric} % [95% CI]": [f"{100 * value:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]"
+                                 for value, lo, hi in zip(table["value"], table["ci_low"], table["ci_high"])],
         "below training corpus's own (points)": table["drop (points)"].round(1),
         "below test corpus's own (points)": table["below test corpus's own (points)"].round(1),
+        "test speakers": table["test speakers"], "test utterances": table["test utterances"],
     }).set_index(["model", "trained on", "tested on"])
-    shown.attrs["caption"] = (f"profile {profile}, device {device}; {cells['metric'].iloc[0]} at the utterance level; "
+    whole_corpus = bool(cells.groupby("test")[["test speakers", "test utterances"]].nunique().eq(1).all().all())
+    tested = "each cell tests every speaker and utterance of its test corpus (their counts are in the corpora table)"
+    if whole_corpus:
+        shown = shown.drop(columns=["test speakers", "test utterances"])
+    else:
+        tested = "a diagonal cell tests only the held-out folds run, an off-diagonal cell its whole test corpus"
+    shown.attrs["caption"] = (f"profile {profile}, device {device}; {metric} at the utterance level; "
                               f"{int(cells['seeds'].iloc[0])} seed(s); the diagonal (trained and tested on one corpus) "
-                              "has no drop; each cell tests every speaker and utterance of its test corpus (their "
-                              "counts are in the corpora table)")
+                              f"has no drop; {tested}")
     return shown
 
 

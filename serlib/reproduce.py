@@ -27,12 +27,15 @@ class NotebookReport:
     """How one paper's notebook run ended."""
 
     paper: str
-    ended: str  # "ok" or "failed"
+    ended: str  # "ok", "failed" or GRID_STORED (--grid-only: the grid ran, the notebook did not)
     seconds: float
     notebook: Path
     results: list[Path] = field(default_factory=list)
     error: str = ""
 
+
+#: How a ``--grid-only`` run of a paper ends when its grid is stored: its notebook did not run.
+GRID_STORED = "grid stored, notebook not run"
 
 #: The notebook parameters that choose another corpus than the paper's own.
 CORPUS_PARAMETERS = ("corpus", "corpora")
@@ -290,22 +293,21 @@ def reproduce(names: Sequence[str], every: bool, profile: str, device: str = "au
         os.environ[config.DATA_ENV] = str(folder)
     reports = []
     for i, paper in enumerate(papers, start=1):
-        log(f"[{i}/{len(papers)}] {paper.name} ({profile}) → {config.shown(output_notebook(paper, profile, parameters[paper.name]))} ...")
+        target = "its grid only" if execution.grid_only else config.shown(output_notebook(paper, profile, parameters[paper.name]))
+        log(f"[{i}/{len(papers)}] {paper.name} ({profile}) → {target} ...")
         started = time.time()
         grid_error = train_grid_first(paper, profile, parameters[paper.name], execution, log) if execution.runs_grid else ""
         if grid_error or execution.grid_only:
-            report = NotebookReport(paper.name, "failed" if grid_error else "ok", time.time() - started,
+            # --grid-only: the notebook, its page and its results file are left as they were
+            report = NotebookReport(paper.name, "failed" if grid_error else GRID_STORED, time.time() - started,
                                     output_notebook(paper, profile, parameters[paper.name]), error=grid_error)
-            if not grid_error:
-                log(f"[{i}/{len(papers)}] {paper.name}: grid stored; its notebook, page and results file left as they "
-                    "were (--grid-only)")
         else:
             report = run_paper(paper, profile, parameters[paper.name])
             report.seconds = time.time() - started
         log(f"[{i}/{len(papers)}] {paper.name}: {report.ended} in {report.seconds:.0f} s" + (f" ({report.error})" if report.error else ""))
         reports.append(report)
     log(summary_table(reports))
-    failed = [r.paper for r in reports if r.ended != "ok"]
+    failed = [r.paper for r in reports if r.ended == "failed"]
     if book and not execution.grid_only and build_book(log) != 0:
         log("the book build failed")
         return 1

@@ -4,6 +4,7 @@ fold models), a CSV corpus joining as a row and a column, and a smoke grid end t
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,8 @@ def test_every_fold_trains_and_validates_on_one_corpus_and_holds_out_its_own_spe
     # each corpus's fold rule is named by a letter; the caption states every distinct rule once
     assert table["fold rule"].tolist() == ["(a)", "(b)"]
     assert table.attrs["caption"] == f"Fold rules: (a) {data.rules['first']}; (b) {data.rules['second']}"
+    shared = replace(data, rules={"first": "one rule", "second": "one rule"}).describe()
+    assert shared["fold rule"].tolist() == ["(a)", "(a)"] and shared.attrs["caption"] == "Fold rules: (a) one rule"
 
 
 def predictions_of(rows: np.ndarray, labels: np.ndarray, correct: np.ndarray) -> training.Predictions:
@@ -120,7 +123,9 @@ def test_a_corpus_added_later_trains_only_its_row_and_the_tests_travel_with_the_
     both = crosscorpus.settings("smoke", corpora=f"{first},{second}", models="rnn")
     data = crosscorpus.load_corpora(both)
     model = crosscorpus.main_model("rnn", "smoke")
-    result = crosscorpus.train_model(model, data, both, "cpu", tmp_path / "cache", log=lambda line: None)
+    lines = []
+    result = crosscorpus.train_model(model, data, both, "cpu", tmp_path / "cache", log=lines.append)
+    assert lines == [f"{model.name} · trained on {name} (1 fold), tested on the other 1" for name in ("first", "second")]
     tested = result.tested["first", 1, "second"][0]
     assert sorted(tested.utterance) == sorted(data.rows("second"))
     assert sorted(result.outcomes["first", 1][0].levels["utterance"].utterance) == sorted(data.folds["first"][0].test)
@@ -162,16 +167,37 @@ def test_stored_predictions_that_no_longer_fit_their_corpus_are_a_clear_error(tw
         data.joint_rows(changed, "second", "a training")
 
 
-def test_the_verdict_counts_established_leads_both_ways_and_names_cells_below_chance():
+def synthetic_cells() -> pd.DataFrame:
+    """Two models' 2 × 2 matrices over corpora x and y (every cell tests its whole test corpus); A
+    predicts one class only when trained on x and tested on y."""
     rows = []
     for model, own, other in (("A", {"x": 0.8, "y": 0.9}, 0.5), ("B", {"x": 0.7, "y": 0.6}, 0.2)):
         for train in ("x", "y"):
             for test in ("x", "y"):
                 value = own[train] if train == test else other
                 rows.append({"model": model, "train": train, "test": test, "metric": "UA", "value": value,
-                             "ci_low": value - 0.02, "ci_high": value + 0.02, "test speakers": 10, "diagonal": train == test,
+                             "ci_low": value - 0.02, "ci_high": value + 0.02, "test speakers": 10,
+                             "test utterances": {"x": 300, "y": 500}[test], "seeds": 1, "diagonal": train == test,
                              "classes predicted": 1 if (model, train, test) == ("A", "x", "y") else 4})
-    cells = pd.DataFrame(rows)
+    return pd.DataFrame(rows)
+
+
+def test_the_cells_table_leaves_the_test_counts_to_the_corpora_table_only_where_every_cell_tests_its_whole_corpus():
+    cells = synthetic_cells()
+    table = crosscorpus.cells_table(cells, "full", "cpu")
+    assert table.index.names == ["model", "trained on", "tested on"] and len(table) == 8
+    assert table.loc[("B", "x", "y"), "UA % [95% CI]"] == "20.0 [18.0, 22.0]"
+    assert table.loc[("B", "x", "y"), "below training corpus's own (points)"] == pytest.approx(50)
+    assert "test utterances" not in table and "every speaker and utterance of its test corpus" in table.attrs["caption"]
+    # one fold held out of x (a smoke run): x's diagonal tests fewer utterances than the cells trained elsewhere
+    cells.loc[cells["diagonal"] & (cells["test"] == "x"), "test utterances"] = 60
+    part = crosscorpus.cells_table(cells, "smoke", "cpu")
+    assert part.loc[("A", "x", "x"), "test utterances"] == 60 and part.loc[("A", "y", "x"), "test utterances"] == 300
+    assert "a diagonal cell tests only the held-out folds run" in part.attrs["caption"]
+
+
+def test_the_verdict_counts_established_leads_both_ways_and_names_cells_below_chance():
+    cells = synthetic_cells()
     off = crosscorpus.drops(cells).set_index(["model", "train", "test"])
     assert off.loc[("B", "x", "y"), "drop (points)"] == pytest.approx(50)  # below x's own 70
     assert off.loc[("B", "x", "y"), "below test corpus's own (points)"] == pytest.approx(40)  # below y's own 60

@@ -166,7 +166,7 @@ class Execution:
     soon as it finishes, so that a grid longer than a machine's session loses at most the trainings
     in flight when the machine goes. ``grid_only`` (``--grid-only``): the grid runs and the paper's
     notebook does not, so that a part of a grid (one test fold, say) leaves the page and its results
-    file as they are until ``serlib pages`` or a run on every stored part regenerates them."""
+    file as they are until a run on every stored part (``-p test_folds 1,2,3``) regenerates them."""
 
     executor: str = "local"
     workers: int | None = None
