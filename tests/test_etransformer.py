@@ -138,8 +138,13 @@ def test_the_iemocap_protocol_puts_the_paper_beside_random_folds_only(tmp_path):
     assert "this run: test folds 4, 5 of 5 only" in etransformer.results_file(data, table2_outcomes, settings, "cpu").protocol
     assert common.banner(settings, "cpu", "nemo", etransformer.fold_part(settings)).endswith("· test folds 4, 5 of 5 only**")
     # folds 4 and 5 hold out 2 sessions of 2 speakers: the speaker bootstrap says it has few to draw
-    assert etransformer.contributions(table2_outcomes, "speaker-independent").attrs["caption"].startswith("Only 4 test speakers")
-    assert "caption" not in etransformer.contributions(table2_outcomes, "random").attrs
+    # every components table states its CI level and resamples (n_boot 50: raised to 800, 20 beyond each end of a 95 % CI)
+    stated = ("Paired bootstrap CIs at 95.0 % (95 % corrected for 1 comparison), 800 resamples of the test speakers and "
+              "their utterances.")
+    assert etransformer.contributions(table2_outcomes, "speaker-independent").attrs["caption"] == (
+        f"{stated} Only 4 test speakers: the bootstrap's draw of speakers has 4 to resample, so these CIs say little "
+        "about how the difference carries to other speakers.")
+    assert etransformer.contributions(table2_outcomes, "random").attrs["caption"] == stated
     assert ("Components, random folds (proposed − BaseN, UA):** 1 comparison, each judged on a 95.0 % CI over speakers and their "
             "utterances") in box and "the paper's sign is established for" in box
     smoke = etransformer.verdict_box(table2_outcomes, "nemo", "smoke", iemocap_ran=False)
@@ -155,18 +160,19 @@ def test_a_part_of_the_grid_names_what_the_full_protocol_adds():
     assert etransformer.part_run("...; this run: test fold 1 of 5 only") == "test fold 1 of 5 only"
 
 
-def test_a_system_that_kept_its_last_epoch_is_named_as_still_improving_at_the_cap():
-    settings = etransformer.settings("full", epochs=3)
+def test_a_system_that_the_epoch_cap_stopped_before_early_stopping_could_is_named():
+    settings = etransformer.settings("full", epochs=5)
 
     def trained(scores):  # one training whose validation UA per epoch is ``scores``
         return training.Outcome(levels={}, history=[{"epoch": e, "val_UA": s} for e, s in enumerate(scores, 1)])
 
-    outcomes = {("random", "proposed", 1): [trained([0.4, 0.5, 0.6]), trained([0.4, 0.6, 0.5])],
-                ("random", "Base7: BLSTM (baseline)", 1): [trained([0.4, 0.6, 0.6])]}
+    outcomes = {("random", "proposed", 1): [trained([0.4, 0.5, 0.6, 0.6, 0.6])],  # best at 3, 2 epochs before the cap
+                ("random", "Base7: BLSTM (baseline)", 1): [trained([0.6, 0.5, 0.5, 0.5, 0.5])],  # patience 4 ran out at 5
+                ("random", "Base1: w/ BLSTM", 1): [trained([0.4, 0.6, 0.5])]}  # stopped early, before the cap
     table2_outcomes = etransformer.Table2Outcomes(outcomes, settings)
-    assert etransformer.still_improving_at_cap(table2_outcomes) == ["proposed"]  # Base7's tie keeps epoch 2
-    del outcomes["random", "proposed", 1][0]
-    assert etransformer.still_improving_at_cap(table2_outcomes) == []
+    assert etransformer.stopped_by_cap(table2_outcomes, patience=4) == ["proposed"]
+    assert etransformer.stopped_by_cap(table2_outcomes, patience=2) == []  # best at 3 + 2 = 5: early stopping ended it
+    assert etransformer.stopped_by_cap(table2_outcomes, patience=5) == ["Base7", "proposed"]
 
 
 def test_agreement_needs_a_ci_that_excludes_zero():

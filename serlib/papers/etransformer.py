@@ -308,11 +308,15 @@ class Table2Outcomes:
         box share it)."""
         key = (first, second, metric, level)
         if key not in self._differences:
-            # at least 20 resamples beyond each end of a corrected CI, so that its ends are stable
-            n_boot = max(self.settings.n_boot, math.ceil(20 / ((1 - level) / 2)))
-            self._differences[key] = _difference(self.pooled(*first), self.pooled(*second), metric, n_boot,
-                                                 self.speakers, level)
+            self._differences[key] = _difference(self.pooled(*first), self.pooled(*second), metric,
+                                                 resamples(self.settings.n_boot, level), self.speakers, level)
         return self._differences[key]
+
+
+def resamples(n_boot: int, level: float) -> int:
+    """Bootstrap resamples of a ``level`` CI: ``n_boot``, or more where a corrected CI needs them to
+    leave at least 20 resamples beyond each of its ends, so that the ends are stable."""
+    return max(n_boot, math.ceil(20 / ((1 - level) / 2)))
 
 
 def run_table2(data: Data, settings: Settings, device: str = "auto", cache: str | Path | None = None, log=print) -> Table2Outcomes:
@@ -468,18 +472,26 @@ def contributions(table2_outcomes: Table2Outcomes, protocol: str) -> pd.DataFram
         if row.metric == "UA":
             entry["UA: the paper's sign"] = common.sign_agreement(row.low, row.high, row.paper)
     frame = pd.DataFrame(table).T.rename_axis("proposed − ...")
+    level = comparison_level(table2_outcomes, protocol)
+    drawn = "the test speakers and their utterances" if table2_outcomes.speakers is not None else "the test utterances"
+    caption = (f"Paired bootstrap CIs at {100 * level:.1f} % (95 % corrected for {len(table)} "
+               f"comparison{'s' if len(table) > 1 else ''}), "
+               f"{resamples(table2_outcomes.settings.n_boot, level)} resamples of {drawn}.")
     if 0 < (speakers := table2_outcomes.test_speakers(protocol, "proposed")) < FEW_TEST_SPEAKERS:
-        frame.attrs["caption"] = (f"Only {speakers} test speakers: the bootstrap's draw of speakers has {speakers} to resample, "
-                                  "so these CIs say little about how the difference carries to other speakers.")
+        caption += (f" Only {speakers} test speakers: the bootstrap's draw of speakers has {speakers} to resample, "
+                    "so these CIs say little about how the difference carries to other speakers.")
+    frame.attrs["caption"] = caption
     return frame
 
 
-def still_improving_at_cap(table2_outcomes: Table2Outcomes) -> list[str]:
-    """The systems (``Proposed``, ``Base1``, ...) of which some training kept its last epoch: the
-    validation score that selects the epoch was still rising when the epoch cap stopped it."""
+def stopped_by_cap(table2_outcomes: Table2Outcomes, patience: int = HPARAMS.patience) -> list[str]:
+    """The systems (``proposed``, ``Base1``, ...) of which some training the epoch cap ended, not
+    early stopping: it reached the cap with its validation UA (which selects the kept epoch) risen
+    within its last ``patience`` epochs, so that longer training might have gained more."""
     cap = table2_outcomes.settings.epochs
     return sorted({system.split(":")[0] for (_, system, _), outcomes in table2_outcomes.outcomes.items()
-                   for outcome in outcomes if outcome.kept_epoch(HPARAMS.select_metric) == cap})
+                   for outcome in outcomes
+                   if len(outcome.history) == cap and outcome.kept_epoch(HPARAMS.select_metric) > cap - patience})
 
 
 def verdict_box(table2_outcomes: Table2Outcomes, corpus: str, profile: str, iemocap_ran: bool) -> str:
@@ -498,10 +510,12 @@ def verdict_box(table2_outcomes: Table2Outcomes, corpus: str, profile: str, iemo
         lines.append(f"**Part of the grid:** this page rests on {ran} of the full protocol's {full} trainings; the other "
                      f"{full - ran} ({'; '.join(missing)}) are not yet run. Each is committed to `outcomes/` as it finishes; a test fold joins this page "
                      "once all the models of its protocol have finished it and the page is regenerated.")
-    if profile == "full" and (capped := still_improving_at_cap(table2_outcomes)):
-        lines.append(f"**Still improving at the {table2_outcomes.settings.epochs}-epoch cap:** {', '.join(capped)} kept "
-                     "its last epoch in at least one training (validation UA still rising), so its numbers may "
-                     "understate what longer training gives ([epochs](etransformer-epochs)).")
+    if profile == "full" and (capped := stopped_by_cap(table2_outcomes)):
+        cap = table2_outcomes.settings.epochs
+        lines.append(f"**Stopped by the {cap}-epoch cap, not by early stopping:** {common.listed(capped)} in at least one "
+                     f"training (its validation UA had risen within its last {HPARAMS.patience} epochs), so "
+                     f"{'their' if len(capped) > 1 else 'its'} numbers may understate what longer training gives "
+                     "([epochs](etransformer-epochs)).")
     for protocol in table2_outcomes.settings.protocols:
         level = comparison_level(table2_outcomes, protocol)
         found = differences(table2_outcomes, protocol, level)
@@ -526,7 +540,8 @@ def verdict_box(table2_outcomes: Table2Outcomes, corpus: str, profile: str, iemo
                      f"{100 * max(ua):+.1f} points across the models ([inflation](etransformer-inflation)).")
     if not iemocap_ran:
         lines.append("**Not reproduced here:** Tables 1 and 2 on IEMOCAP (licence-gated): the paper's numbers are "
-                     "quoted, and a stand-in's numbers are never set beside them.")
+                     "quoted, and a stand-in's scores are never set beside them: only differences between two of "
+                     "its models (proposed − BaseN) are set beside the paper's.")
     return "\n\n".join(lines)
 
 
