@@ -295,6 +295,11 @@ class Table2Outcomes:
         """Per seed, the test predictions of every test fold pooled."""
         return training.pool_folds_per_seed(self.outcomes[protocol, system, n] for n in self.settings.test_folds)
 
+    @property
+    def resampled(self) -> str:
+        """What the paired bootstrap draws: "speakers and their utterances", or "utterances" where the speakers are unknown."""
+        return "speakers and their utterances" if self.speakers is not None else "utterances"
+
     def test_speakers(self, protocol: str, system: str) -> int:
         """How many speakers ``system``'s pooled test utterances of ``protocol`` hold (0 when unknown)."""
         if self.speakers is None:
@@ -461,7 +466,8 @@ def contributions(table2_outcomes: Table2Outcomes, protocol: str) -> pd.DataFram
     """Proposed − each ablation (points of WA and UA, paired bootstrap CI over speakers and their
     utterances at :func:`comparison_level`, the verdict's level), beside the paper's difference, and
     whether our CI establishes the paper's sign."""
-    found = differences(table2_outcomes, protocol, comparison_level(table2_outcomes, protocol))
+    level = comparison_level(table2_outcomes, protocol)
+    found = differences(table2_outcomes, protocol, level)
     if not len(found):
         return pd.DataFrame()
     table = {}
@@ -472,11 +478,9 @@ def contributions(table2_outcomes: Table2Outcomes, protocol: str) -> pd.DataFram
         if row.metric == "UA":
             entry["UA: the paper's sign"] = common.sign_agreement(row.low, row.high, row.paper)
     frame = pd.DataFrame(table).T.rename_axis("proposed − ...")
-    level = comparison_level(table2_outcomes, protocol)
-    drawn = "the test speakers and their utterances" if table2_outcomes.speakers is not None else "the test utterances"
     caption = (f"Paired bootstrap CIs at {100 * level:.1f} % (95 % corrected for {len(table)} "
                f"comparison{'s' if len(table) > 1 else ''}), "
-               f"{resamples(table2_outcomes.settings.n_boot, level)} resamples of {drawn}.")
+               f"{resamples(table2_outcomes.settings.n_boot, level)} resamples of the test {table2_outcomes.resampled}.")
     if 0 < (speakers := table2_outcomes.test_speakers(protocol, "proposed")) < FEW_TEST_SPEAKERS:
         caption += (f" Only {speakers} test speakers: the bootstrap's draw of speakers has {speakers} to resample, "
                     "so these CIs say little about how the difference carries to other speakers.")
@@ -524,10 +528,9 @@ def verdict_box(table2_outcomes: Table2Outcomes, corpus: str, profile: str, iemo
             verdicts = [common.sign_agreement(r.low, r.high, r.paper) for r in ua.itertuples()]
             established = [f"{r.system.split(':')[0]} ({r.ours:+.1f})" for r, v in zip(ua.itertuples(), verdicts)
                            if v in ("agrees", "opposite")]
-            resampled = "speakers and their utterances" if table2_outcomes.speakers is not None else "utterances"
             lines.append(f"**Components, {protocol} folds (proposed − BaseN, UA):** {len(verdicts)} "
                          f"comparison{'s' if len(verdicts) > 1 else ''}, each "
-                         f"judged on a {100 * level:.1f} % CI over {resampled} (95 % corrected for "
+                         f"judged on a {100 * level:.1f} % CI over {table2_outcomes.resampled} (95 % corrected for "
                          f"{len(verdicts)} comparisons): the paper's sign is established for {verdicts.count('agrees')}, "
                          f"the opposite sign for {verdicts.count('opposite')}, neither for "
                          f"{verdicts.count('not established')}"
