@@ -59,7 +59,11 @@ MEASUREMENT_FIELDS = ("table", "row", "column", "variant")
 class ResultRow:
     """One table cell: the paper's number and ours (mean over seeds) with its CI.
 
-    ``variant`` names a labelled sensitivity run (empty for the paper's protocol). The provenance
+    ``quantity`` is ``"score"`` (``row``'s ``metric``) or ``"difference"`` (``row`` names "A − B":
+    A's ``metric`` minus B's on the test items both scored, with a paired CI; ``paper_value`` is the
+    paper's difference). ``ci_level`` is the CI's level: 0.95 unless a page judges several
+    differences at once and corrects it. ``variant`` names a labelled sensitivity run (empty for the
+    paper's protocol). The provenance
     fields (``git_commit``, ``device``, ``profile``, ``recorded``) are filled by :meth:`ResultsFile.add`, so
     that a results file merged from several runs says, per row, which run produced it.
     """
@@ -76,6 +80,8 @@ class ResultRow:
     seeds: int = 1
     level: str = "window"
     variant: str = ""
+    quantity: str = "score"
+    ci_level: float = 0.95
     git_commit: str = ""
     device: str = ""
     profile: str = ""
@@ -238,7 +244,7 @@ def upgrade_record(record: dict) -> dict:
         if match is None:
             raise ValueError(f"results file of {record.get('paper')}/{record.get('corpus')}: cannot read not_run entry {text!r}")
         not_run.append(match.groupdict())
-    defaults = {"variant": "", "git_commit": record.get("git_commit", ""), "device": record.get("device", ""),
+    defaults = {"variant": "", "quantity": "score", "ci_level": 0.95, "git_commit": record.get("git_commit", ""), "device": record.get("device", ""),
                 "profile": record.get("profile", ""), "recorded": record.get("ended", "")}
     record["rows"] = [{**defaults, **row} for row in record.get("rows", [])]
     record.update(notes=notes, training_seconds=training, not_run=not_run)
@@ -266,9 +272,14 @@ def load_results(folder: str | Path | None = None) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+def scores(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows that score one system (not a difference of two: :class:`ResultRow` ``quantity``)."""
+    return rows[rows["quantity"].fillna("score") == "score"] if "quantity" in rows else rows
+
+
 def ours_by_column(record: ResultsFile, order: Sequence[str]) -> pd.DataFrame:
     """Our value with its 95 % CI (%) per row (systems, in ``order``) and (column, metric)."""
-    rows = record.table()
+    rows = scores(record.table())
     rows["ours"] = [f"{100 * v:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]" for v, lo, hi in zip(rows["value"], rows["ci_low"], rows["ci_high"])]
     table = rows.pivot(index="row", columns=["column", "metric"], values="ours")
     return table.reindex([name for name in order if name in table.index])
@@ -281,7 +292,9 @@ def comparison_table(rows: pd.DataFrame, table: str | None = None) -> pd.DataFra
     the ``paper``'s value and whether it lies in our CI. Columns that are the same on every line
     (the table, the level, the seeds) are left out and named in ``attrs["caption"]``, which a
     page's tables show (:func:`serlib.plots.readable_tables`). Rows of
-    labelled variants get a ``variant`` column."""
+    labelled variants get a ``variant`` column. Only scores (:func:`scores`): a difference's CI may
+    be corrected, and its page shows it."""
+    rows = scores(rows)
     if table is not None:
         rows = rows[rows["table"] == table]
 
@@ -311,11 +324,12 @@ CLOSE_POINTS = 3.0
 
 
 def headline_cells(rows: pd.DataFrame, stand_ins: dict[str, str] | None = None) -> pd.DataFrame:
-    """The rows that measure the paper's own claims: a paper value, not a confusion-matrix cell,
+    """The rows that measure the paper's own claims: a score (:func:`scores`) with a paper value, not a confusion-matrix cell,
     not a labelled variant, not a stand-in corpus (``stand_ins``: paper → its stand-in corpus).
     A measurement the paper prints in two tables (rnn's LSTM rows of Tables 3 and 4: the same
     number, one training) counts once, under its first table: rows with the same row, column,
     metric, level, paper value, value and CI are one cell."""
+    rows = scores(rows)
     if not len(rows):
         return rows
     stand_ins = stand_ins or {}

@@ -124,7 +124,7 @@ def paper_status(paper: Paper, rows: pd.DataFrame, figures: Sequence[str] | None
     ``figures``: those its page shows (default: read from the committed page)."""
     status = PaperStatus(paper)
     mine = rows[(rows["paper"] == paper.name) & (rows["profile"] == "full")] if len(rows) else rows
-    protocol_rows = mine[mine["variant"].fillna("") == ""] if len(mine) else mine
+    protocol_rows = results.scores(mine[mine["variant"].fillna("") == ""]) if len(mine) else mine
     for corpus, group in (protocol_rows.groupby("corpus", sort=False) if len(protocol_rows) else ()):
         status.tables_run[corpus] = sorted(set(group["table"]), key=_table_number)
     for cells in (mine.groupby("corpus", sort=False)["not_run"].first() if len(mine) else ()):

@@ -123,6 +123,15 @@ def test_the_iemocap_protocol_puts_the_paper_beside_random_folds_only(tmp_path):
     data = etransformer.load_data(settings, corpus="iemocap", root=tmp_path / "iemocap", cache=tmp_path / "cache", progress=False)
     table2_outcomes = etransformer.run_table2(data, settings, "cpu", tmp_path / "cache", log=lambda line: None)
     rows = etransformer.results_file(data, table2_outcomes, settings, "cpu").table()
+    # the verdict's comparisons are rows too: proposed − Base7 per protocol and metric, at the verdict's CI level
+    differences = rows[rows["quantity"] == "difference"].set_index(["column", "metric"])
+    assert set(differences["row"]) == {"proposed − Base7: BLSTM (baseline)"} and len(differences) == 4
+    assert (differences["ci_level"] == 0.95).all()  # one comparison per protocol: nothing to correct
+    assert differences.loc[("random 5-fold", "UA"), "paper_value"] == pytest.approx(0.0728)
+    ua = table2_outcomes.difference(("random", "proposed"), ("random", "Base7: BLSTM (baseline)"), "UA", 0.95)
+    assert tuple(differences.loc[("random 5-fold", "UA"), ["value", "ci_low", "ci_high"]]) == ua
+    assert differences.loc[("speaker-independent 5-fold", "UA"), "variant"] == "speaker-independent folds"
+    rows = rows[rows["quantity"] == "score"]
     compared = rows[rows["paper_value"].notna()]
     assert set(compared["column"]) == {"random 5-fold"} and len(compared) == 4
     assert compared.set_index(["row", "metric"]).loc[("proposed", "UA"), "paper_value"] == pytest.approx(0.7011)
@@ -205,4 +214,6 @@ def test_the_committed_results_file_holds_only_rows_the_code_writes():
     written = {f"{protocol} {etransformer.HPARAMS.folds}-fold" for protocol in etransformer.PROTOCOLS}
     assert set(rows["column"]) <= written, sorted(set(rows["column"]) - written)
     assert not rows.duplicated(["row", "column", "metric", "level", "variant"]).any()
-    assert set(rows["row"]) <= set(etransformer.SYSTEMS)
+    scored = rows["quantity"] == "score"
+    assert set(rows.loc[scored, "row"]) <= set(etransformer.SYSTEMS)
+    assert set(rows.loc[~scored, "row"]) <= {f"proposed − {system}" for system in etransformer.SYSTEMS}

@@ -128,6 +128,7 @@ def test_files_written_before_named_fields_are_read_the_same(tmp_path):
     assert upgraded["training_seconds"] == {"Table 2": 80.0, "Table 3": None}
     assert upgraded["not_run"] == [{"table": "Table 3", "row": "(Feature*) + Capsule", "column": "2-class valence"}]
     assert upgraded["rows"][0]["git_commit"] == "e11a3e9" and upgraded["rows"][0]["variant"] == ""
+    assert upgraded["rows"][0]["quantity"] == "score" and upgraded["rows"][0]["ci_level"] == 0.95  # rows before differences
     assert "not_run" not in upgraded["notes"] and "settings" in upgraded["notes"]
     (tmp_path / "capsule").mkdir()
     (tmp_path / "capsule" / "ravdess-full.json").write_text(json.dumps(old))
@@ -141,9 +142,9 @@ def test_the_scoreboard_counts_headline_cells_only():
 
     not_run_here = (results.Cell("Table 3", "BLSTM", "8-class"), results.Cell("Table 3", "CNN", "8-class"))
 
-    def cell(paper, corpus, metric, paper_value, value, low, high, variant="", not_run=(), row="system"):
+    def cell(paper, corpus, metric, paper_value, value, low, high, variant="", not_run=(), row="system", quantity="score"):
         return {"paper": paper, "corpus": corpus, "row": row, "metric": metric, "paper_value": paper_value, "value": value,
-                "ci_low": low, "ci_high": high, "variant": variant, "not_run": not_run}
+                "ci_low": low, "ci_high": high, "variant": variant, "not_run": not_run, "quantity": quantity}
 
     rows = pd.DataFrame([
         cell("a", "x", "UA", 0.60, 0.61, 0.55, 0.67, not_run=not_run_here),  # close and in CI
@@ -154,6 +155,7 @@ def test_the_scoreboard_counts_headline_cells_only():
         cell("a", "x", "UA", 0.60, 0.62, 0.40, 0.70, row="another system", not_run=not_run_here),  # equal numbers, another cell
         cell("a", "x", "confusion", 0.60, 0.10, 0.05, 0.15, not_run=not_run_here),
         cell("a", "x", "UA", 0.60, 0.10, 0.05, 0.15, variant="log scalogram", not_run=not_run_here),
+        cell("a", "x", "UA", 0.07, 0.06, 0.01, 0.11, row="system − another system", quantity="difference", not_run=not_run_here),
         cell("b", "stand-in", "UA", 0.60, 0.10, 0.05, 0.15),
         cell("b", "stand-in", "UA", None, 0.50, 0.45, 0.55),
     ])

@@ -389,17 +389,40 @@ def results_file(data: Data, table2_outcomes: Table2Outcomes, settings: Settings
                          notes={"settings": asdict(settings), "hparams": asdict(HPARAMS), "sizes": asdict(SIZES),
                                 "task": data.task.note})
     for protocol in settings.protocols:
+        comparable = not data.task.stand_in and protocol == "random"
+        variant = "" if protocol == "random" or data.task.stand_in else "speaker-independent folds"
         for system in systems_of(settings, protocol):
             pooled = table2_outcomes.pooled(protocol, system)
             for index, metric in enumerate(("WA", "UA")):
-                comparable = not data.task.stand_in and protocol == "random"
-                variant = "" if protocol == "random" or data.task.stand_in else "speaker-independent folds"
                 record.add(results.ResultRow(
                     table="Table 2", row=system, column=f"{protocol} {HPARAMS.folds}-fold", metric=metric,
                     level="utterance", paper_value=PAPER_TABLE2[system][index] / 100 if comparable else None, variant=variant,
                     **results.summarise_seeds(pooled, "utterance", metric, settings.n_boot)))
+        for row in difference_rows(table2_outcomes, protocol, variant):
+            record.add(row)
     record.training_seconds["Table 2"] = common.training_seconds(o for cell_outcomes in table2_outcomes.outcomes.values() for o in cell_outcomes)
     return record
+
+
+def difference_rows(table2_outcomes: Table2Outcomes, protocol: str, variant: str = "",
+                    level: float | None = None) -> list[results.ResultRow]:
+    """The verdict's comparisons as results rows: proposed − each BaseN (WA, UA) on ``protocol``'s
+    folds, with the paired CI over the test speakers and their utterances at ``level`` (default
+    :func:`comparison_level`, the level the verdict judges them at) and the paper's difference (its
+    Table 2, IEMOCAP, random folds)."""
+    settings = table2_outcomes.settings
+    level = comparison_level(table2_outcomes, protocol) if level is None else level
+    rows = []
+    if "proposed" in systems_of(settings, protocol):
+        for system in (s for s in systems_of(settings, protocol) if s != "proposed"):
+            for index, metric in enumerate(("WA", "UA")):
+                value, low, high = table2_outcomes.difference((protocol, "proposed"), (protocol, system), metric, level)
+                rows.append(results.ResultRow(
+                    table="Table 2", row=f"proposed − {system}", column=f"{protocol} {HPARAMS.folds}-fold", metric=metric,
+                    level="utterance", paper_value=round((PAPER_TABLE2["proposed"][index] - PAPER_TABLE2[system][index]) / 100, 6),
+                    value=value, ci_low=low, ci_high=high, seeds=len(settings.seeds), variant=variant,
+                    quantity="difference", ci_level=level))
+    return rows
 
 
 def table2(record: results.ResultsFile) -> pd.DataFrame:
@@ -445,16 +468,11 @@ def comparison_level(table2_outcomes: Table2Outcomes, protocol: str) -> float:
 
 
 def differences(table2_outcomes: Table2Outcomes, protocol: str, level: float = 0.95) -> pd.DataFrame:
-    """Proposed − each ablation in points (UA and WA), with the paired ``level`` bootstrap CI over
-    the test speakers and their utterances, and the paper's difference (its Table 2, IEMOCAP, random folds)."""
-    settings = table2_outcomes.settings
-    rows = []
-    if "proposed" in systems_of(settings, protocol):
-        for system in (s for s in systems_of(settings, protocol) if s != "proposed"):
-            for index, metric in enumerate(("WA", "UA")):
-                value, low, high = table2_outcomes.difference((protocol, "proposed"), (protocol, system), metric, level)
-                rows.append({"system": system, "metric": metric, "ours": 100 * value, "low": 100 * low, "high": 100 * high,
-                             "paper": PAPER_TABLE2["proposed"][index] - PAPER_TABLE2[system][index]})
+    """:func:`difference_rows` at ``level`` in points: per ablation (``system``) and metric, ours
+    with its paired CI (``low``, ``high``) beside the ``paper``'s difference."""
+    rows = [{"system": row.row.removeprefix("proposed − "), "metric": row.metric, "ours": 100 * row.value,
+             "low": 100 * row.ci_low, "high": 100 * row.ci_high, "paper": 100 * row.paper_value}
+            for row in difference_rows(table2_outcomes, protocol, level=level)]
     return pd.DataFrame(rows, columns=["system", "metric", "ours", "low", "high", "paper"])
 
 
@@ -601,6 +619,7 @@ def describe_folds(data: Data, settings: Settings) -> pd.DataFrame:
 def ordering_summary(rows: pd.DataFrame) -> str:
     """One line for the summary's scoreboard: our UA ordering of the models on the random folds
     vs the paper's Table 2 (IEMOCAP)."""
+    rows = results.scores(rows)
     random_folds = rows[(rows["table"] == "Table 2") & (rows["metric"] == "UA") & rows["column"].str.startswith("random")]
     short = {system: system.split(":")[0] for system in random_folds["row"]}  # "Base3", as Table 2's rows begin
     line = common.ordering_line({short[s]: v for s, v in zip(random_folds["row"], random_folds["value"])},
