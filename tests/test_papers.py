@@ -336,14 +336,27 @@ def test_rnn_variants_are_checked_and_the_paired_difference_reads_the_papers_sig
         window = training.Predictions(y, pred, utterance, np.eye(2)[pred])
         return [training.Outcome({"window": window, "utterance": window})]
 
+    from serlib import results
+
+    def read(outcomes_by_configuration, pair, variant=""):  # the pair's row stored in a results file, read back as the page shows it
+        record = results.ResultsFile(paper="rnn", corpus="emodb", protocol="p", profile="full", device="cpu", seeds=[0])
+        record.add(rnn.kind_difference(outcomes_by_configuration, pair, 200, variant))
+        return record
+
+    static = ("Table 3", "MSPEC", "MFCC", "LSTM")
     better = {("MSPEC", "LSTM"): outcomes(40), ("MFCC", "LSTM"): outcomes(10)}
-    table = rnn.mspec_minus_mfcc(better, 200, [("Table 3", "MSPEC", "MFCC", "LSTM")])
+    stored = read(better, static).rows[0]
+    assert (stored.row, stored.quantity, stored.ci_level, stored.paper_value) == (
+        "MSPEC − MFCC", "difference", 0.95, round(rnn.PAPER_VALUES["Table 3", "MSPEC", "LSTM"] - rnn.PAPER_VALUES["Table 3", "MFCC", "LSTM"], 6))
+    table = rnn.mspec_minus_mfcc(read(better, static))
     assert table["ours (points)"].tolist() == ["+75.0"] and table["sign"].tolist() == ["agrees"]
+    assert table["MSPEC − MFCC"].tolist() == ["(static) LSTM"]
     worse = {("MSPEC", "LSTM"): outcomes(10), ("MFCC", "LSTM"): outcomes(40)}
-    assert rnn.mspec_minus_mfcc(worse, 200, [("Table 3", "MSPEC", "MFCC", "LSTM")])["sign"].tolist() == ["opposite"]
-    equal_in_paper = [("Table 4", "MSPEC +Δ+ΔΔ", "MFCC +Δ+ΔΔ", "Bidirectional")]
+    assert rnn.mspec_minus_mfcc(read(worse, static))["sign"].tolist() == ["opposite"]
+    assert rnn.mspec_minus_mfcc(read(worse, static, "a variant")).empty  # a variant's difference is not the paper front end's
+    equal_in_paper = ("Table 4", "MSPEC +Δ+ΔΔ", "MFCC +Δ+ΔΔ", "Bidirectional")
     renamed = {("MSPEC +Δ+ΔΔ", "Bidirectional"): outcomes(10), ("MFCC +Δ+ΔΔ", "Bidirectional"): outcomes(40)}
-    assert rnn.mspec_minus_mfcc(renamed, 200, equal_in_paper)["sign"].tolist() == ["differs (paper: equal)"]
+    assert rnn.mspec_minus_mfcc(read(renamed, equal_in_paper))["sign"].tolist() == ["differs (paper: equal)"]
 
 
 def test_the_capsule_verdict_names_each_table_the_ranking_the_variants_and_what_did_not_run():

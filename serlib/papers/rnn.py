@@ -371,6 +371,10 @@ def results_file(data: Data, outcomes: Outcomes, settings: Settings, device: str
                 paper_value=PAPER_VALUES["Table 3", feature_type, cell] if on_paper_corpus else None,
                 **results.summarise_seeds(cell_outcomes, "window", "WA", settings.n_boot)))
         record.training_seconds[f"variant: {name}"] = common.training_seconds(o for cell_outcomes in by_configuration.values() for o in cell_outcomes)
+    for name, by_configuration in {"": outcomes, **(variants or {})}.items():
+        for pair in KIND_PAIRS if not name else VARIANT_PAIRS:
+            if all(configuration in by_configuration for configuration in ((pair[1], pair[3]), (pair[2], pair[3]))):
+                record.add(kind_difference(by_configuration, pair, settings.n_boot, variant=name))
     record.training_seconds["Tables 3-4"] = common.training_seconds(o for cell_outcomes in outcomes.values() for o in cell_outcomes)
     return record
 
@@ -380,35 +384,52 @@ KIND_PAIRS = tuple(("Table 3", f"MSPEC{suffix}", f"MFCC{suffix}", "LSTM") for su
     ("Table 4", "MSPEC +Δ+ΔΔ", "MFCC +Δ+ΔΔ", cell) for cell in ("Vanilla", "Bidirectional"))
 
 
-def mspec_minus_mfcc(outcomes: Outcomes, n_boot: int = 1000,
-                     pairs: Sequence[tuple[str, str, str, str]] = KIND_PAIRS) -> pd.DataFrame:
-    """MSPEC − MFCC sequence accuracy (points) for each pair of configurations that differ only
-    in the feature kind, seeds averaged, with a paired bootstrap CI over test utterances (one
-    resample scores both), beside the paper's difference; ``sign``: whether our CI establishes
-    the paper's sign, the opposite one, or neither."""
+#: The pair a variant trains: its two :data:`VARIANT_CONFIGURATIONS` (table, MSPEC type, MFCC type, cell).
+VARIANT_PAIRS = (("Table 3", VARIANT_CONFIGURATIONS[1][0], VARIANT_CONFIGURATIONS[0][0], VARIANT_CONFIGURATIONS[0][1]),)
+
+
+def kind_difference(outcomes: Outcomes, pair: tuple[str, str, str, str], n_boot: int = 1000,
+                    variant: str = "") -> results.ResultRow:
+    """MSPEC − MFCC sequence accuracy of ``pair`` (table, MSPEC type, MFCC type, cell: two
+    configurations that differ only in the feature kind), seeds averaged, with a paired 95 %
+    bootstrap CI over test utterances (one resample scores both), and the paper's difference."""
+    table, mspec, mfcc, cell = pair
+    first, second = ([o.levels["window"] for o in outcomes[kind, cell]] for kind in (mspec, mfcc))
+    value, low, high = metrics.paired_difference_ci(first[0].y_true, [p.y_pred for p in first], [p.y_pred for p in second],
+                                                    metrics.weighted_accuracy, n_boot, groups=first[0].utterance)
+    return results.ResultRow(table=table, row=f"{mspec} − {mfcc}", column=cell, metric="WA", level="window",
+                             paper_value=round(PAPER_VALUES[table, mspec, cell] - PAPER_VALUES[table, mfcc, cell], 6),
+                             value=value, ci_low=low, ci_high=high, seeds=len(first), variant=variant, quantity="difference")
+
+
+def mspec_minus_mfcc(record: results.ResultsFile, variant: str = "") -> pd.DataFrame:
+    """The results file's MSPEC − MFCC rows (:func:`kind_difference`) of ``variant`` ("" for the
+    paper's front end), in points, beside the paper's difference; ``sign``: whether our CI
+    establishes the paper's sign, the opposite one, or neither."""
+    rows = record.table()
+    chosen = rows[(rows["quantity"] == "difference") & (rows["variant"] == variant)] if len(rows) else rows
     lines = []
-    for table, mspec, mfcc, cell in pairs:
-        if (mspec, cell) not in outcomes or (mfcc, cell) not in outcomes:
-            continue
-        first, second = ([o.levels["window"] for o in outcomes[kind, cell]] for kind in (mspec, mfcc))
-        diff, low, high = metrics.paired_difference_ci(first[0].y_true, [p.y_pred for p in first], [p.y_pred for p in second],
-                                                       metrics.weighted_accuracy, n_boot, groups=first[0].utterance)
-        paper = 100 * (PAPER_VALUES[table, mspec, cell] - PAPER_VALUES[table, mfcc, cell])
-        sign = common.sign_agreement(low, high, paper)
-        lines.append({"table": table, "MSPEC − MFCC": f"{mspec.removeprefix('MSPEC') or ' (static)'} {cell}".strip(),
-                      "paper (points)": f"{paper:+.1f}", "ours (points)": f"{100 * diff:+.1f}",
-                      "95% CI": f"[{100 * low:+.1f}, {100 * high:+.1f}]", "seeds": len(first), "sign": sign})
+    for _, row in chosen.iterrows():
+        mspec = row["row"].split(" − ")[0]
+        paper, low, high = 100 * row["paper_value"], 100 * row["ci_low"], 100 * row["ci_high"]
+        lines.append({"table": row["table"], "MSPEC − MFCC": f"{mspec.removeprefix('MSPEC') or ' (static)'} {row['column']}".strip(),
+                      "paper (points)": f"{paper:+.1f}", "ours (points)": f"{100 * row['value']:+.1f}",
+                      "95% CI": f"[{low:+.1f}, {high:+.1f}]", "seeds": int(row["seeds"]),
+                      "sign": common.sign_agreement(low, high, paper)})
     return pd.DataFrame(lines)
 
 
-def variant_differences(variants: Mapping[str, Outcomes], n_boot: int = 1000) -> pd.DataFrame:
+def variant_differences(record: results.ResultsFile) -> pd.DataFrame:
     """:func:`mspec_minus_mfcc` of the +Δ+ΔΔ LSTM pair under each variant, with both accuracies."""
-    pair = (("Table 3", "MSPEC +Δ+ΔΔ", "MFCC +Δ+ΔΔ", "LSTM"),)
+    rows = results.scores(record.table())
     lines = []
-    for name, outcomes in variants.items():
-        accuracy = {kind: 100 * np.mean([o.levels["window"].score("WA") for o in outcomes[kind, "LSTM"]]) for kind in pair[0][1:3]}
-        lines.append(mspec_minus_mfcc(outcomes, n_boot, pair).assign(
-            variant=name, **{f"{kind} LSTM (%)": f"{value:.1f}" for kind, value in accuracy.items()}))
+    for name in dict.fromkeys(rows["variant"]) if len(rows) else ():
+        if not name:
+            continue
+        accuracy = rows[(rows["variant"] == name) & (rows["metric"] == "WA") & (rows["level"] == "window")].set_index("row")["value"]
+        _, mspec, mfcc, cell = VARIANT_PAIRS[0]
+        lines.append(mspec_minus_mfcc(record, name).assign(
+            variant=name, **{f"{kind} {cell} (%)": f"{100 * accuracy[kind]:.1f}" for kind in (mspec, mfcc)}))
     return pd.concat(lines, ignore_index=True).drop(columns=["table", "MSPEC − MFCC"]) if lines else pd.DataFrame()
 
 
@@ -453,7 +474,7 @@ def why_table(record: results.ResultsFile, differences: pd.DataFrame, variant_di
     showed, drawn from this run (``differences``: :func:`mspec_minus_mfcc`; ``variant_diffs``:
     :func:`variant_differences`; ``split``: the one split every training shares)."""
     test_speaker = f"one test speaker of {len(split.test)} utterances"
-    rows = record.table()
+    rows = results.scores(record.table())
     cells = results.headline_cells(rows.assign(paper=PAPER, corpus=record.corpus)) if len(rows) else rows
     if not len(cells):
         return pd.DataFrame()
@@ -494,7 +515,7 @@ def why_table(record: results.ResultsFile, differences: pd.DataFrame, variant_di
 
 def every_level(record: results.ResultsFile) -> pd.DataFrame:
     """Mean ± std over seeds of every metric and level, one line per configuration."""
-    rows = record.table().drop_duplicates(["row", "column", "metric", "level"])
+    rows = results.scores(record.table()).drop_duplicates(["row", "column", "metric", "level"])
     rows["ours"] = [f"{100 * v:.1f} ± {100 * s:.1f}" for v, s in zip(rows["value"], rows["std"])]
     return rows.pivot(index=["row", "column"], columns=["level", "metric"], values="ours")
 

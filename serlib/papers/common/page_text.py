@@ -9,6 +9,8 @@ from typing import Any
 
 import pandas as pd
 
+from serlib import results
+
 
 def banner(settings: Any, device: str, corpus: str, part: str = "") -> str:
     """The line every paper page prints above its numbers: profile, device, corpus, and ``part``
@@ -76,7 +78,8 @@ def ordering_line(ours: Mapping[str, float], paper: Mapping[str, float], metric:
 
 def ordering_of_rows(rows: pd.DataFrame, metric: str = "UA") -> str:
     """:func:`ordering_line` for the rows of a results file that carry the paper's value (first
-    table and column with such rows, labelled variants left out); "–" where none does."""
+    table and column with such scores, labelled variants and differences left out); "–" where none does."""
+    rows = results.scores(rows)
     compared = rows[rows["paper_value"].notna() & (rows["variant"].fillna("") == "") & (rows["metric"] == metric)]
     if not len(compared):
         return "–"
