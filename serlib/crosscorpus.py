@@ -362,14 +362,18 @@ def drops(cells: pd.DataFrame) -> pd.DataFrame:
 FEW_SPEAKERS = 8
 
 
-def best_against_next(trained: Sequence[MatrixOutcomes], data: Corpora, cells: pd.DataFrame, n_boot: int = 1000,
-                      metric: str = "UA") -> pd.DataFrame:
-    """The model with the highest mean off-diagonal ``metric`` against the next one, cell by cell:
-    the paired difference on the same test utterances with its 95 % CI (speakers, then their
-    utterances, resampled for both models at once)."""
+#: What a comparison row's ``row`` puts between the two models and before the training corpus.
+MINUS, TRAINED_ON = " − ", " · trained on "
+
+
+def comparison_rows(trained: Sequence[MatrixOutcomes], data: Corpora, cells: pd.DataFrame, n_boot: int = 1000,
+                    metric: str = "UA") -> list[results.ResultRow]:
+    """The model with the highest mean off-diagonal ``metric`` against the next one, cell by cell,
+    as results rows: the paired difference on the same test utterances (first seed) with its 95 %
+    CI (speakers, then their utterances, resampled for both models at once); none for one model."""
     order = drops(cells).groupby("model")["value"].mean().sort_values(ascending=False).index
     if len(order) < 2:
-        return pd.DataFrame()
+        return []
     best, runner_up = (next(r for r in trained if r.model.name == name) for name in order[:2])
     speakers = data.speakers()
     rows = []
@@ -382,11 +386,26 @@ def best_against_next(trained: Sequence[MatrixOutcomes], data: Corpora, cells: p
             difference, low, high = metrics.paired_difference_ci(
                 pooled_first.y_true, [pooled_first.y_pred], [pooled_second.y_pred], metrics.METRICS[metric], n_boot,
                 speakers=speakers[pooled_first.utterance])
-            rows.append({"trained on": train, "tested on": test, "difference (points)": round(100 * difference, 1),
-                         "95% CI": f"[{100 * low:+.1f}, {100 * high:+.1f}]",
-                         "established": "ahead" if low > 0 else "behind" if high < 0 else "no"})
-    table = pd.DataFrame(rows)
-    table.attrs["caption"] = f"{best.model.name} minus {runner_up.model.name}, {metric} off the diagonal (first seed)"
+            rows.append(results.ResultRow("Cross-corpus", f"{best.model.name}{MINUS}{runner_up.model.name}{TRAINED_ON}{train}",
+                                          test, metric, None, difference, low, high, level="utterance",
+                                          quantity="difference"))
+    return rows
+
+
+def best_against_next(record: results.ResultsFile) -> pd.DataFrame:
+    """The results file's comparison rows (:func:`comparison_rows`) as the page shows them, in points."""
+    rows = record.table()
+    compared = rows[rows["quantity"] == "difference"] if len(rows) else rows
+    if not len(compared):
+        return pd.DataFrame()
+    pairs, trains = zip(*(row.split(TRAINED_ON) for row in compared["row"]))
+    table = pd.DataFrame({"trained on": trains, "tested on": compared["column"].to_numpy(),
+                          "difference (points)": (100 * compared["value"]).round(1).to_numpy(),
+                          "95% CI": [f"[{100 * low:+.1f}, {100 * high:+.1f}]" for low, high in zip(compared["ci_low"], compared["ci_high"])],
+                          "established": ["ahead" if low > 0 else "behind" if high < 0 else "no"
+                                          for low, high in zip(compared["ci_low"], compared["ci_high"])]})
+    best, runner_up = pairs[0].split(MINUS)
+    table.attrs["caption"] = f"{best} minus {runner_up}, {compared['metric'].iloc[0]} off the diagonal (first seed)"
     return table
 
 
@@ -446,15 +465,17 @@ def protocol_text(data: Corpora) -> str:
 def results_file(data: Corpora, trained: Sequence[MatrixOutcomes], cells: pd.DataFrame, chosen: Settings,
                  device: str) -> results.ResultsFile:
     """The page's results file: one row per (model, training corpus, test corpus), UA at the
-    utterance level (``results/crosscorpus/<corpora>-<profile>.json``); its wall time counts from
+    utterance level, and the best model's difference to the next per off-diagonal cell (:func:`comparison_rows`) (``results/crosscorpus/<corpora>-<profile>.json``); its wall time counts from
     loading the corpora, its training time from the checkpoints, with the testing time beside."""
     record = results.ResultsFile(PAGE, "+".join(data.names), protocol_text(data), chosen.profile, device,
                                  list(chosen.seeds), started=data.started,
                                  notes={"folds": data.rules, "settings": asdict(chosen),
                                         "testing_seconds": {t.model.name: round(t.testing_seconds, 1) for t in trained}})
     for cell in cells.itertuples(index=False):
-        record.add(results.ResultRow("Cross-corpus", f"{cell.model} · trained on {cell.train}", cell.test, cell.metric, None,
+        record.add(results.ResultRow("Cross-corpus", f"{cell.model}{TRAINED_ON}{cell.train}", cell.test, cell.metric, None,
                                      cell.value, cell.ci_low, cell.ci_high, seeds=cell.seeds, level="utterance"))
+    for row in comparison_rows(trained, data, cells, chosen.n_boot):
+        record.add(row)
     record.training_seconds = {"Cross-corpus": sum(t.seconds for t in trained)}
     return record
 

@@ -182,6 +182,37 @@ def synthetic_cells() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def test_the_results_file_holds_the_best_models_lead_over_the_next_per_cell_as_the_page_shows_it(two_csv_corpora):
+    first, second = map(str, two_csv_corpora)
+    chosen = replace(crosscorpus.settings("full", corpora=f"{first},{second}"), n_boot=50)
+    data = crosscorpus.load_corpora(chosen)
+    labels = data.labels
+
+    def grid(paper: str, right_off_diagonal: bool) -> crosscorpus.MatrixOutcomes:  # right on its own folds; elsewhere as told
+        result = crosscorpus.MatrixOutcomes(crosscorpus.main_model(paper, "smoke"), {})
+        for name, folds in data.folds.items():
+            other = "second" if name == "first" else "first"
+            for number, split in enumerate(folds, start=1):
+                held_out = predictions_of(split.test, labels, np.ones(len(split.test), bool))
+                result.outcomes[name, number] = [training.Outcome({"utterance": held_out}, [{"epoch": 1, "seconds": 1.0}])]
+                rows = data.rows(other)
+                result.tested[name, number, other] = [predictions_of(rows, labels, np.full(len(rows), right_off_diagonal))]
+        return result
+
+    trained = [grid("rnn", False), grid("crnn", True)]
+    cells = crosscorpus.matrix_of(trained, data, chosen.n_boot)
+    record = crosscorpus.results_file(data, trained, cells, chosen, "cpu")
+    differences = record.table().query("quantity == 'difference'")
+    best, next_ = trained[1].model.name, trained[0].model.name
+    assert differences["row"].tolist() == [f"{best} − {next_} · trained on first", f"{best} − {next_} · trained on second"]
+    assert differences["column"].tolist() == ["second", "first"] and (differences["value"] == 1.0).all()
+    comparison = crosscorpus.best_against_next(record)
+    assert comparison[["trained on", "tested on", "difference (points)", "established"]].values.tolist() == [
+        ["first", "second", 100.0, "ahead"], ["second", "first", 100.0, "ahead"]]
+    assert comparison.attrs["caption"] == f"{best} minus {next_}, UA off the diagonal (first seed)"
+    assert crosscorpus.best_against_next(crosscorpus.results_file(data, trained[:1], cells.query("model == @next_"), chosen, "cpu")).empty
+
+
 def test_the_cells_table_leaves_the_test_counts_to_the_corpora_table_only_where_every_cell_tests_its_whole_corpus():
     cells = synthetic_cells()
     table = crosscorpus.cells_table(cells, "full", "cpu")
