@@ -71,8 +71,10 @@ def without_machine_paths(text: str, work: Path) -> str:
 
 
 def first_table(record: dict) -> str:
-    """The first table's UA (or first metric's) values of a results file, as ``row: value``."""
-    rows = [row for row in record["rows"] if row.get("metric") not in ("confusion",)]
+    """The first table's UA (or first metric's) scores of a results file, as ``row: value``."""
+    from serlib import results  # here: the driver itself runs no model
+
+    rows = [row for row in record["rows"] if row.get("metric") not in ("confusion",) and row.get("quantity", results.SCORE) == results.SCORE]
     if not rows:
         return "no rows"
     table, metric = rows[0]["table"], ("UA" if any(r["metric"] == "UA" for r in rows) else rows[0]["metric"])

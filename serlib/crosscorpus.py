@@ -362,8 +362,8 @@ def drops(cells: pd.DataFrame) -> pd.DataFrame:
 FEW_SPEAKERS = 8
 
 
-#: What a comparison row's ``row`` puts between the two models and before the training corpus.
-MINUS, TRAINED_ON = " − ", " · trained on "
+#: What a results row's ``row`` puts before the training corpus ("<model> · trained on <corpus>").
+TRAINED_ON = " · trained on "
 
 
 def comparison_rows(trained: Sequence[MatrixOutcomes], data: Corpora, cells: pd.DataFrame, n_boot: int = 1000,
@@ -386,25 +386,24 @@ def comparison_rows(trained: Sequence[MatrixOutcomes], data: Corpora, cells: pd.
             difference, low, high = metrics.paired_difference_ci(
                 pooled_first.y_true, [pooled_first.y_pred], [pooled_second.y_pred], metrics.METRICS[metric], n_boot,
                 speakers=speakers[pooled_first.utterance])
-            rows.append(results.ResultRow("Cross-corpus", f"{best.model.name}{MINUS}{runner_up.model.name}{TRAINED_ON}{train}",
-                                          test, metric, None, difference, low, high, level="utterance",
-                                          quantity="difference"))
+            rows.append(results.ResultRow("Cross-corpus", results.difference_name(best.model.name, runner_up.model.name)
+                                          + f"{TRAINED_ON}{train}", test, metric, None, difference, low, high, std=None,
+                                          level="utterance", quantity=results.DIFFERENCE))
     return rows
 
 
 def best_against_next(record: results.ResultsFile) -> pd.DataFrame:
     """The results file's comparison rows (:func:`comparison_rows`) as the page shows them, in points."""
-    rows = record.table()
-    compared = rows[rows["quantity"] == "difference"] if len(rows) else rows
+    compared = results.differences(record.table())
     if not len(compared):
         return pd.DataFrame()
     pairs, trains = zip(*(row.split(TRAINED_ON) for row in compared["row"]))
+    bounds = list(zip(compared["ci_low"], compared["ci_high"]))
     table = pd.DataFrame({"trained on": trains, "tested on": compared["column"].to_numpy(),
-                          "difference (points)": (100 * compared["value"]).round(1).to_numpy(),
-                          "95% CI": [f"[{100 * low:+.1f}, {100 * high:+.1f}]" for low, high in zip(compared["ci_low"], compared["ci_high"])],
-                          "established": ["ahead" if low > 0 else "behind" if high < 0 else "no"
-                                          for low, high in zip(compared["ci_low"], compared["ci_high"])]})
-    best, runner_up = pairs[0].split(MINUS)
+                          "difference (points)": [round(100 * value, 1) for value in compared["value"]],
+                          "95% CI": [f"[{100 * low:+.1f}, {100 * high:+.1f}]" for low, high in bounds],
+                          "established": ["ahead" if low > 0 else "behind" if high < 0 else "no" for low, high in bounds]})
+    best, _, runner_up = pairs[0].partition(results.MINUS)
     table.attrs["caption"] = f"{best} minus {runner_up}, {compared['metric'].iloc[0]} off the diagonal (first seed)"
     return table
 

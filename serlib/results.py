@@ -53,16 +53,27 @@ CELL_FIELDS = ("table", "row", "column", "metric", "level", "variant")
 #: What one measurement of a system covers: a run that measures it replaces every stored row of it
 #: (all its metrics and levels), so a row the code no longer writes does not outlive its measurement.
 MEASUREMENT_FIELDS = ("table", "row", "column", "variant")
+#: What a row measures (:class:`ResultRow` ``quantity``): one system's score, or a difference of two.
+SCORE, DIFFERENCE = "score", "difference"
+#: Between the two systems in a difference row's ``row`` ("A − B", :func:`difference_name`).
+MINUS = " − "
+
+
+def difference_name(first: str, second: str) -> str:
+    """The ``row`` of a difference row: "``first`` − ``second``"."""
+    return f"{first}{MINUS}{second}"
 
 
 @dataclass
 class ResultRow:
     """One table cell: the paper's number and ours (mean over seeds) with its CI.
 
-    ``quantity`` is ``"score"`` (``row``'s ``metric``) or ``"difference"`` (``row`` names "A − B":
-    A's ``metric`` minus B's on the test items both scored, with a paired CI; ``paper_value`` is the
-    paper's difference). ``ci_level`` is the CI's level: 0.95 unless a page judges several
-    differences at once and corrects it. ``variant`` names a labelled sensitivity run (empty for the
+    ``quantity`` is :data:`SCORE` (``row``'s ``metric``) or :data:`DIFFERENCE` (``row`` names
+    "A − B", :func:`difference_name`: A's ``metric`` minus B's on the test items both scored, with a
+    paired CI; ``paper_value`` is the paper's difference, on any corpus, since a page sets a
+    difference beside the paper's even on a stand-in; ``std`` is None: the paired CI is its spread).
+    ``ci_level`` is the CI's level: 0.95 unless a page judges several differences at once and
+    corrects it. ``variant`` names a labelled sensitivity run (empty for the
     paper's protocol). The provenance
     fields (``git_commit``, ``device``, ``profile``, ``recorded``) are filled by :meth:`ResultsFile.add`, so
     that a results file merged from several runs says, per row, which run produced it.
@@ -76,16 +87,20 @@ class ResultRow:
     value: float
     ci_low: float
     ci_high: float
-    std: float = 0.0
+    std: float | None = 0.0
     seeds: int = 1
     level: str = "window"
     variant: str = ""
-    quantity: str = "score"
+    quantity: str = SCORE
     ci_level: float = 0.95
     git_commit: str = ""
     device: str = ""
     profile: str = ""
     recorded: str = ""
+
+    def __post_init__(self) -> None:
+        if self.quantity not in (SCORE, DIFFERENCE):
+            raise ValueError(f"results row {self.table} {self.row}: quantity {self.quantity!r} is neither {SCORE!r} nor {DIFFERENCE!r}")
 
     def cell(self) -> tuple:
         return tuple(getattr(self, name) for name in CELL_FIELDS)
@@ -145,7 +160,9 @@ class ResultsFile:
 
     Writing **merges by measurement** (:data:`MEASUREMENT_FIELDS`) into the file already there: a
     run of some systems replaces every row of theirs (all metrics and levels) and keeps every other
-    row with its own provenance.
+    row with its own provenance. A difference rests on two systems: a run that writes any row of a
+    (table, column, variant) drops every stored difference of it, so that no difference outlives a
+    score it was drawn from (the run writes those it can draw again).
     ``training_seconds`` (per table) merge the same way; ``not_run`` lists the paper's cells that
     no row of the merged file holds. A file holds one protocol: a run whose ``protocol`` text
     differs replaces every earlier row, and the paper cells it does not measure become not run.
@@ -186,7 +203,9 @@ class ResultsFile:
         path.parent.mkdir(parents=True, exist_ok=True)
         stored = upgrade_record(json.loads(path.read_text())) if path.exists() else {}
         mine = {tuple(getattr(r, k) for k in MEASUREMENT_FIELDS) for r in self.rows}
-        rows = [r for r in stored.get("rows", []) if tuple(r.get(k, "") for k in MEASUREMENT_FIELDS) not in mine]
+        groups = {(r.table, r.column, r.variant) for r in self.rows}
+        rows = [r for r in stored.get("rows", []) if tuple(r.get(k, "") for k in MEASUREMENT_FIELDS) not in mine
+                and not (r["quantity"] == DIFFERENCE and (r["table"], r["column"], r["variant"]) in groups)]
         if stored and stored.get("protocol") != self.protocol:
             stored = _superseded(path, stored, rows, self.protocol)
             rows = []
@@ -211,8 +230,9 @@ class ResultsFile:
 def _superseded(path: Path, stored: dict, kept: Sequence[dict], protocol: str) -> dict:
     """What of a results file measured under another protocol survives a run under ``protocol``:
     none of its rows, notes or training times (the file's protocol text would mislabel them), only
-    its not-run cells and the paper-protocol cells of its rows, now not run; one warning names them."""
-    cells = {(r["table"], r["row"], r["column"]) for r in kept if r.get("paper_value") is not None and not r.get("variant")}
+    its not-run cells and the paper-protocol cells of its scores, now not run; one warning names them."""
+    cells = {(r["table"], r["row"], r["column"]) for r in kept
+             if r["quantity"] == SCORE and r.get("paper_value") is not None and not r.get("variant")}
     if kept:
         commits = sorted({str(r.get("git_commit", ""))[:7] for r in kept})
         warnings.warn(f"{path}: {len(kept)} rows measured under another protocol (commit {', '.join(commits)}) are "
@@ -244,7 +264,7 @@ def upgrade_record(record: dict) -> dict:
         if match is None:
             raise ValueError(f"results file of {record.get('paper')}/{record.get('corpus')}: cannot read not_run entry {text!r}")
         not_run.append(match.groupdict())
-    defaults = {"variant": "", "quantity": "score", "ci_level": 0.95, "git_commit": record.get("git_commit", ""), "device": record.get("device", ""),
+    defaults = {"variant": "", "quantity": SCORE, "ci_level": 0.95, "git_commit": record.get("git_commit", ""), "device": record.get("device", ""),
                 "profile": record.get("profile", ""), "recorded": record.get("ended", "")}
     record["rows"] = [{**defaults, **row} for row in record.get("rows", [])]
     record.update(notes=notes, training_seconds=training, not_run=not_run)
@@ -273,8 +293,13 @@ def load_results(folder: str | Path | None = None) -> pd.DataFrame:
 
 
 def scores(rows: pd.DataFrame) -> pd.DataFrame:
-    """The rows that score one system (not a difference of two: :class:`ResultRow` ``quantity``)."""
-    return rows[rows["quantity"].fillna("score") == "score"] if "quantity" in rows else rows
+    """The rows that score one system (:data:`SCORE`; rows without ``quantity`` predate differences)."""
+    return rows[rows["quantity"].fillna(SCORE) == SCORE] if "quantity" in rows else rows
+
+
+def differences(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows that hold a difference of two systems (:data:`DIFFERENCE`)."""
+    return rows[rows["quantity"] == DIFFERENCE] if "quantity" in rows else rows.iloc[:0]
 
 
 def ours_by_column(record: ResultsFile, order: Sequence[str]) -> pd.DataFrame:

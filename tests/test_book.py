@@ -125,13 +125,18 @@ def test_book_builds_and_summary_shows_full_results(tmp_path):
     for path in sorted((tmp_path / "results").glob("*/*-full.json")):
         record = json.loads(path.read_text())
         assert as_typed(record["protocol"]) in as_typed(summary), (path.name, record["protocol"])
+        scores = [row for row in record["rows"] if row.get("quantity", "score") == "score"]  # differences: on the pages
+        page = (html / (f"{record['paper']}.html" if record["paper"] in studies else f"papers/{record['paper']}.html")).read_text()
+        for row in record["rows"]:
+            if row.get("quantity") == "difference":  # each difference a verdict rests on is on its page, signed, with its CI
+                assert f"{100 * row['value']:+.1f}" in page or f">{100 * row['value']:.1f}<" in page, (path.name, row)
+                assert f"[{100 * row['ci_low']:+.1f}, {100 * row['ci_high']:+.1f}]" in page, (path.name, row)
         if record["paper"] in studies:  # the summary names the study and its protocol; its cells are on its own page
             assert f'href="{record["paper"]}.html' in summary, f"the summary does not link {record['paper']}'s page"
-            page = (html / f"{record['paper']}.html").read_text()
-            assert all(f">{100 * row['value']:.1f} [" in page for row in record["rows"]), path.name  # "80.0 [72.8, 86.0]"
+            assert all(f">{100 * row['value']:.1f} [" in page for row in scores), path.name  # "80.0 [72.8, 86.0]"
             continue
-        shown_all = stand_ins.get(record["paper"]) == record["corpus"] or all(r["paper_value"] is None for r in record["rows"])
-        for row in record["rows"]:
+        shown_all = stand_ins.get(record["paper"]) == record["corpus"] or all(r["paper_value"] is None for r in scores)
+        for row in scores:
             if row["paper_value"] is not None or shown_all:
                 ours = f"{100 * row['value']:.1f}" if row["seeds"] == 1 else f"{100 * row['value']:.1f} ± {100 * row['std']:.1f}"
                 assert f">{ours}</td>" in summary, (path.name, row)

@@ -16,6 +16,7 @@ import papermill
 import pytest
 
 from serlib.papers import PAPERS, STUDIES, capsule
+from serlib.papers import rnn as rnn_paper
 from tests.conftest import write_tone
 from tests.test_corpora import write_aibo_fixture, write_emotass_fixture, write_iemocap_fixture
 
@@ -59,7 +60,12 @@ def test_a_csv_corpus_runs_through_the_rnn_and_scalogram_notebooks(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     rnn = json.loads((tmp_path / "results" / "rnn" / "my_corpus-smoke.json").read_text())
     assert "test speaker s4, val speaker s3" in rnn["protocol"] and "reduced task: 3 of the paper's 7" in rnn["notes"]["classes"]
-    assert all(r["paper_value"] is None for r in rnn["rows"])  # the paper's numbers belong to Emo-DB
+    scores = [r for r in rnn["rows"] if r["quantity"] == "score"]
+    assert all(r["paper_value"] is None for r in scores)  # the paper's scores belong to Emo-DB
+    differences = [r for r in rnn["rows"] if r["quantity"] == "difference" and not r["variant"]]  # beside the paper's on any corpus
+    assert [(r["table"], r["row"], r["column"]) for r in differences] == [
+        (table, f"{mspec} − {mfcc}", cell) for table, mspec, mfcc, cell in rnn_paper.KIND_PAIRS]
+    assert all(r["paper_value"] is not None and r["std"] is None for r in differences)
     scal = json.loads((tmp_path / "results" / "scalogram" / "my_corpus-smoke.json").read_text())
     assert {r["table"] for r in scal["rows"]} == {"Table 4"} and "reduced task: 3 of the paper's 4" in scal["protocol"]
 

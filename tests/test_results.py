@@ -94,6 +94,50 @@ def test_writing_merges_by_cell_and_keeps_each_rows_provenance(tmp_path):
     assert not list(tmp_path.glob("*/*.tmp"))
 
 
+def difference(table, first, second, column, value, variant=""):
+    return results.ResultRow(table, results.difference_name(first, second), column, "UA", 0.07, value, value - 0.1, value + 0.1,
+                             std=None, variant=variant, quantity=results.DIFFERENCE, ci_level=0.99)
+
+
+def test_a_difference_never_outlives_a_score_it_was_drawn_from(tmp_path):
+    first = results.ResultsFile(paper="p", corpus="c", protocol="p1", profile="full", device="cpu", seeds=[0])
+    for name, value in (("A", 0.6), ("B", 0.5), ("C", 0.4)):
+        first.add(row("Table 2", name, "random", value))
+    first.add(difference("Table 2", "A", "B", "random", 0.1))
+    first.add(difference("Table 2", "A", "C", "random", 0.2))
+    first.add(difference("Table 2", "A", "C", "other folds", 0.3))
+    first.write(tmp_path)
+    again = results.ResultsFile(paper="p", corpus="c", protocol="p1", profile="full", device="cpu", seeds=[0])
+    again.add(row("Table 2", "A", "random", 0.7))  # A again, against C only: A − B rests on the old A and goes
+    again.add(difference("Table 2", "A", "C", "random", 0.3))
+    record = json.loads(again.write(tmp_path).read_text())
+    kept = {(r["row"], r["column"]): (r["value"], r["ci_level"]) for r in record["rows"] if r["quantity"] == "difference"}
+    assert kept == {("A − C", "random"): (0.3, 0.99), ("A − C", "other folds"): (0.3, 0.99)}  # another column: untouched
+    assert {r["row"] for r in record["rows"] if r["quantity"] == "score"} == {"A", "B", "C"}
+    # under another protocol the scores' paper cells become not run, never the differences
+    later = results.ResultsFile(paper="p", corpus="c", protocol="p2", profile="full", device="cpu", seeds=[0])
+    later.add(row("Table 2", "A", "random", 0.7))
+    with pytest.warns(UserWarning, match="3 rows measured under another protocol .* their 2 paper cells listed as not run"):
+        record = json.loads(later.write(tmp_path).read_text())
+    assert {c["row"] for c in record["not_run"]} == {"B", "C"}
+    with pytest.raises(ValueError, match="quantity 'ratio' is neither 'score' nor 'difference'"):
+        results.ResultRow("Table 2", "A", "random", "UA", None, 0.5, 0.4, 0.6, quantity="ratio")
+
+
+def test_tables_orderings_and_headline_cells_read_scores_only():
+    from serlib.papers import common, etransformer
+
+    record = results.ResultsFile(paper="etransformer", corpus="nemo", protocol="p", profile="full", device="cpu", seeds=[0])
+    for system, value in zip(etransformer.SYSTEMS[:2], (0.9, 0.8)):
+        record.add(results.ResultRow("Table 2", system, "random 5-fold", "UA", 0.7, value, value - 0.01, value + 0.01, level="utterance"))
+    record.add(difference("Table 2", *etransformer.SYSTEMS[:2], "random 5-fold", 0.1))
+    rows = record.table().assign(paper="etransformer", corpus="nemo", protocol="p")
+    assert len(results.comparison_table(rows)) == 2 and len(results.headline_cells(rows)) == 2
+    assert list(results.ours_by_column(record, etransformer.SYSTEMS).index) == list(etransformer.SYSTEMS[:2])
+    assert "Base1" in etransformer.ordering_summary(rows) and common.ordering_of_rows(rows) == common.ordering_of_rows(results.scores(rows))
+    assert results.differences(rows)["row"].tolist() == [results.difference_name(*etransformer.SYSTEMS[:2])]
+
+
 def test_a_run_under_another_protocol_replaces_the_earlier_rows_and_lists_their_cells_not_run(tmp_path):
     earlier = results.ResultsFile(paper="p", corpus="c", protocol="rate fixed at 1e-3", profile="full", device="cpu", seeds=[0])
     earlier.add(row("Table 2", "A", "8-class", 0.6))

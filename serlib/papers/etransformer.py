@@ -379,9 +379,10 @@ def fold_part(settings: Settings) -> str:
 
 
 def results_file(data: Data, table2_outcomes: Table2Outcomes, settings: Settings, device: str) -> results.ResultsFile:
-    """Table 2 rows per system and protocol, test folds pooled. The paper's numbers sit beside the
-    random-fold rows on IEMOCAP only (its protocol and corpus); the speaker-independent rows on
-    IEMOCAP are a labelled variant; a stand-in's rows carry no paper value."""
+    """Table 2 rows per system and protocol, test folds pooled, and the verdict's proposed − BaseN
+    differences (:func:`difference_rows`). The paper's scores sit beside the random-fold scores on
+    IEMOCAP only (its protocol and corpus); the speaker-independent rows on IEMOCAP are a labelled
+    variant; a stand-in's scores carry no paper value (its differences carry the paper's)."""
     part = fold_part(settings)
     record = results.ResultsFile(paper=PAPER, corpus=data.corpus, profile=settings.profile, device=device,
                          seeds=list(settings.seeds), protocol=data.protocol + (f"; {PART_RUN}{part}" if part else ""),
@@ -405,23 +406,24 @@ def results_file(data: Data, table2_outcomes: Table2Outcomes, settings: Settings
 
 
 def difference_rows(table2_outcomes: Table2Outcomes, protocol: str, variant: str = "",
-                    level: float | None = None) -> list[results.ResultRow]:
+                    ci_level: float | None = None) -> list[results.ResultRow]:
     """The verdict's comparisons as results rows: proposed − each BaseN (WA, UA) on ``protocol``'s
-    folds, with the paired CI over the test speakers and their utterances at ``level`` (default
+    folds, with the paired CI over the test speakers and their utterances at ``ci_level`` (default
     :func:`comparison_level`, the level the verdict judges them at) and the paper's difference (its
     Table 2, IEMOCAP, random folds)."""
     settings = table2_outcomes.settings
-    level = comparison_level(table2_outcomes, protocol) if level is None else level
+    ci_level = comparison_level(table2_outcomes, protocol) if ci_level is None else ci_level
     rows = []
     if "proposed" in systems_of(settings, protocol):
         for system in (s for s in systems_of(settings, protocol) if s != "proposed"):
             for index, metric in enumerate(("WA", "UA")):
-                value, low, high = table2_outcomes.difference((protocol, "proposed"), (protocol, system), metric, level)
+                value, low, high = table2_outcomes.difference((protocol, "proposed"), (protocol, system), metric, ci_level)
                 rows.append(results.ResultRow(
-                    table="Table 2", row=f"proposed − {system}", column=f"{protocol} {HPARAMS.folds}-fold", metric=metric,
-                    level="utterance", paper_value=round((PAPER_TABLE2["proposed"][index] - PAPER_TABLE2[system][index]) / 100, 6),
-                    value=value, ci_low=low, ci_high=high, seeds=len(settings.seeds), variant=variant,
-                    quantity="difference", ci_level=level))
+                    table="Table 2", row=results.difference_name("proposed", system), column=f"{protocol} {HPARAMS.folds}-fold",
+                    metric=metric, level="utterance",
+                    paper_value=round((PAPER_TABLE2["proposed"][index] - PAPER_TABLE2[system][index]) / 100, 6),
+                    value=value, ci_low=low, ci_high=high, std=None, seeds=len(settings.seeds), variant=variant,
+                    quantity=results.DIFFERENCE, ci_level=ci_level))
     return rows
 
 
@@ -467,12 +469,12 @@ def comparison_level(table2_outcomes: Table2Outcomes, protocol: str) -> float:
     return 1 - 0.05 / comparisons
 
 
-def differences(table2_outcomes: Table2Outcomes, protocol: str, level: float = 0.95) -> pd.DataFrame:
-    """:func:`difference_rows` at ``level`` in points: per ablation (``system``) and metric, ours
+def differences(table2_outcomes: Table2Outcomes, protocol: str, ci_level: float | None = None) -> pd.DataFrame:
+    """:func:`difference_rows` at ``ci_level`` in points: per ablation (``system``) and metric, ours
     with its paired CI (``low``, ``high``) beside the ``paper``'s difference."""
-    rows = [{"system": row.row.removeprefix("proposed − "), "metric": row.metric, "ours": 100 * row.value,
+    rows = [{"system": row.row.partition(results.MINUS)[2], "metric": row.metric, "ours": 100 * row.value,
              "low": 100 * row.ci_low, "high": 100 * row.ci_high, "paper": 100 * row.paper_value}
-            for row in difference_rows(table2_outcomes, protocol, level=level)]
+            for row in difference_rows(table2_outcomes, protocol, ci_level=ci_level)]
     return pd.DataFrame(rows, columns=["system", "metric", "ours", "low", "high", "paper"])
 
 

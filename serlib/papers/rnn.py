@@ -78,8 +78,10 @@ VARIANTS = (
             "itself (cepstral mean and variance normalisation)", "DT2119", "per utterance"),
     Variant("per-utterance normalisation", "Our front end with each utterance z-scored by itself", "ours", "per utterance"),
 )
-#: The configurations every variant trains: the +Δ+ΔΔ LSTM rows of Tables 3 and 4.
-VARIANT_CONFIGURATIONS = (("MFCC +Δ+ΔΔ", "LSTM"), ("MSPEC +Δ+ΔΔ", "LSTM"))
+#: The pair every variant trains (table, MSPEC type, MFCC type, cell): the +Δ+ΔΔ LSTM rows of Tables 3 and 4.
+VARIANT_PAIR = ("Table 3", "MSPEC +Δ+ΔΔ", "MFCC +Δ+ΔΔ", "LSTM")
+#: Its two configurations (feature type, cell), in the order their trainings run: MFCC first.
+VARIANT_CONFIGURATIONS = tuple((kind, VARIANT_PAIR[3]) for kind in (VARIANT_PAIR[2], VARIANT_PAIR[1]))
 
 
 def variant(name: str) -> Variant:
@@ -350,7 +352,9 @@ def results_file(data: Data, outcomes: Outcomes, settings: Settings, device: str
                 variants: Mapping[str, Outcomes] | None = None) -> results.ResultsFile:
     """Rows of Tables 3-4: sequence accuracy (the paper's unit) beside the paper's number, plus
     utterance-level accuracy and UA at both levels; the variants' sequence accuracy (labelled,
-    the paper's value beside them). Paper values only for the paper's corpus."""
+    the paper's value beside them). Paper values beside scores only on the paper's corpus. Then
+    each MSPEC − MFCC difference (:func:`kind_difference`, the paper's difference beside it on any
+    corpus): :data:`KIND_PAIRS`, and :data:`VARIANT_PAIR` under each variant."""
     record = results.ResultsFile(paper=PAPER, corpus=data.corpus, profile=settings.profile, device=device, seeds=list(settings.seeds),
                       protocol=data.protocol, started=data.started,
                       notes={"settings": asdict(settings), "hparams": asdict(HPARAMS), "classes": data.classes.note,
@@ -370,11 +374,10 @@ def results_file(data: Data, outcomes: Outcomes, settings: Settings, device: str
                 table="Table 3", row=feature_type, column=cell, metric="WA", level="window", variant=name,
                 paper_value=PAPER_VALUES["Table 3", feature_type, cell] if on_paper_corpus else None,
                 **results.summarise_seeds(cell_outcomes, "window", "WA", settings.n_boot)))
+        record.add(kind_difference(by_configuration, VARIANT_PAIR, settings.n_boot, variant=name))
         record.training_seconds[f"variant: {name}"] = common.training_seconds(o for cell_outcomes in by_configuration.values() for o in cell_outcomes)
-    for name, by_configuration in {"": outcomes, **(variants or {})}.items():
-        for pair in KIND_PAIRS if not name else VARIANT_PAIRS:
-            if all(configuration in by_configuration for configuration in ((pair[1], pair[3]), (pair[2], pair[3]))):
-                record.add(kind_difference(by_configuration, pair, settings.n_boot, variant=name))
+    for pair in KIND_PAIRS:
+        record.add(kind_difference(outcomes, pair, settings.n_boot))
     record.training_seconds["Tables 3-4"] = common.training_seconds(o for cell_outcomes in outcomes.values() for o in cell_outcomes)
     return record
 
@@ -382,10 +385,6 @@ def results_file(data: Data, outcomes: Outcomes, settings: Settings, device: str
 #: The paired comparisons of the feature kinds: (table, MSPEC type, MFCC type, cell).
 KIND_PAIRS = tuple(("Table 3", f"MSPEC{suffix}", f"MFCC{suffix}", "LSTM") for suffix in ("", " +Δ", " +Δ+ΔΔ")) + tuple(
     ("Table 4", "MSPEC +Δ+ΔΔ", "MFCC +Δ+ΔΔ", cell) for cell in ("Vanilla", "Bidirectional"))
-
-
-#: The pair a variant trains: its two :data:`VARIANT_CONFIGURATIONS` (table, MSPEC type, MFCC type, cell).
-VARIANT_PAIRS = (("Table 3", VARIANT_CONFIGURATIONS[1][0], VARIANT_CONFIGURATIONS[0][0], VARIANT_CONFIGURATIONS[0][1]),)
 
 
 def kind_difference(outcomes: Outcomes, pair: tuple[str, str, str, str], n_boot: int = 1000,
@@ -397,20 +396,20 @@ def kind_difference(outcomes: Outcomes, pair: tuple[str, str, str, str], n_boot:
     first, second = ([o.levels["window"] for o in outcomes[kind, cell]] for kind in (mspec, mfcc))
     value, low, high = metrics.paired_difference_ci(first[0].y_true, [p.y_pred for p in first], [p.y_pred for p in second],
                                                     metrics.weighted_accuracy, n_boot, groups=first[0].utterance)
-    return results.ResultRow(table=table, row=f"{mspec} − {mfcc}", column=cell, metric="WA", level="window",
+    return results.ResultRow(table=table, row=results.difference_name(mspec, mfcc), column=cell, metric="WA", level="window",
                              paper_value=round(PAPER_VALUES[table, mspec, cell] - PAPER_VALUES[table, mfcc, cell], 6),
-                             value=value, ci_low=low, ci_high=high, seeds=len(first), variant=variant, quantity="difference")
+                             value=value, ci_low=low, ci_high=high, std=None, seeds=len(first), variant=variant,
+                             quantity=results.DIFFERENCE)
 
 
 def mspec_minus_mfcc(record: results.ResultsFile, variant: str = "") -> pd.DataFrame:
     """The results file's MSPEC − MFCC rows (:func:`kind_difference`) of ``variant`` ("" for the
     paper's front end), in points, beside the paper's difference; ``sign``: whether our CI
     establishes the paper's sign, the opposite one, or neither."""
-    rows = record.table()
-    chosen = rows[(rows["quantity"] == "difference") & (rows["variant"] == variant)] if len(rows) else rows
+    rows = results.differences(record.table())
     lines = []
-    for _, row in chosen.iterrows():
-        mspec = row["row"].split(" − ")[0]
+    for _, row in rows[rows["variant"] == variant].iterrows():
+        mspec = row["row"].partition(results.MINUS)[0]
         paper, low, high = 100 * row["paper_value"], 100 * row["ci_low"], 100 * row["ci_high"]
         lines.append({"table": row["table"], "MSPEC − MFCC": f"{mspec.removeprefix('MSPEC') or ' (static)'} {row['column']}".strip(),
                       "paper (points)": f"{paper:+.1f}", "ours (points)": f"{100 * row['value']:+.1f}",
@@ -422,12 +421,12 @@ def mspec_minus_mfcc(record: results.ResultsFile, variant: str = "") -> pd.DataF
 def variant_differences(record: results.ResultsFile) -> pd.DataFrame:
     """:func:`mspec_minus_mfcc` of the +Δ+ΔΔ LSTM pair under each variant, with both accuracies."""
     rows = results.scores(record.table())
+    _, mspec, mfcc, cell = VARIANT_PAIR
     lines = []
     for name in dict.fromkeys(rows["variant"]) if len(rows) else ():
         if not name:
             continue
         accuracy = rows[(rows["variant"] == name) & (rows["metric"] == "WA") & (rows["level"] == "window")].set_index("row")["value"]
-        _, mspec, mfcc, cell = VARIANT_PAIRS[0]
         lines.append(mspec_minus_mfcc(record, name).assign(
             variant=name, **{f"{kind} {cell} (%)": f"{100 * accuracy[kind]:.1f}" for kind in (mspec, mfcc)}))
     return pd.concat(lines, ignore_index=True).drop(columns=["table", "MSPEC − MFCC"]) if lines else pd.DataFrame()
