@@ -362,8 +362,13 @@ def drops(cells: pd.DataFrame) -> pd.DataFrame:
 FEW_SPEAKERS = 8
 
 
-#: What a results row's ``row`` puts before the training corpus ("<model> · trained on <corpus>").
+#: What a results row's ``row`` puts before the training corpus (:func:`cell_row`).
 TRAINED_ON = " · trained on "
+
+
+def cell_row(model: str, train: str) -> str:
+    """The ``row`` of a results row of ``model`` trained on ``train``: "<model> · trained on <corpus>"."""
+    return f"{model}{TRAINED_ON}{train}"
 
 
 def comparison_rows(trained: Sequence[MatrixOutcomes], data: Corpora, cells: pd.DataFrame, n_boot: int = 1000,
@@ -386,9 +391,10 @@ def comparison_rows(trained: Sequence[MatrixOutcomes], data: Corpora, cells: pd.
             difference, low, high = metrics.paired_difference_ci(
                 pooled_first.y_true, [pooled_first.y_pred], [pooled_second.y_pred], metrics.METRICS[metric], n_boot,
                 speakers=speakers[pooled_first.utterance])
-            rows.append(results.ResultRow("Cross-corpus", results.difference_name(best.model.name, runner_up.model.name)
-                                          + f"{TRAINED_ON}{train}", test, metric, None, difference, low, high, std=None,
-                                          level="utterance", quantity=results.DIFFERENCE))
+            rows.append(results.ResultRow("Cross-corpus", results.difference_name(*(cell_row(result.model.name, train)
+                                                                                     for result in (best, runner_up))),
+                                          test, metric, None, difference, low, high, std=None, level="utterance",
+                                          quantity=results.DIFFERENCE))
     return rows
 
 
@@ -397,13 +403,13 @@ def best_against_next(record: results.ResultsFile) -> pd.DataFrame:
     compared = results.differences(record.table())
     if not len(compared):
         return pd.DataFrame()
-    pairs, trains = zip(*(row.split(TRAINED_ON) for row in compared["row"]))
+    best, runner_up = (row.partition(TRAINED_ON)[0] for row, _ in results.operands(compared["row"].iloc[0], compared["column"].iloc[0]))
     bounds = list(zip(compared["ci_low"], compared["ci_high"]))
-    table = pd.DataFrame({"trained on": trains, "tested on": compared["column"].to_numpy(),
+    table = pd.DataFrame({"trained on": [row.rpartition(TRAINED_ON)[2] for row in compared["row"]],
+                          "tested on": compared["column"].to_numpy(),
                           "difference (points)": [round(100 * value, 1) for value in compared["value"]],
                           "95% CI": [f"[{100 * low:+.1f}, {100 * high:+.1f}]" for low, high in bounds],
                           "established": ["ahead" if low > 0 else "behind" if high < 0 else "no" for low, high in bounds]})
-    best, _, runner_up = pairs[0].partition(results.MINUS)
     table.attrs["caption"] = f"{best} minus {runner_up}, {compared['metric'].iloc[0]} off the diagonal (first seed)"
     return table
 
@@ -471,7 +477,7 @@ def results_file(data: Corpora, trained: Sequence[MatrixOutcomes], cells: pd.Dat
                                  notes={"folds": data.rules, "settings": asdict(chosen),
                                         "testing_seconds": {t.model.name: round(t.testing_seconds, 1) for t in trained}})
     for cell in cells.itertuples(index=False):
-        record.add(results.ResultRow("Cross-corpus", f"{cell.model}{TRAINED_ON}{cell.train}", cell.test, cell.metric, None,
+        record.add(results.ResultRow("Cross-corpus", cell_row(cell.model, cell.train), cell.test, cell.metric, None,
                                      cell.value, cell.ci_low, cell.ci_high, seeds=cell.seeds, level="utterance"))
     for row in comparison_rows(trained, data, cells, chosen.n_boot):
         record.add(row)

@@ -60,17 +60,29 @@ MINUS = " − "
 
 
 def difference_name(first: str, second: str) -> str:
-    """The ``row`` of a difference row: "``first`` − ``second``"."""
+    """"``first`` − ``second``": the ``row`` (or ``column``) of a difference row."""
     return f"{first}{MINUS}{second}"
+
+
+def operands(row: str, column: str) -> tuple[tuple[str, str], tuple[str, str]]:
+    """The two (row, column) cells a difference row subtracts: "A − B" in its ``row`` (two rows of
+    one column) or in its ``column`` (two columns of one row)."""
+    if MINUS in row:
+        first, _, second = row.partition(MINUS)
+        return (first, column), (second, column)
+    if MINUS in column:
+        first, _, second = column.partition(MINUS)
+        return (row, first), (row, second)
+    raise ValueError(f"difference row {row!r} ({column!r}) names no \"A{MINUS}B\" in its row or column")
 
 
 @dataclass
 class ResultRow:
     """One table cell: the paper's number and ours (mean over seeds) with its CI.
 
-    ``quantity`` is :data:`SCORE` (``row``'s ``metric``) or :data:`DIFFERENCE` (``row`` names
-    "A − B", :func:`difference_name`: A's ``metric`` minus B's on the test items both scored, with a
-    paired CI; ``paper_value`` is the paper's difference, on any corpus, since a page sets a
+    ``quantity`` is :data:`SCORE` (``row``'s ``metric``) or :data:`DIFFERENCE` (``row`` or
+    ``column`` names "A − B", :func:`difference_name`, :func:`operands`: A's ``metric`` minus B's on
+    the test items both scored, with a paired CI; ``paper_value`` is the paper's difference, on any corpus, since a page sets a
     difference beside the paper's even on a stand-in; ``std`` is None: the paired CI is its spread).
     ``ci_level`` is the CI's level: 0.95 unless a page judges several differences at once and
     corrects it. ``variant`` names a labelled sensitivity run (empty for the
@@ -101,6 +113,8 @@ class ResultRow:
     def __post_init__(self) -> None:
         if self.quantity not in (SCORE, DIFFERENCE):
             raise ValueError(f"results row {self.table} {self.row}: quantity {self.quantity!r} is neither {SCORE!r} nor {DIFFERENCE!r}")
+        if self.quantity == DIFFERENCE:
+            operands(self.row, self.column)
 
     def cell(self) -> tuple:
         return tuple(getattr(self, name) for name in CELL_FIELDS)
@@ -160,8 +174,8 @@ class ResultsFile:
 
     Writing **merges by measurement** (:data:`MEASUREMENT_FIELDS`) into the file already there: a
     run of some systems replaces every row of theirs (all metrics and levels) and keeps every other
-    row with its own provenance. A difference rests on two systems: a run that writes any row of a
-    (table, column, variant) drops every stored difference of it, so that no difference outlives a
+    row with its own provenance. A difference rests on two scores (:func:`operands`): a run that
+    measures either (in any variant) drops the stored difference, so that no difference outlives a
     score it was drawn from (the run writes those it can draw again).
     ``training_seconds`` (per table) merge the same way; ``not_run`` lists the paper's cells that
     no row of the merged file holds. A file holds one protocol: a run whose ``protocol`` text
@@ -203,9 +217,10 @@ class ResultsFile:
         path.parent.mkdir(parents=True, exist_ok=True)
         stored = upgrade_record(json.loads(path.read_text())) if path.exists() else {}
         mine = {tuple(getattr(r, k) for k in MEASUREMENT_FIELDS) for r in self.rows}
-        groups = {(r.table, r.column, r.variant) for r in self.rows}
+        cells = {(r.table, r.row, r.column) for r in self.rows}
         rows = [r for r in stored.get("rows", []) if tuple(r.get(k, "") for k in MEASUREMENT_FIELDS) not in mine
-                and not (r["quantity"] == DIFFERENCE and (r["table"], r["column"], r["variant"]) in groups)]
+                and not (r["quantity"] == DIFFERENCE
+                         and any((r["table"], *cell) in cells for cell in operands(r["row"], r["column"])))]
         if stored and stored.get("protocol") != self.protocol:
             stored = _superseded(path, stored, rows, self.protocol)
             rows = []

@@ -204,7 +204,7 @@ def test_the_results_file_holds_the_best_models_lead_over_the_next_per_cell_as_t
     record = crosscorpus.results_file(data, trained, cells, chosen, "cpu")
     differences = record.table().query("quantity == 'difference'")
     best, next_ = trained[1].model.name, trained[0].model.name
-    assert differences["row"].tolist() == [f"{best} − {next_} · trained on first", f"{best} − {next_} · trained on second"]
+    assert differences["row"].tolist() == [f"{best} · trained on {train} − {next_} · trained on {train}" for train in ("first", "second")]
     assert differences["column"].tolist() == ["second", "first"] and (differences["value"] == 1.0).all()
     comparison = crosscorpus.best_against_next(record)
     assert comparison[["trained on", "tested on", "difference (points)", "established"]].values.tolist() == [

@@ -122,9 +122,10 @@ def test_the_iemocap_protocol_puts_the_paper_beside_random_folds_only(tmp_path):
     settings = etransformer.settings("full", systems="proposed,Base7: BLSTM (baseline)", test_folds="4,5", epochs=1, n_boot=50)
     data = etransformer.load_data(settings, corpus="iemocap", root=tmp_path / "iemocap", cache=tmp_path / "cache", progress=False)
     table2_outcomes = etransformer.run_table2(data, settings, "cpu", tmp_path / "cache", log=lambda line: None)
-    rows = etransformer.results_file(data, table2_outcomes, settings, "cpu").table()
+    rows = rows_written = etransformer.results_file(data, table2_outcomes, settings, "cpu").table()
     # the verdict's comparisons are rows too: proposed − Base7 per protocol and metric, at the verdict's CI level
-    differences = rows[rows["quantity"] == "difference"].set_index(["column", "metric"])
+    differences = rows[(rows["quantity"] == "difference") & (rows["row"] != "proposed") & ~rows["row"].str.startswith("Base7")
+                       ].set_index(["column", "metric"])
     assert set(differences["row"]) == {"proposed − Base7: BLSTM (baseline)"} and len(differences) == 4
     assert (differences["ci_level"] == 0.95).all()  # one comparison per protocol: nothing to correct
     assert differences.loc[("random 5-fold", "UA"), "paper_value"] == pytest.approx(0.0728)
@@ -138,7 +139,18 @@ def test_the_iemocap_protocol_puts_the_paper_beside_random_folds_only(tmp_path):
     assert set(rows.loc[rows["column"].str.startswith("speaker-independent"), "variant"]) == {"speaker-independent folds"}
     contributions = etransformer.contributions(table2_outcomes, "random")
     assert list(contributions.index) == ["Base7: BLSTM (baseline)"] and contributions.loc["Base7: BLSTM (baseline)", "paper UA"] == "+7.28"
-    assert list(etransformer.inflation(table2_outcomes).index) == ["proposed", "Base7: BLSTM (baseline)"]
+    shared_speakers = etransformer.inflation(table2_outcomes)
+    assert list(shared_speakers.index) == ["proposed", "Base7: BLSTM (baseline)"]
+    assert list(shared_speakers.columns) == ["WA: random − speaker-independent", "UA: random − speaker-independent"]
+    # folds 4, 5 of each protocol: the comparison is on the utterances both tested, and says how many of the corpus
+    tested = [set(table2_outcomes.pooled(p, "proposed")[0].levels["utterance"].utterance) for p in etransformer.INFLATION]
+    assert shared_speakers.attrs["caption"] == (f"Paired 95 % CIs, 800 resamples of the test speakers and their utterances, "
+                                                f"on the {len(tested[0] & tested[1])} of the {len(data.manifest)} utterances "
+                                                "both protocols tested.")
+    inflation_rows = rows_written[rows_written["column"] == "random 5-fold − speaker-independent 5-fold"].set_index(["row", "metric"])
+    assert len(inflation_rows) == 4 and set(inflation_rows["quantity"]) == {"difference"}
+    assert tuple(inflation_rows.loc[("proposed", "UA"), ["value", "ci_low", "ci_high"]]) == table2_outcomes.difference(
+        ("random", "proposed"), ("speaker-independent", "proposed"), "UA")  # random minus speaker-independent
     box = etransformer.verdict_box(table2_outcomes, "iemocap", "full", iemocap_ran=True)
     assert "**Ran on **IEMOCAP**:** 2 of Table 2's 8 models" in box and "Not reproduced here" not in box
     # 2 models × 2 folds × 2 protocols, of the full profile's 50
@@ -212,8 +224,9 @@ def test_the_committed_results_file_holds_only_rows_the_code_writes():
     path = Path(__file__).resolve().parents[1] / "results" / "etransformer" / "nemo-full.json"
     rows = pd.DataFrame(json.loads(path.read_text())["rows"])
     written = {f"{protocol} {etransformer.HPARAMS.folds}-fold" for protocol in etransformer.PROTOCOLS}
-    assert set(rows["column"]) <= written, sorted(set(rows["column"]) - written)
+    inflation = " − ".join(f"{protocol} {etransformer.HPARAMS.folds}-fold" for protocol in etransformer.INFLATION)
+    assert set(rows["column"]) <= written | {inflation}, sorted(set(rows["column"]) - written)
     assert not rows.duplicated(["row", "column", "metric", "level", "variant"]).any()
-    scored = rows["quantity"] == "score"
-    assert set(rows.loc[scored, "row"]) <= set(etransformer.SYSTEMS)
-    assert set(rows.loc[~scored, "row"]) <= {f"proposed − {system}" for system in etransformer.SYSTEMS}
+    scored, shared = rows["quantity"] == "score", rows["column"] == inflation
+    assert set(rows.loc[scored | shared, "row"]) <= set(etransformer.SYSTEMS) and not (scored & shared).any()
+    assert set(rows.loc[~scored & ~shared, "row"]) <= {f"proposed − {system}" for system in etransformer.SYSTEMS}

@@ -307,14 +307,14 @@ class Table2Outcomes:
         return len(np.unique(self.speakers[self.pooled(protocol, system)[0].levels["utterance"].utterance]))
 
     def difference(self, first: tuple[str, str], second: tuple[str, str], metric: str,
-                   level: float = 0.95) -> tuple[float, float, float]:
-        """``metric`` of ``first`` (protocol, system) minus ``second``, with its paired ``level`` CI
-        over speakers and their utterances (drawn once per run and level: the tables and the verdict
-        box share it)."""
-        key = (first, second, metric, level)
+                   ci_level: float = 0.95) -> tuple[float, float, float]:
+        """``metric`` of ``first`` (protocol, system) minus ``second``, with its paired ``ci_level`` CI
+        over speakers and their utterances (drawn once per run and level: the tables, the results
+        file and the verdict box share it)."""
+        key = (first, second, metric, ci_level)
         if key not in self._differences:
             self._differences[key] = _difference(self.pooled(*first), self.pooled(*second), metric,
-                                                 resamples(self.settings.n_boot, level), self.speakers, level)
+                                                 resamples(self.settings.n_boot, ci_level), self.speakers, ci_level)
         return self._differences[key]
 
 
@@ -401,6 +401,8 @@ def results_file(data: Data, table2_outcomes: Table2Outcomes, settings: Settings
                     **results.summarise_seeds(pooled, "utterance", metric, settings.n_boot)))
         for row in difference_rows(table2_outcomes, protocol, variant):
             record.add(row)
+    for row in inflation_rows(table2_outcomes, variant="" if data.task.stand_in else "speaker-independent folds"):
+        record.add(row)
     record.training_seconds["Table 2"] = common.training_seconds(o for cell_outcomes in table2_outcomes.outcomes.values() for o in cell_outcomes)
     return record
 
@@ -556,9 +558,7 @@ def verdict_box(table2_outcomes: Table2Outcomes, corpus: str, profile: str, iemo
                          f"{verdicts.count('not established')}"
                          + (f"; established: {', '.join(established)}" if established else "")
                          + " ([the table](etransformer-contributions)).")
-    if not set(PROTOCOLS) - set(table2_outcomes.settings.protocols):
-        ua = [table2_outcomes.difference(("random", s), ("speaker-independent", s), "UA")[0]
-              for s in systems_of(table2_outcomes.settings, "speaker-independent")]
+    if ua := [row.value for row in inflation_rows(table2_outcomes) if row.metric == "UA"]:
         lines.append(f"**Shared speakers** (random − speaker-independent folds): UA {100 * min(ua):+.1f} to "
                      f"{100 * max(ua):+.1f} points across the models ([inflation](etransformer-inflation)).")
     if not iemocap_ran:
@@ -568,20 +568,45 @@ def verdict_box(table2_outcomes: Table2Outcomes, corpus: str, profile: str, iemo
     return "\n\n".join(lines)
 
 
-def inflation(table2_outcomes: Table2Outcomes) -> pd.DataFrame:
-    """Random − speaker-independent folds per system (points, paired 95 % CI over speakers and their
-    utterances: with all five folds both protocols test every utterance once): how much shared
-    speakers inflate the scores."""
+#: The two protocols whose difference measures what shared speakers add: random minus speaker-independent.
+INFLATION = ("random", "speaker-independent")
+
+
+def inflation_rows(table2_outcomes: Table2Outcomes, variant: str = "") -> list[results.ResultRow]:
+    """Random − speaker-independent folds per system (WA, UA; paired 95 % CI over speakers and their
+    utterances, on the utterances both protocols tested: every one with all five folds): how much
+    shared speakers inflate the scores. None unless both protocols ran."""
     settings = table2_outcomes.settings
     if set(PROTOCOLS) - set(settings.protocols):
-        return pd.DataFrame()
-    rows = {}
+        return []
+    column = results.difference_name(*(f"{protocol} {HPARAMS.folds}-fold" for protocol in INFLATION))
+    rows = []
     for system in systems_of(settings, "speaker-independent"):
-        rows[system] = {}
         for metric in ("WA", "UA"):
-            value, low, high = table2_outcomes.difference(("random", system), ("speaker-independent", system), metric)
-            rows[system][f"{metric}: random − speaker-independent"] = f"{100 * value:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]"
-    return pd.DataFrame(rows).T
+            value, low, high = table2_outcomes.difference(*((protocol, system) for protocol in INFLATION), metric)
+            rows.append(results.ResultRow(table="Table 2", row=system, column=column, metric=metric, level="utterance",
+                                          paper_value=None, value=value, ci_low=low, ci_high=high, std=None,
+                                          seeds=len(settings.seeds), variant=variant, quantity=results.DIFFERENCE))
+    return rows
+
+
+def inflation(table2_outcomes: Table2Outcomes) -> pd.DataFrame:
+    """:func:`inflation_rows` in points, one line per system; the caption says on how many
+    utterances (fewer than the corpus where only some test folds ran)."""
+    found = inflation_rows(table2_outcomes)
+    if not found:
+        return pd.DataFrame()
+    lines = {}
+    for row in found:
+        lines.setdefault(row.row, {})[f"{row.metric}: {results.difference_name(*INFLATION)}"] = (
+            f"{100 * row.value:+.1f} [{100 * row.ci_low:+.1f}, {100 * row.ci_high:+.1f}]")
+    table = pd.DataFrame(lines).T
+    tested = [set(table2_outcomes.pooled(protocol, "proposed")[0].levels["utterance"].utterance) for protocol in PROTOCOLS]
+    both = len(tested[0] & tested[1])
+    of = f" of the {len(table2_outcomes.speakers)}" if table2_outcomes.speakers is not None else ""
+    table.attrs["caption"] = (f"Paired 95 % CIs, {resamples(table2_outcomes.settings.n_boot, 0.95)} resamples of the test "
+                              f"{table2_outcomes.resampled}, on the {both}{of} utterances both protocols tested.")
+    return table
 
 
 def confusion(table2_outcomes: Table2Outcomes, protocol: str, system: str) -> np.ndarray:
