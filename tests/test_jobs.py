@@ -336,11 +336,15 @@ def test_reproduce_rnn_smoke_end_to_end_locally_and_on_dask_with_the_same_rows(t
     assert executed.is_file() and str(corpora_root) not in executed.read_text()  # no machine path in the page
     record = json.loads((tmp_path / "local" / "results" / "rnn" / "emodb-smoke.json").read_text())
     assert record["profile"] == "smoke" and record["corpus"] == "emodb" and record["seeds"] == [0]
-    compared = [r for r in record["rows"] if r["paper_value"] is not None and not r["variant"]]
+    scores = [r for r in record["rows"] if r["quantity"] == "score"]
+    compared = [r for r in scores if r["paper_value"] is not None and not r["variant"]]
     assert len(compared) == 12 and all(r["level"] == "window" and r["metric"] == "WA" for r in compared)
-    assert len([r for r in record["rows"] if r["variant"]]) == 6  # 3 variants x the two +Δ+ΔΔ LSTM rows, labelled
+    assert len([r for r in scores if r["variant"]]) == 6  # 3 variants x the two +Δ+ΔΔ LSTM rows, labelled
+    # one MSPEC − MFCC difference per pair the paper compares, and one per variant
+    assert len([r for r in record["rows"] if r["quantity"] == "difference"]) == 5 + 3
     assert record["training_seconds"]["Tables 3-4"] > 0
-    assert all(0.0 <= r["ci_low"] <= r["value"] <= r["ci_high"] <= 1.0 for r in record["rows"])
+    assert all(0.0 <= r["ci_low"] <= r["value"] <= r["ci_high"] <= 1.0 for r in scores)
+    assert all(-1.0 <= r["ci_low"] <= r["value"] <= r["ci_high"] <= 1.0 for r in record["rows"])
     trained = list((tmp_path / "dask" / "cache" / "trainings" / "rnn").glob("*/outcome.npz"))
     assert len(trained) == 16  # the grid ran on the cluster: 10 configurations + 3 variants x 2 configurations, 1 seed
     assert rows["dask"] == rows["local"] and len(rows["local"]) >= 10
