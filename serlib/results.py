@@ -55,7 +55,7 @@ CELL_FIELDS = ("table", "row", "column", "metric", "level", "variant")
 MEASUREMENT_FIELDS = ("table", "row", "column", "variant")
 #: What a row measures (:class:`ResultRow` ``quantity``): one system's score, or a difference of two.
 SCORE, DIFFERENCE = "score", "difference"
-#: Between the two systems in a difference row's ``row`` ("A − B", :func:`difference_name`).
+#: Between the two scores a difference row's ``row`` or ``column`` names ("A − B", :func:`difference_name`).
 MINUS = " − "
 
 
@@ -67,13 +67,13 @@ def difference_name(first: str, second: str) -> str:
 def operands(row: str, column: str) -> tuple[tuple[str, str], tuple[str, str]]:
     """The two (row, column) cells a difference row subtracts: "A − B" in its ``row`` (two rows of
     one column) or in its ``column`` (two columns of one row)."""
-    if MINUS in row:
+    if (row.count(MINUS), column.count(MINUS)) == (1, 0):
         first, _, second = row.partition(MINUS)
         return (first, column), (second, column)
-    if MINUS in column:
+    if (row.count(MINUS), column.count(MINUS)) == (0, 1):
         first, _, second = column.partition(MINUS)
         return (row, first), (row, second)
-    raise ValueError(f"difference row {row!r} ({column!r}) names no \"A{MINUS}B\" in its row or column")
+    raise ValueError(f"difference row {row!r} ({column!r}) must name \"A{MINUS}B\" exactly once, in its row or its column")
 
 
 @dataclass
@@ -174,9 +174,11 @@ class ResultsFile:
 
     Writing **merges by measurement** (:data:`MEASUREMENT_FIELDS`) into the file already there: a
     run of some systems replaces every row of theirs (all metrics and levels) and keeps every other
-    row with its own provenance. A difference rests on two scores (:func:`operands`): a run that
-    measures either (in any variant) drops the stored difference, so that no difference outlives a
-    score it was drawn from (the run writes those it can draw again).
+    row with its own provenance. A difference rests on two scores (:func:`operands`), each of its
+    own variant where the file holds that cell in it, else of any variant (etransformer's inflation
+    on IEMOCAP subtracts a labelled variant from the paper's protocol): a run that measures either
+    drops the stored difference, so that no difference outlives a score it was drawn from (the run
+    writes those it can draw again).
     ``training_seconds`` (per table) merge the same way; ``not_run`` lists the paper's cells that
     no row of the merged file holds. A file holds one protocol: a run whose ``protocol`` text
     differs replaces every earlier row, and the paper cells it does not measure become not run.
@@ -217,10 +219,18 @@ class ResultsFile:
         path.parent.mkdir(parents=True, exist_ok=True)
         stored = upgrade_record(json.loads(path.read_text())) if path.exists() else {}
         mine = {tuple(getattr(r, k) for k in MEASUREMENT_FIELDS) for r in self.rows}
-        cells = {(r.table, r.row, r.column) for r in self.rows}
+        scored = {tuple(r[k] for k in MEASUREMENT_FIELDS) for r in stored.get("rows", []) if r["quantity"] == SCORE} | {
+            tuple(getattr(r, k) for k in MEASUREMENT_FIELDS) for r in self.rows if r.quantity == SCORE}
+
+        def rewritten(table: str, cell: tuple[str, str], variant: str) -> bool:
+            """Whether this run measures the score a stored difference took ``cell`` from."""
+            if (table, *cell, variant) in scored:
+                return (table, *cell, variant) in mine
+            return any(key[:3] == (table, *cell) for key in mine)
+
         rows = [r for r in stored.get("rows", []) if tuple(r.get(k, "") for k in MEASUREMENT_FIELDS) not in mine
                 and not (r["quantity"] == DIFFERENCE
-                         and any((r["table"], *cell) in cells for cell in operands(r["row"], r["column"])))]
+                         and any(rewritten(r["table"], cell, r["variant"]) for cell in operands(r["row"], r["column"])))]
         if stored and stored.get("protocol") != self.protocol:
             stored = _superseded(path, stored, rows, self.protocol)
             rows = []

@@ -124,6 +124,32 @@ def test_a_difference_never_outlives_a_score_it_was_drawn_from(tmp_path):
         results.ResultRow("Table 2", "A", "random", "UA", None, 0.5, 0.4, 0.6, quantity="ratio")
 
 
+def test_a_difference_goes_with_the_score_it_was_drawn_from_in_its_own_variant(tmp_path):
+    stored = results.ResultsFile(paper="p", corpus="c", protocol="p1", profile="full", device="cpu", seeds=[0])
+    for variant in ("", "front end"):
+        for name, value in (("A", 0.6), ("B", 0.5)):
+            stored.add(row("Table 3", name, "LSTM", value, variant))
+        stored.add(difference("Table 3", "A", "B", "LSTM", 0.1, variant))
+    stored.add(row("Table 2", "A", "random", 0.9))
+    stored.add(row("Table 2", "A", "speaker-independent", 0.7, variant="speaker-independent folds"))
+    inflation = replace(difference("Table 2", "random", "speaker-independent", "", 0.2), row="A",
+                        column=results.difference_name("random", "speaker-independent"))
+    stored.add(inflation)  # named in its column; its second score is of a labelled variant
+    stored.write(tmp_path)
+    again = results.ResultsFile(paper="p", corpus="c", protocol="p1", profile="full", device="cpu", seeds=[0])
+    again.add(row("Table 3", "A", "LSTM", 0.65))  # the paper protocol's A only: the variant's A − B stays
+    again.add(row("Table 2", "B", "random", 0.8))  # another row of the column: the inflation of A stays
+    record = json.loads(again.write(tmp_path).read_text())
+    kept = {(r["row"], r["variant"]) for r in record["rows"] if r["quantity"] == "difference"}
+    assert kept == {("A − B", "front end"), ("A", "")}
+    later = results.ResultsFile(paper="p", corpus="c", protocol="p1", profile="full", device="cpu", seeds=[0])
+    later.add(row("Table 2", "A", "speaker-independent", 0.75, variant="speaker-independent folds"))  # its other score
+    record = json.loads(later.write(tmp_path).read_text())
+    assert {(r["row"], r["variant"]) for r in record["rows"] if r["quantity"] == "difference"} == {("A − B", "front end")}
+    with pytest.raises(ValueError, match="must name .* exactly once"):
+        difference("Table 2", "A − B", "C", "random", 0.1)
+
+
 def test_tables_orderings_and_headline_cells_read_scores_only():
     from serlib.papers import common, etransformer
 

@@ -601,7 +601,7 @@ def inflation(table2_outcomes: Table2Outcomes) -> pd.DataFrame:
         lines.setdefault(row.row, {})[f"{row.metric}: {results.difference_name(*INFLATION)}"] = (
             f"{100 * row.value:+.1f} [{100 * row.ci_low:+.1f}, {100 * row.ci_high:+.1f}]")
     table = pd.DataFrame(lines).T
-    tested = [set(table2_outcomes.pooled(protocol, "proposed")[0].levels["utterance"].utterance) for protocol in PROTOCOLS]
+    tested = [set(table2_outcomes.pooled(protocol, found[0].row)[0].levels["utterance"].utterance) for protocol in INFLATION]
     both = len(tested[0] & tested[1])
     of = f" of the {len(table2_outcomes.speakers)}" if table2_outcomes.speakers is not None else ""
     table.attrs["caption"] = (f"Paired 95 % CIs, {resamples(table2_outcomes.settings.n_boot, 0.95)} resamples of the test "
