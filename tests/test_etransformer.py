@@ -149,7 +149,7 @@ def test_the_iemocap_protocol_puts_the_paper_beside_random_folds_only(tmp_path):
     inflation_rows = rows_written[rows_written["column"] == "random 5-fold − speaker-independent 5-fold"].set_index(["row", "metric"])
     assert len(inflation_rows) == 4 and set(inflation_rows["quantity"]) == {"difference"}
     box = etransformer.verdict_box(table2_outcomes, "iemocap", "full", iemocap_ran=True)
-    assert "**Ran on **IEMOCAP**:** 2 of Table 2's 8 models" in box and "Not reproduced here" not in box
+    assert "**Ran on** **IEMOCAP** (test folds 4 and 5 of 5, in each protocol): 2 of Table 2's 8 models" in box and "Not reproduced here" not in box
     # 2 models × 2 folds × 2 protocols, of the full profile's 50
     assert ("**Part of the grid:** this page rests on 8 of the full protocol's 50 trainings; the other 42 (test folds 1, 2, 3; "
             "Base1, Base2, Base3, Base4, Base5, Base6 on the random folds) are not yet run.") in box
@@ -157,14 +157,14 @@ def test_the_iemocap_protocol_puts_the_paper_beside_random_folds_only(tmp_path):
     assert common.banner(settings, "cpu", "nemo", etransformer.fold_part(settings)).endswith("· test folds 4, 5 of 5 only**")
     # folds 4 and 5 hold out 2 sessions of 2 speakers: the speaker bootstrap says it has few to draw
     # every components table states its CI level and resamples (n_boot 50: raised to 800, 20 beyond each end of a 95 % CI)
-    stated = ("Paired bootstrap CIs at 95.0 % (95 % corrected for 1 comparison), 800 resamples of the test speakers and "
+    stated = ("Paired bootstrap CIs at 95 % (one comparison: no correction), 800 resamples of the test speakers and "
               "their utterances.")
     assert etransformer.contributions(table2_outcomes, "speaker-independent").attrs["caption"] == (
         f"{stated} Only 4 test speakers: the bootstrap's draw of speakers has 4 to resample, so these CIs say little "
         "about how the difference carries to other speakers.")
     assert etransformer.contributions(table2_outcomes, "random").attrs["caption"] == stated
-    assert ("Components, random folds (proposed − BaseN, UA):** 1 comparison, each judged on a 95.0 % CI over speakers and their "
-            "utterances") in box and "the paper's sign is established for" in box
+    assert ("Components, random folds (proposed − BaseN, UA):** 1 comparison, judged on a 95 % CI over speakers and their "
+            "utterances: the") in box and "the paper's sign is established for" in box
     smoke = etransformer.verdict_box(table2_outcomes, "nemo", "smoke", iemocap_ran=False)
     assert "not a reproduction" in smoke and "the **nEMO** stand-in" in smoke and "Not reproduced here:** Tables 1 and 2 on IEMOCAP" in smoke
 
@@ -194,7 +194,8 @@ def test_a_system_that_the_epoch_cap_stopped_before_early_stopping_could_is_name
 
 
 def test_the_inflation_is_random_minus_speaker_independent_on_the_utterances_both_tested():
-    settings = etransformer.settings("full", test_folds="1", n_boot=50, speaker_independent_systems="Base7: BLSTM (baseline)")
+    settings = etransformer.settings("full", test_folds="1", n_boot=50, systems="Base7: BLSTM (baseline)",
+                                     speaker_independent_systems="Base7: BLSTM (baseline)")
     y = np.arange(40) % 4
 
     def tested(utterances, right):  # utterance-level predictions of ``utterances``, the first ``right`` of them correct
@@ -211,6 +212,9 @@ def test_the_inflation_is_random_minus_speaker_independent_on_the_utterances_bot
     shared_speakers = etransformer.inflation(table2_outcomes)  # proposed did not run both protocols: Base7's utterances count
     assert shared_speakers.loc[base7, "UA: random − speaker-independent"].startswith("+50.0 [")
     assert "on the 20 of the 40 utterances both protocols tested" in shared_speakers.attrs["caption"]
+    box = etransformer.verdict_box(table2_outcomes, "nemo", "full", iemocap_ran=False)
+    assert ("**Shared speakers** (random − speaker-independent folds): UA +50.0 points for Base7, the model run under "
+            "both protocols") in box
 
 
 def test_agreement_needs_a_ci_that_excludes_zero():

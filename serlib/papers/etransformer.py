@@ -500,8 +500,9 @@ def contributions(table2_outcomes: Table2Outcomes, protocol: str) -> pd.DataFram
         if row.metric == "UA":
             entry["UA: the paper's sign"] = common.sign_agreement(row.low, row.high, row.paper)
     frame = pd.DataFrame(table).T.rename_axis("proposed − ...")
-    caption = (f"Paired bootstrap CIs at {100 * level:.1f} % (95 % corrected for {len(table)} "
-               f"comparison{'s' if len(table) > 1 else ''}), "
+    corrected = f"at {100 * level:.1f} % (95 % corrected for {len(table)} comparisons)" if len(table) > 1 else (
+        "at 95 % (one comparison: no correction)")
+    caption = (f"Paired bootstrap CIs {corrected}, "
                f"{resamples(table2_outcomes.settings.n_boot, level)} resamples of the test {table2_outcomes.resampled}.")
     if 0 < (speakers := table2_outcomes.test_speakers(protocol, "proposed")) < FEW_TEST_SPEAKERS:
         caption += (f" Only {speakers} test speakers: the bootstrap's draw of speakers has {speakers} to resample, "
@@ -530,7 +531,9 @@ def verdict_box(table2_outcomes: Table2Outcomes, corpus: str, profile: str, iemo
     where = f"the **{corpora.display_name(corpus)}** stand-in" if task.stand_in else f"**{corpora.display_name(corpus)}**"
     trained = "; ".join(f"{len(systems_of(table2_outcomes.settings, protocol))} of Table 2's 8 models on the {protocol} folds"
                         for protocol in table2_outcomes.settings.protocols)
-    lines.append(f"**Ran on {where}:** {trained} ({len(table2_outcomes.settings.test_folds)} of 5 test folds).")
+    folds = table2_outcomes.settings.test_folds
+    lines.append(f"**Ran on** {where} (test fold{'s' if len(folds) > 1 else ''} {common.listed([str(f) for f in folds])} "
+                 f"of 5, in each protocol): {trained}.")
     if profile == "full" and (missing := not_yet_run(table2_outcomes.settings)):
         ran, full = grid_size(table2_outcomes.settings), grid_size(PROFILES["full"])
         lines.append(f"**Part of the grid:** this page rests on {ran} of the full protocol's {full} trainings; the other "
@@ -550,17 +553,21 @@ def verdict_box(table2_outcomes: Table2Outcomes, corpus: str, profile: str, iemo
             verdicts = [common.sign_agreement(r.low, r.high, r.paper) for r in ua.itertuples()]
             established = [f"{r.system.split(':')[0]} ({r.ours:+.1f})" for r, v in zip(ua.itertuples(), verdicts)
                            if v in ("agrees", "opposite")]
-            lines.append(f"**Components, {protocol} folds (proposed − BaseN, UA):** {len(verdicts)} "
-                         f"comparison{'s' if len(verdicts) > 1 else ''}, each "
-                         f"judged on a {100 * level:.1f} % CI over {table2_outcomes.resampled} (95 % corrected for "
-                         f"{len(verdicts)} comparisons): the paper's sign is established for {verdicts.count('agrees')}, "
+            judged = (f"{len(verdicts)} comparisons, each judged on a {100 * level:.1f} % CI over "
+                      f"{table2_outcomes.resampled} (95 % corrected for {len(verdicts)} comparisons)" if len(verdicts) > 1
+                      else f"1 comparison, judged on a 95 % CI over {table2_outcomes.resampled}")
+            lines.append(f"**Components, {protocol} folds (proposed − BaseN, UA):** {judged}: "
+                         f"the paper's sign is established for {verdicts.count('agrees')}, "
                          f"the opposite sign for {verdicts.count('opposite')}, neither for "
                          f"{verdicts.count('not established')}"
                          + (f"; established: {', '.join(established)}" if established else "")
                          + " ([the table](etransformer-contributions)).")
-    if ua := [row.value for row in inflation_rows(table2_outcomes) if row.metric == "UA"]:
-        lines.append(f"**Shared speakers** (random − speaker-independent folds): UA {100 * min(ua):+.1f} to "
-                     f"{100 * max(ua):+.1f} points across the models ([inflation](etransformer-inflation)).")
+    if ua := {row.row.split(":")[0]: row.value for row in inflation_rows(table2_outcomes) if row.metric == "UA"}:
+        spread = (f"UA {100 * min(ua.values()):+.1f} to {100 * max(ua.values()):+.1f} points" if len(ua) > 1
+                  else f"UA {100 * next(iter(ua.values())):+.1f} points")
+        lines.append(f"**Shared speakers** (random − speaker-independent folds): {spread} for "
+                     f"{common.listed(list(ua))}, the model{'s' if len(ua) > 1 else ''} run under both protocols "
+                     "([inflation](etransformer-inflation)).")
     if not iemocap_ran:
         lines.append("**Not reproduced here:** Tables 1 and 2 on IEMOCAP (licence-gated): the paper's numbers are "
                      "quoted, and a stand-in's scores are never set beside them: only differences between two of "
@@ -652,4 +659,4 @@ def ordering_summary(rows: pd.DataFrame) -> str:
     line = common.ordering_line({short[s]: v for s, v in zip(random_folds["row"], random_folds["value"])},
                                 {short[s]: PAPER_TABLE2[s][1] for s in random_folds["row"]}, "UA")
     part = part_run(str(random_folds["protocol"].iloc[0])) if len(random_folds) and "protocol" in random_folds else ""
-    return line + (f"; {part}" if part else "")
+    return "random folds, " + line + (f"; {part}" if part else "")
