@@ -4,6 +4,7 @@ what must not (comments, docstrings, formatting, unrelated code); the committed 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import json
 import re
@@ -93,8 +94,14 @@ def test_committed_outcomes_are_still_found_by_the_code_that_looks_for_them(edit
             if identity.code_fingerprint(model, edited) != saved["code"]:
                 orphaned.append(f"{saved['key']}: model code")
         hparams = saved["arguments"].get("hparams", saved["train"].get("hparams"))
-        module = importlib.import_module(defining.replace("serlib.models.", "serlib.papers."))
-        if hparams is not None and json.loads(json.dumps(asdict(module.HPARAMS))) != hparams:
+        if hparams is None:
+            continue
+        paper_module = defining.replace("serlib.models.", "serlib.papers.")
+        if importlib.util.find_spec(paper_module) is None:
+            orphaned.append(f"{saved['key']}: its model {saved['model']!r} is defined in {defining}, which no paper's "
+                            "HPARAMS describe (define a paper's model in serlib/models/<paper>.py)")
+            continue
+        if json.loads(json.dumps(asdict(importlib.import_module(paper_module).HPARAMS))) != hparams:
             orphaned.append(f"{saved['key']}: hyperparameters")
     assert not orphaned, "committed outcomes no longer found by the code: " + "; ".join(orphaned)
 
