@@ -652,11 +652,20 @@ def describe_folds(data: Data, settings: Settings) -> pd.DataFrame:
 
 def ordering_summary(rows: pd.DataFrame) -> str:
     """One line for the summary's scoreboard: our UA ordering of the models on the random folds
-    vs the paper's Table 2 (IEMOCAP)."""
+    vs the paper's Table 2 (IEMOCAP), and for how many proposed − BaseN differences our CI
+    establishes the paper's sign (an ordering alone hides how close the models are)."""
+    judged = results.differences(rows)
+    judged = judged[(judged["table"] == "Table 2") & (judged["metric"] == "UA") & judged["column"].str.startswith("random")
+                    & judged["row"].str.startswith(f"proposed{results.MINUS}")]
+    verdicts = [common.sign_agreement(100 * low, 100 * high, 100 * paper)
+                for low, high, paper in zip(judged["ci_low"], judged["ci_high"], judged["paper_value"])]
     rows = results.scores(rows)
     random_folds = rows[(rows["table"] == "Table 2") & (rows["metric"] == "UA") & rows["column"].str.startswith("random")]
     short = {system: system.split(":")[0] for system in random_folds["row"]}  # "Base3", as Table 2's rows begin
     line = common.ordering_line({short[s]: v for s, v in zip(random_folds["row"], random_folds["value"])},
                                 {short[s]: PAPER_TABLE2[s][1] for s in random_folds["row"]}, "UA")
     part = part_run(str(random_folds["protocol"].iloc[0])) if len(random_folds) and "protocol" in random_folds else ""
+    if verdicts:
+        line += (f"; proposed − BaseN: the paper's sign established for {verdicts.count('agrees')} of {len(verdicts)}, "
+                 f"the opposite for {verdicts.count('opposite')}")
     return "random folds, " + line + (f"; {part}" if part else "")
