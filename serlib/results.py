@@ -84,6 +84,7 @@ class ResultRow:
     ``column`` names "A − B", :func:`difference_name`, :func:`operands`: A's ``metric`` minus B's on
     the test items both scored, with a paired CI; ``paper_value`` is the paper's difference, on any corpus, since a page sets a
     difference beside the paper's even on a stand-in; ``std`` is None: the paired CI is its spread).
+    ``std`` is the spread over ``seeds`` (:func:`spread`), None where one seed or run measured none.
     ``ci_level`` is the CI's level: 0.95 unless a page judges several differences at once and
     corrects it. ``variant`` names a labelled sensitivity run (empty for the
     paper's protocol). The provenance
@@ -99,7 +100,7 @@ class ResultRow:
     value: float
     ci_low: float
     ci_high: float
-    std: float | None = 0.0
+    std: float | None = None
     seeds: int = 1
     level: str = "window"
     variant: str = ""
@@ -132,6 +133,18 @@ class Cell:
         return f"{self.table} {self.row} ({self.column})"
 
 
+def spread(values: Sequence[float] | np.ndarray) -> float | None:
+    """Population standard deviation of ``values`` (scores over seeds or runs); None for a single
+    value, which measures no spread (0.0 would claim that seeds agree)."""
+    return float(np.std(values)) if len(values) > 1 else None
+
+
+def mean_and_spread(value: float, std: float | None) -> str:
+    """``value`` in percent with ``± std`` where seeds or runs measured a spread ("42.0 ± 1.3";
+    "42.0" for a single one)."""
+    return f"{100 * value:.1f}" if std is None or pd.isna(std) else f"{100 * value:.1f} ± {100 * std:.1f}"
+
+
 def summarise_seeds(
     outcomes: list[Outcome], level: str, metric: str, n_boot: int = 1000, clusters: np.ndarray | None = None
 ) -> dict[str, float]:
@@ -151,7 +164,7 @@ def summarise_seeds(
         predictions[0].y_true, [p.y_pred for p in predictions], metrics.METRICS[metric],
         groups=groups, n_boot=n_boot,
     )
-    return {"value": float(np.mean(scores)), "std": float(np.std(scores)), "ci_low": low, "ci_high": high, "seeds": len(scores)}
+    return {"value": float(np.mean(scores)), "std": spread(scores), "ci_low": low, "ci_high": high, "seeds": len(scores)}
 
 
 def summarise_splits(outcomes: list[Outcome], level: str, metric: str, n_boot: int = 1000) -> dict[str, float]:
@@ -164,7 +177,7 @@ def summarise_splits(outcomes: list[Outcome], level: str, metric: str, n_boot: i
     scores = np.array([o.levels[level].score(metric) for o in outcomes])
     half = stats.t.ppf(0.975, len(scores) - 1) * scores.std(ddof=1) / np.sqrt(len(scores))
     mean = float(scores.mean())
-    return {"value": mean, "std": float(scores.std()), "ci_low": max(0.0, mean - half),
+    return {"value": mean, "std": spread(scores), "ci_low": max(0.0, mean - half),
             "ci_high": min(1.0, mean + half), "seeds": len(scores)}
 
 
@@ -277,7 +290,8 @@ _NOT_RUN_TEXT = re.compile(r"^(?P<table>Table \d+) (?P<row>.+) \((?P<column>[^()
 def upgrade_record(record: dict) -> dict:
     """A results file in the current format. Files written before rows carried provenance get
     the file's commit, device, profile and end time on each row; their free-form
-    ``notes["training_seconds <table>"]`` and ``notes["not_run"]`` become the named fields."""
+    ``notes["training_seconds <table>"]`` and ``notes["not_run"]`` become the named fields; a
+    single seed's ``std`` of 0.0, written before :func:`spread`, becomes None."""
     record = dict(record)
     notes = dict(record.get("notes", {}))
     training = dict(record.get("training_seconds", {}))
@@ -291,7 +305,7 @@ def upgrade_record(record: dict) -> dict:
         not_run.append(match.groupdict())
     defaults = {"variant": "", "quantity": SCORE, "ci_level": 0.95, "git_commit": record.get("git_commit", ""), "device": record.get("device", ""),
                 "profile": record.get("profile", ""), "recorded": record.get("ended", "")}
-    record["rows"] = [{**defaults, **row} for row in record.get("rows", [])]
+    record["rows"] = [{**defaults, **row, **({"std": None} if row.get("seeds") == 1 else {})} for row in record.get("rows", [])]
     record.update(notes=notes, training_seconds=training, not_run=not_run)
     return record
 
@@ -354,7 +368,7 @@ def comparison_table(rows: pd.DataFrame, table: str | None = None) -> pd.DataFra
     has_paper = rows["paper_value"].notna()
     shown = pd.DataFrame({
         "table": rows["table"], "row": rows["row"], "column": rows["column"], "metric": rows["metric"],
-        "ours": [pct(v) if n == 1 else f"{pct(v)} ± {pct(s)}" for v, s, n in zip(rows["value"], rows["std"], rows["seeds"])],
+        "ours": [mean_and_spread(v, s) for v, s in zip(rows["value"], rows["std"])],
         "95% CI": [f"[{pct(lo)}, {pct(hi)}]" for lo, hi in zip(rows["ci_low"], rows["ci_high"])],
         "gap": [f"{100 * (v - p):+.1f}" if has else "–" for v, p, has in zip(rows["value"], rows["paper_value"], has_paper)],
         "paper": [pct(v) for v in rows["paper_value"]],

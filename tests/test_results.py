@@ -21,6 +21,20 @@ def test_summarise_seeds_mean_and_std():
     assert summary["ci_low"] <= summary["value"] <= summary["ci_high"]
 
 
+def test_a_single_seed_or_run_measures_no_spread():
+    single = results.summarise_seeds([outcome([0, 0, 1, 1])], "window", "WA", n_boot=50)
+    assert single["std"] is None and single["seeds"] == 1
+    assert results.summarise_splits([outcome([0, 0, 1, 1])], "window", "WA", n_boot=50)["std"] is None
+    assert results.summarise_splits([outcome([0, 0, 1, 1]), outcome([0, 1, 1, 0])], "window", "WA")["std"] == 0.25
+    assert results.ResultRow("Table 1", "A", "B", "UA", None, 0.5, 0.4, 0.6).std is None
+    record = results.ResultsFile(paper="rnn", corpus="emodb", protocol="p", profile="smoke", device="cpu", seeds=[0])
+    record.add(results.ResultRow("Table 1", "A", "B", "UA", 0.5, 0.42, 0.4, 0.6))
+    record.add(results.ResultRow("Table 1", "C", "B", "UA", 0.5, 0.42, 0.4, 0.6, std=0.01, seeds=3))
+    assert list(results.comparison_table(record.table())["ours"]) == ["42.0", "42.0 ± 1.0"]
+    older = {"paper": "rnn", "rows": [{"value": 0.4, "std": 0.0, "seeds": 1}, {"value": 0.4, "std": 0.0, "seeds": 3}]}
+    assert [row["std"] for row in results.upgrade_record(older)["rows"]] == [None, 0.0]
+
+
 def test_summarise_seeds_refuses_seeds_tested_on_other_items():
     reordered = outcome([0, 0, 1, 1])
     window = reordered.levels["window"]

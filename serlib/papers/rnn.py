@@ -485,7 +485,8 @@ def why_table(record: results.ResultsFile, differences: pd.DataFrame, variant_di
                      + ", ".join(f"{r['row']} {r['gap']:+.1f}" for _, r in mspec.iterrows()) + " points",
               "explanation": f"seed noise: {test_speaker}",
               "run that tests it": f"{len(record.seeds)} seeds per configuration, 95% CI over test utterances",
-              "what it showed": f"std over seeds {100 * cells['std'].min():.1f}–{100 * cells['std'].max():.1f} points; the paper's "
+              "what it showed": (f"std over seeds {100 * cells['std'].min():.1f}–{100 * cells['std'].max():.1f} points"
+                                 if cells["std"].notna().any() else "no std over seeds (one seed)") + "; the paper's "
                                 f"value lies in our CI in {int(cells['paper_in_ci'].sum())} of {len(cells)}"}]
     for name, chosen in rows[(rows["variant"] != "")].groupby("variant", sort=False) if len(rows) else ():
         changes = "; ".join(f"{r['row']} {r['column']} {100 * paper_rows['value'][r['table'], r['row'], r['column']]:.1f} → "
@@ -515,7 +516,7 @@ def why_table(record: results.ResultsFile, differences: pd.DataFrame, variant_di
 def every_level(record: results.ResultsFile) -> pd.DataFrame:
     """Mean ± std over seeds of every metric and level, one line per configuration."""
     rows = results.scores(record.table()).drop_duplicates(["row", "column", "metric", "level"])
-    rows["ours"] = [f"{100 * v:.1f} ± {100 * s:.1f}" for v, s in zip(rows["value"], rows["std"])]
+    rows["ours"] = [results.mean_and_spread(v, s) for v, s in zip(rows["value"], rows["std"])]
     return rows.pivot(index=["row", "column"], columns=["level", "metric"], values="ours")
 
 

@@ -504,7 +504,7 @@ def _add_confusion_rows(record: results.ResultsFile, corpus: Corpus, outcomes: l
             values = [cell(p.y_true, p.y_pred) for p in predictions]
             record.add(results.ResultRow(table=table, row=true, column=predicted, metric="confusion", level="window",
                                       paper_value=paper_matrix[i][j] / 100, value=float(np.mean(values)),
-                                      std=float(np.std(values)), ci_low=low, ci_high=high, seeds=len(values)))
+                                      std=results.spread(values), ci_low=low, ci_high=high, seeds=len(values)))
 
 
 def paper_beside_ours(corpus: Corpus, ours: np.ndarray) -> pd.DataFrame:

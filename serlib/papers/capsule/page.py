@@ -99,7 +99,7 @@ def paper_beside_ours(record: results.ResultsFile, table: str, tasks: Sequence[s
         line = {}
         for task in tasks:
             ours = rows[(rows["row"] == SYSTEMS[system][0]) & (rows["column"] == task)] if len(rows) else rows
-            mine = f"{100 * ours['value'].iloc[0]:.1f} ± {100 * ours['std'].iloc[0]:.1f}" if len(ours) else "not run"
+            mine = results.mean_and_spread(ours["value"].iloc[0], ours["std"].iloc[0]) if len(ours) else "not run"
             line[task] = f"{values.get(task.split(' ')[0], '–')} / {mine}"
         lines[SYSTEMS[system][0]] = line
     return pd.DataFrame(lines).T.rename_axis(f"{table}: paper / ours (UA %)")
@@ -214,7 +214,8 @@ def why_table(record: results.ResultsFile, protocol: ProtocolOutcomes, split: sp
     t2 = main[(main["table"] == "Table 2") & main["paper_value"].notna()] if len(main) else main
     if len(t2):
         gaps = ", ".join(f"{r['row'].split(' + ')[0]} {r['column']} {100 * (r['value'] - r['paper_value']):+.1f}" for _, r in t2.iterrows())
-        spread = "; ".join(f"{r['row'].split(' + ')[0]} {r['column']} ±{100 * r['std']:.1f}" for _, r in t2.iterrows())
+        spread = "; ".join(f"{r['row'].split(' + ')[0]} {r['column']} ±{100 * r['std']:.1f}" for _, r in t2.iterrows()
+                           if pd.notna(r["std"])) or "none measured (one seed per cell)"
         lines.append({"gap": f"Table 2 (speaker-independent): {gaps} points",
                       "explanation": "one run's seed noise", "run that tests it": f"{int(t2['seeds'].max())} seeds per cell, CI over the {test_speakers} test actors",
                       "what it showed": f"std over seeds: {spread} points"})

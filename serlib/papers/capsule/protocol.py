@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from serlib import splits, training
+from serlib import results, splits, training
 from serlib.papers import common
 from serlib.papers.capsule.config import HPARAMS, SYSTEMS, Settings, Variant, variant
 from serlib.papers.capsule.data import Corpus, load_acted, table2_split, table3_splits
@@ -207,7 +207,7 @@ def cell_line(settings: Settings, corpus: Corpus, label: str, task: str, system:
     uar = [o.levels["utterance"].score("UA") for o in cell_outcomes]
     return (f"[{settings.profile}, {corpus.name}] {label} {task:<18} {SYSTEMS[system][0]:<34} "
             f"{f'lr {rate:g}' if is_network(system) else 'no lr'}, {len(cell_outcomes)} training(s): "
-            f"utterance UA {100 * np.mean(uar):.1f} ± {100 * np.std(uar):.1f}")
+            f"utterance UA {results.mean_and_spread(float(np.mean(uar)), results.spread(uar))}")
 
 
 #: :func:`training_grid` comes in two stages: the rate candidates, then the table's trainings at the chosen rate.
