@@ -2,7 +2,11 @@
 not tested (they belong to the machine)."""
 
 import importlib.util
+import re
 import sys
+
+import numpy as np
+import pytest
 
 from serlib import config
 
@@ -73,11 +77,26 @@ def test_the_recurrent_benchmark_says_whether_the_speed_goal_is_met():
                  columns[1]: 0.4 if path == "before" else after, "s per nEMO epoch": 100.0 if path == "before" else 40.0}
                 for paper in module.MODELS for path in ("before", "after")]
 
-    assert "**Goal**" in (met := module.report(rows(1.0), 8, 8, 70))
+    shares = {part: 0.25 for part in module.STEP_PARTS}
+    assert "**Goal**" in (met := module.report(rows(1.0), shares, 8, 8, 70))
     assert ("against the steps/s the issue measured (0.31 on nEMO lengths, 0.38 on 240-270 frames): met on nEMO lengths "
             "(3.23×), met on 240-270 frames (2.63×); against the old path timed in this run (its batches also cut to their "
             "longest): met on nEMO lengths (3.33×), met on 240-270 frames (2.50×).") in met
     assert ("measured (0.31 on nEMO lengths, 0.38 on 240-270 frames): not met on nEMO lengths (1.94×), not met on 240-270 "
             "frames (1.58×); against the old path timed in this run (its batches also cut to their longest): not met on "
-            "nEMO lengths (2.00×), not met on 240-270 frames (1.50×).") in module.report(rows(0.6), 8, 8, 70)
+            "nEMO lengths (2.00×), not met on 240-270 frames (1.50×).") in module.report(rows(0.6), shares, 8, 8, 70)
     assert "an nEMO epoch 100 s → 40 s (2.50×)" in met
+    assert re.search(r"\| dropout masks \(random numbers\) +\| 25 % +\|", met)
+
+
+def test_the_recurrent_benchmark_splits_a_step_into_parts():
+    spec = importlib.util.spec_from_file_location("recurrent_speed", config.PROJECT_ROOT / "benchmarks" / "recurrent_speed.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    from serlib.papers import etransformer
+
+    lengths = np.array([30, 22, 17, 9])
+    shares = module.where_time_goes(etransformer.make_model("proposed"), module.inputs("etransformer", lengths, 30), steps=1)
+    assert sum(shares.values()) == pytest.approx(1.0)
+    assert all(0 <= share <= 1 for share in shares.values())
+    assert shares["fused LSTM, forward and backward"] > 0 and shares["dropout masks (random numbers)"] > 0
