@@ -471,6 +471,11 @@ def comparison_level(table2_outcomes: Table2Outcomes, protocol: str) -> float:
     return 1 - 0.05 / comparisons
 
 
+def correction(comparisons: int) -> str:
+    """How :func:`comparison_level` reached its level, in words (caption and verdict)."""
+    return f"95 % corrected for {comparisons} comparisons"
+
+
 def differences(table2_outcomes: Table2Outcomes, protocol: str, ci_level: float | None = None) -> pd.DataFrame:
     """:func:`difference_rows` at ``ci_level`` in points: per ablation (``system``) and metric, ours
     with its paired CI (``low``, ``high``) beside the ``paper``'s difference."""
@@ -500,7 +505,7 @@ def contributions(table2_outcomes: Table2Outcomes, protocol: str) -> pd.DataFram
         if row.metric == "UA":
             entry["UA: the paper's sign"] = common.sign_agreement(row.low, row.high, row.paper)
     frame = pd.DataFrame(table).T.rename_axis("proposed − ...")
-    corrected = f"at {100 * level:.1f} % (95 % corrected for {len(table)} comparisons)" if len(table) > 1 else (
+    corrected = f"at {100 * level:.1f} % ({correction(len(table))})" if len(table) > 1 else (
         "at 95 % (one comparison: no correction)")
     caption = (f"Paired bootstrap CIs {corrected}, "
                f"{resamples(table2_outcomes.settings.n_boot, level)} resamples of the test {table2_outcomes.resampled}.")
@@ -554,7 +559,7 @@ def verdict_box(table2_outcomes: Table2Outcomes, corpus: str, profile: str, iemo
             established = [f"{r.system.split(':')[0]} ({r.ours:+.1f})" for r, v in zip(ua.itertuples(), verdicts)
                            if v in ("agrees", "opposite")]
             judged = (f"{len(verdicts)} comparisons, each judged on a {100 * level:.1f} % CI over "
-                      f"{table2_outcomes.resampled} (95 % corrected for {len(verdicts)} comparisons)" if len(verdicts) > 1
+                      f"{table2_outcomes.resampled} ({correction(len(verdicts))})" if len(verdicts) > 1
                       else f"1 comparison, judged on a 95 % CI over {table2_outcomes.resampled}")
             lines.append(f"**Components, {protocol} folds (proposed − BaseN, UA):** {judged}: "
                          f"the paper's sign is established for {verdicts.count('agrees')}, "
