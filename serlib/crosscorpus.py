@@ -323,7 +323,7 @@ def cell_predictions(result: MatrixOutcomes, data: Corpora, train: str, test: st
 
 def matrix(result: MatrixOutcomes, data: Corpora, n_boot: int = 1000, metric: str = "UA") -> pd.DataFrame:
     """One row per (training corpus, test corpus): ``metric`` of all the cell's test predictions
-    pooled (mean over seeds; off the diagonal, pooling the fold models' predictions of the same
+    pooled (mean and :func:`~serlib.results.spread` over seeds; off the diagonal, pooling the fold models' predictions of the same
     utterances is the mean of their UAs), its 95 % CI resampling the test corpus's speakers, the
     number of fold models and test speakers behind it, how many classes its predictions use, and
     whether it is the diagonal."""
@@ -335,8 +335,9 @@ def matrix(result: MatrixOutcomes, data: Corpora, n_boot: int = 1000, metric: st
             y_true, clusters = pooled[0].y_true, speakers[pooled[0].utterance]
             low, high = metrics.bootstrap_ci(y_true, [p.y_pred for p in pooled], metrics.METRICS[metric], groups=clusters,
                                              n_boot=n_boot)
+            scores = [p.score(metric) for p in pooled]
             rows.append({"model": result.model.name, "train": train, "test": test, "metric": metric,
-                         "value": float(np.mean([p.score(metric) for p in pooled])), "ci_low": low, "ci_high": high,
+                         "value": float(np.mean(scores)), "std": results.spread(scores), "ci_low": low, "ci_high": high,
                          "models": len(cell_predictions(result, data, train, test)[0]), "seeds": len(pooled),
                          "test utterances": len(set(pooled[0].utterance)), "test speakers": len(set(clusters)),
                          "classes predicted": len(np.unique(np.concatenate([p.y_pred for p in pooled]))),
@@ -478,7 +479,7 @@ def results_file(data: Corpora, trained: Sequence[MatrixOutcomes], cells: pd.Dat
                                         "testing_seconds": {t.model.name: round(t.testing_seconds, 1) for t in trained}})
     for cell in cells.itertuples(index=False):
         record.add(results.ResultRow("Cross-corpus", cell_row(cell.model, cell.train), cell.test, cell.metric, None,
-                                     cell.value, cell.ci_low, cell.ci_high, seeds=cell.seeds, level="utterance"))
+                                     cell.value, cell.ci_low, cell.ci_high, std=cell.std, seeds=cell.seeds, level="utterance"))
     for row in comparison_rows(trained, data, cells, chosen.n_boot):
         record.add(row)
     record.training_seconds = {"Cross-corpus": sum(t.seconds for t in trained)}

@@ -83,8 +83,9 @@ class ResultRow:
     ``quantity`` is :data:`SCORE` (``row``'s ``metric``) or :data:`DIFFERENCE` (``row`` or
     ``column`` names "A − B", :func:`difference_name`, :func:`operands`: A's ``metric`` minus B's on
     the test items both scored, with a paired CI; ``paper_value`` is the paper's difference, on any corpus, since a page sets a
-    difference beside the paper's even on a stand-in; ``std`` is None: the paired CI is its spread).
-    ``std`` is the spread over ``seeds`` (:func:`spread`), None where one seed or run measured none.
+    difference beside the paper's even on a stand-in; a difference's ``std`` is None: its paired CI
+    gives its spread). A score's ``std`` is its spread over ``seeds`` (:func:`spread`), None where
+    a single seed or run measured none.
     ``ci_level`` is the CI's level: 0.95 unless a page judges several differences at once and
     corrects it. ``variant`` names a labelled sensitivity run (empty for the
     paper's protocol). The provenance
@@ -290,8 +291,8 @@ _NOT_RUN_TEXT = re.compile(r"^(?P<table>Table \d+) (?P<row>.+) \((?P<column>[^()
 def upgrade_record(record: dict) -> dict:
     """A results file in the current format. Files written before rows carried provenance get
     the file's commit, device, profile and end time on each row; their free-form
-    ``notes["training_seconds <table>"]`` and ``notes["not_run"]`` become the named fields; a
-    single seed's ``std`` of 0.0, written before :func:`spread`, becomes None."""
+    ``notes["training_seconds <table>"]`` and ``notes["not_run"]`` become the named fields; the
+    ``std`` of a row of one seed (0.0 in files written before :func:`spread`) becomes None."""
     record = dict(record)
     notes = dict(record.get("notes", {}))
     training = dict(record.get("training_seconds", {}))

@@ -100,6 +100,10 @@ def test_a_cells_ci_resamples_the_test_speakers():
     cell = crosscorpus.matrix(result, data, n_boot=200).iloc[0]
     assert cell["value"] == pytest.approx(0.5) and cell["test speakers"] == 2
     assert cell["ci_low"] == pytest.approx(0.0) and cell["ci_high"] == pytest.approx(1.0)
+    assert cell["std"] is None and cell["seeds"] == 1  # one seed measures no spread
+    result.outcomes["a", 1].append(training.Outcome({"utterance": predictions_of(rows, labels, rows < 40)}))
+    two_seeds = crosscorpus.matrix(result, data, n_boot=50).iloc[0]
+    assert (two_seeds["value"], two_seeds["std"], two_seeds["seeds"]) == (pytest.approx(0.75), pytest.approx(0.25), 2)
 
 
 def test_a_matrix_needs_two_corpora_with_distinct_names(two_csv_corpora, tmp_path):
