@@ -186,11 +186,22 @@ def test_the_plan_counts_stored_started_and_not_begun_trainings_and_times_what_i
     assert [(g.stored, g.started, g.not_begun) for g in groups] == [(1, 0, 0), (1, 0, 0), (0, 1, 0), (0, 0, 1)]
     assert groups[2].started_epochs == [3]
     recorded = load_outcome(common.folder_of(specs[0].key, specs[0].digest, specs[0].cache) / "outcome.npz").training_seconds()
-    assert progress.pace(specs[0].key.system) == pytest.approx(recorded) and progress.pace(specs[3].key.system) is None
+    group_of = [(spec.key.table, spec.key.system, spec.key.task) for spec in specs]
+    assert progress.pace(*group_of[0]) == pytest.approx(recorded) and progress.pace(*group_of[3]) is None
     lines = jobs.progress_lines("grid", progress, stages=2)
     assert "4 trainings planned now: 2 stored, 1 started, 1 not begun" in lines[-2]
-    assert "and 2 whose system has no stored training to time them by" in lines[-2] and "2 stages" in lines[-1]
+    assert "and 2 whose table, system and task have no stored training (in this plan)" in lines[-2] and "2 stages" in lines[-1]
     assert any("1 (3)" in line for line in lines)  # the started training and its finished epochs
+
+
+def test_the_plan_times_each_task_of_a_system_at_its_own_pace():
+    """One system trains at different paces on different tasks (etransformer's proposed model: about
+    an hour on a random fold, a quarter of an hour on a speaker-independent one)."""
+    random, independent = ("Table 2", "proposed", "random"), ("Table 2", "proposed", "speaker-independent")
+    progress = jobs.GridProgress(groups={random: jobs.GroupProgress(stored=2, not_begun=1),
+                                         independent: jobs.GroupProgress(stored=1, not_begun=2)},
+                                 seconds_by_group={random: [3600.0, 4000.0], independent: [900.0]})
+    assert progress.seconds_left(*random) == 4000.0 and progress.seconds_left(*independent) == 1800.0
 
 
 def test_reproduce_plan_prints_the_grid_and_trains_nothing(capsys, monkeypatch, corpora_root, tmp_path):

@@ -1,5 +1,5 @@
 """Where a grid stands (``serlib reproduce --plan``): what the cache holds of each table × system ×
-task, and the training time left at the pace of the stored trainings. Trains nothing."""
+task, and the training time left at the pace of that group's stored trainings. Trains nothing."""
 
 from __future__ import annotations
 
@@ -29,21 +29,23 @@ class GroupProgress:
 
 @dataclass
 class GridProgress:
-    """What the cache holds of a grid (``serlib reproduce --plan``): its groups, and the recorded
-    training time of each stored training by system, the pace its trainings left are timed at."""
+    """What the cache holds of a grid (``serlib reproduce --plan``): its groups (table, system,
+    task), and the recorded training time of each stored training by group, the pace the group's
+    trainings left are timed at (one system can train at very different paces on two tasks, e.g.
+    on random and on speaker-independent folds of different sizes)."""
 
     groups: dict[tuple[str, str, str], GroupProgress] = field(default_factory=dict)
-    seconds_by_system: dict[str, list[float]] = field(default_factory=dict)
+    seconds_by_group: dict[tuple[str, str, str], list[float]] = field(default_factory=dict)
     exported: int = 0  # not stored in the cache, but finished in outcomes/ (not imported yet)
 
-    def pace(self, system: str) -> float | None:
-        """The median recorded time of the system's stored trainings; None where none recorded one."""
-        timed = sorted(s for s in self.seconds_by_system.get(system, []) if s == s)
+    def pace(self, table: str, system: str, task: str) -> float | None:
+        """The median recorded time of the group's stored trainings; None where none recorded one."""
+        timed = sorted(s for s in self.seconds_by_group.get((table, system, task), []) if s == s)
         return timed[len(timed) // 2] if timed else None
 
     def seconds_left(self, table: str, system: str, task: str) -> float | None:
-        """The group's trainings left at its system's pace (a started one counts whole)."""
-        pace = self.pace(system)
+        """The group's trainings left at its pace (a started one counts whole)."""
+        pace = self.pace(table, system, task)
         return None if pace is None else pace * self.groups[table, system, task].left
 
 
@@ -78,7 +80,8 @@ def grid_progress(specs: Sequence[JobSpec]) -> GridProgress:
         folder = common.folder_of(key, spec.digest, spec.cache)
         if (folder / OUTCOME_FILE).exists():
             group.stored += 1
-            progress.seconds_by_system.setdefault(key.system, []).append(_recorded_seconds(folder / OUTCOME_FILE))
+            progress.seconds_by_group.setdefault((key.table, key.system, key.task), []).append(
+                _recorded_seconds(folder / OUTCOME_FILE))
         elif (folder / CHECKPOINT_FILE).exists():
             group.started += 1
             group.started_epochs.append(_finished_epochs(folder / CHECKPOINT_FILE))
@@ -90,7 +93,7 @@ def grid_progress(specs: Sequence[JobSpec]) -> GridProgress:
 
 def progress_lines(paper: str, progress: GridProgress, stages: int = 1) -> list[str]:
     """A table of :func:`grid_progress` and its totals, with the training time left where stored
-    trainings of the same system give a pace; ``stages`` > 1 (the paper module's ``GRID_STAGES``)
+    trainings of the same table, system and task give a pace; ``stages`` > 1 (the paper module's ``GRID_STAGES``)
     adds that later trainings are planned once these are stored."""
     def hours(seconds: float | None) -> str:
         return "?" if seconds is None else f"{seconds / 3600:.1f} h"
@@ -108,8 +111,9 @@ def progress_lines(paper: str, progress: GridProgress, stages: int = 1) -> list[
     untimed = sum(groups[name].left for name, seconds in timed.items() if seconds is None)
     lines.append(f"{paper}: {stored + started + not_begun} trainings planned now: {stored} stored, {started} started, "
                  f"{not_begun} not begun; {hours(sum(s for s in timed.values() if s is not None))} of training left "
-                 "at the pace of the stored trainings of each system"
-                 + (f", and {untimed} whose system has no stored training to time them by" if untimed else ""))
+                 "at the pace of the stored trainings of each table, system and task"
+                 + (f", and {untimed} whose table, system and task have no stored training (in this plan) to time "
+                    "them by" if untimed else ""))
     if progress.exported:
         lines.append(f"{progress.exported} of the trainings not stored here are finished in {config.shown(OUTCOMES_DIR)}: "
                      "`serlib outcomes import` copies them into the cache")
