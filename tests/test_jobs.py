@@ -190,7 +190,7 @@ def test_the_plan_counts_stored_started_and_not_begun_trainings_and_times_what_i
     assert progress.pace(*group_of[0]) == pytest.approx(recorded) and progress.pace(*group_of[3]) is None
     lines = jobs.progress_lines("grid", progress, stages=2)
     assert "4 trainings planned now: 2 stored, 1 started, 1 not begun" in lines[-2]
-    assert "and 2 whose table, system and task have no stored training (in this plan)" in lines[-2] and "2 stages" in lines[-1]
+    assert "1 not begun; 2 left whose table, system and task have no stored training (in this plan)" in lines[-2] and "2 stages" in lines[-1]
     assert any("1 (3)" in line for line in lines)  # the started training and its finished epochs
 
 
@@ -202,6 +202,12 @@ def test_the_plan_times_each_task_of_a_system_at_its_own_pace():
                                          independent: jobs.GroupProgress(stored=1, not_begun=2)},
                                  seconds_by_group={random: [3600.0, 4000.0], independent: [900.0]})
     assert progress.seconds_left(*random) == 4000.0 and progress.seconds_left(*independent) == 1800.0
+    assert "3 not begun; 1.6 h of training left at the pace" in jobs.progress_lines("grid", progress)[-1]
+    untimed = jobs.GridProgress(groups={random: jobs.GroupProgress(not_begun=2)})
+    assert jobs.progress_lines("grid", untimed)[-1].endswith(
+        "2 not begun; 2 left whose table, system and task have no stored training (in this plan) to time them by")
+    done = jobs.GridProgress(groups={random: jobs.GroupProgress(stored=2)}, seconds_by_group={random: [60.0, 60.0]})
+    assert jobs.progress_lines("grid", done)[-1].endswith("0 not begun; nothing left to train")
 
 
 def test_reproduce_plan_prints_the_grid_and_trains_nothing(capsys, monkeypatch, corpora_root, tmp_path):

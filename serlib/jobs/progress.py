@@ -109,11 +109,13 @@ def progress_lines(paper: str, progress: GridProgress, stages: int = 1) -> list[
     stored, started, not_begun = (sum(getattr(g, name) for g in groups.values()) for name in ("stored", "started", "not_begun"))
     timed = {name: progress.seconds_left(*name) for name, g in groups.items() if g.left}
     untimed = sum(groups[name].left for name, seconds in timed.items() if seconds is None)
+    known = [seconds for seconds in timed.values() if seconds is not None]
+    no_pace = "whose table, system and task have no stored training (in this plan) to time them by"
+    left = (f"{hours(sum(known))} of training left at the pace of the stored trainings of each table, system and task"
+            + (f", and {untimed} {no_pace}" if untimed else "") if known else f"{untimed} left {no_pace}" if untimed
+            else "nothing left to train")
     lines.append(f"{paper}: {stored + started + not_begun} trainings planned now: {stored} stored, {started} started, "
-                 f"{not_begun} not begun; {hours(sum(s for s in timed.values() if s is not None))} of training left "
-                 "at the pace of the stored trainings of each table, system and task"
-                 + (f", and {untimed} whose table, system and task have no stored training (in this plan) to time "
-                    "them by" if untimed else ""))
+                 f"{not_begun} not begun; {left}")
     if progress.exported:
         lines.append(f"{progress.exported} of the trainings not stored here are finished in {config.shown(OUTCOMES_DIR)}: "
                      "`serlib outcomes import` copies them into the cache")
