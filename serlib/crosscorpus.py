@@ -323,8 +323,8 @@ def cell_predictions(result: MatrixOutcomes, data: Corpora, train: str, test: st
 
 def matrix(result: MatrixOutcomes, data: Corpora, n_boot: int = 1000, metric: str = "UA") -> pd.DataFrame:
     """One row per (training corpus, test corpus): ``metric`` of all the cell's test predictions
-    pooled (mean and :func:`~serlib.results.spread` over seeds; off the diagonal, pooling the fold models' predictions of the same
-    utterances is the mean of their UAs), its 95 % CI resampling the test corpus's speakers, the
+    pooled (mean and :func:`~serlib.results.spread` over seeds; off the diagonal, pooling the fold
+    models' predictions of the same utterances is the mean of their UAs), its 95 % CI resampling the test corpus's speakers, the
     number of fold models and test speakers behind it, how many classes its predictions use, and
     whether it is the diagonal."""
     speakers = data.speakers()

@@ -93,8 +93,8 @@ def grid_progress(specs: Sequence[JobSpec]) -> GridProgress:
 
 def progress_lines(paper: str, progress: GridProgress, stages: int = 1) -> list[str]:
     """A table of :func:`grid_progress` and its totals, with the training time left where stored
-    trainings of the same table, system and task give a pace; ``stages`` > 1 (the paper module's ``GRID_STAGES``)
-    adds that later trainings are planned once these are stored."""
+    trainings of the same table, system and task give a pace; ``stages`` > 1 (the paper module's
+    ``GRID_STAGES``) adds that later trainings are planned once these are stored."""
     def hours(seconds: float | None) -> str:
         return "?" if seconds is None else f"{seconds / 3600:.1f} h"
 
