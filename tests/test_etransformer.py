@@ -131,6 +131,8 @@ def test_the_iemocap_protocol_puts_the_paper_beside_random_folds_only(tmp_path):
     ua = table2_outcomes.difference(("random", "proposed"), ("random", "Base7: BLSTM (baseline)"), "UA", 0.95)
     assert tuple(differences.loc[("random 5-fold", "UA"), ["value", "ci_low", "ci_high"]]) == ua
     assert differences.loc[("speaker-independent 5-fold", "UA"), "variant"] == "speaker-independent folds"
+    # the paper ran no speaker-independent protocol: those differences carry no paper value
+    assert differences.xs("speaker-independent 5-fold")["paper_value"].isna().all()
     rows = rows[rows["quantity"] == "score"]
     compared = rows[rows["paper_value"].notna()]
     assert set(compared["column"]) == {"random 5-fold"} and len(compared) == 4
@@ -138,6 +140,12 @@ def test_the_iemocap_protocol_puts_the_paper_beside_random_folds_only(tmp_path):
     assert set(rows.loc[rows["column"].str.startswith("speaker-independent"), "variant"]) == {"speaker-independent folds"}
     contributions = etransformer.contributions(table2_outcomes, "random")
     assert list(contributions.index) == ["Base7: BLSTM (baseline)"] and contributions.loc["Base7: BLSTM (baseline)", "paper UA"] == "+7.28"
+    # the share of Base7's UA error removed, ours (from the pooled UAs) and the paper's (7.28 of 100 − 62.83)
+    base7_ua = etransformer.pooled_score(table2_outcomes, "random", "Base7: BLSTM (baseline)")
+    ours_share = (100 * ua[0]) / (100 - base7_ua)
+    assert contributions.loc["Base7: BLSTM (baseline)", "BaseN's UA error removed: ours / paper"] == f"{ours_share:.0%} / 20%"
+    independent = etransformer.contributions(table2_outcomes, "speaker-independent")
+    assert independent.loc["Base7: BLSTM (baseline)", "paper UA (its random folds)"] == "+7.28"
     shared_speakers = etransformer.inflation(table2_outcomes)
     assert list(shared_speakers.index) == ["proposed", "Base7: BLSTM (baseline)"]
     assert list(shared_speakers.columns) == ["WA: random − speaker-independent", "UA: random − speaker-independent"]
@@ -152,17 +160,21 @@ def test_the_iemocap_protocol_puts_the_paper_beside_random_folds_only(tmp_path):
     assert "**Ran on** **IEMOCAP** (test folds 4 and 5 of 5, in each protocol): 2 of Table 2's 8 models" in box and "Not reproduced here" not in box
     # 2 models × 2 folds × 2 protocols, of the full profile's 50
     assert ("**Part of the grid:** this page rests on 8 of the full protocol's 50 trainings; the other 42 (test folds 1, 2, 3; "
-            "Base1, Base2, Base3, Base4, Base5, Base6 on the random folds) are not yet run.") in box
+            "Base1, Base2, Base3, Base4, Base5, Base6 on the random folds) are not on it yet.") in box
+    # trainings already committed but not yet on the page are counted
+    assert "are not on it yet (3 of them already trained and committed)." in etransformer.verdict_box(
+        table2_outcomes, "iemocap", "full", iemocap_ran=True, stored=11)
     assert "this run: test folds 4, 5 of 5 only" in etransformer.results_file(data, table2_outcomes, settings, "cpu").protocol
     assert common.banner(settings, "cpu", "nemo", etransformer.fold_part(settings)).endswith("· test folds 4, 5 of 5 only**")
     # folds 4 and 5 hold out 2 sessions of 2 speakers: the speaker bootstrap says it has few to draw
     # every components table states its CI level and resamples (n_boot 50: raised to 800, 20 beyond each end of a 95 % CI)
     stated = ("Paired bootstrap CIs at 95 % (one comparison: no correction), 800 resamples of the test speakers and "
               "their utterances.")
-    assert etransformer.contributions(table2_outcomes, "speaker-independent").attrs["caption"] == (
-        f"{stated} Only 4 test speakers: the bootstrap's draw of speakers has 4 to resample, so these CIs say little "
+    assert independent.attrs["caption"].startswith(
+        f"{stated} The test utterances come from 4 speakers: with so few for the bootstrap to draw, these CIs say little "
         "about how the difference carries to other speakers.")
-    assert etransformer.contributions(table2_outcomes, "random").attrs["caption"] == stated
+    assert independent.attrs["caption"].endswith("its columns are its random-fold differences, the sign to look for.")
+    assert contributions.attrs["caption"].startswith(stated) and "random-fold differences" not in contributions.attrs["caption"]
     assert ("Components, random folds (proposed − BaseN, UA):** 1 comparison, judged on a 95 % CI over speakers and their "
             "utterances: the") in box and "the paper's sign is established for" in box
     smoke = etransformer.verdict_box(table2_outcomes, "nemo", "smoke", iemocap_ran=False)
@@ -213,8 +225,45 @@ def test_the_inflation_is_random_minus_speaker_independent_on_the_utterances_bot
     assert shared_speakers.loc[base7, "UA: random − speaker-independent"].startswith("+50.0 [")
     assert "on the 20 of the 40 utterances both protocols tested" in shared_speakers.attrs["caption"]
     box = etransformer.verdict_box(table2_outcomes, "nemo", "full", iemocap_ran=False)
-    assert ("**Shared speakers** (random − speaker-independent folds): UA +50.0 points for Base7, the model run under "
-            "both protocols") in box
+    assert ("**Random − speaker-independent folds** (UA points, 95 % CI, on the same utterances): Base7 +50.0 [") in box
+    assert "the model run under both protocols" in box
+
+
+def test_the_papers_other_comparisons_per_fold_scores_and_per_class_recall_read_the_outcomes():
+    systems = ("proposed", "Base5: Conv-residual-BLSTM", "Base6: Conv-BLSTM", "Base7: BLSTM (baseline)")
+    settings = etransformer.settings("full", test_folds="1,2", n_boot=50, systems=",".join(systems), protocols="random")
+    y = np.arange(80) % 4
+
+    def tested(utterances, right):  # the first ``right`` of ``utterances`` correct, the others one class off
+        pred = np.where(np.arange(len(utterances)) < right, y[utterances], (y[utterances] + 1) % 4)
+        return [training.Outcome({"utterance": training.Predictions(y[utterances], pred, utterances, np.eye(4)[pred])})]
+
+    right = {"proposed": 40, "Base5: Conv-residual-BLSTM": 36, "Base6: Conv-BLSTM": 20, "Base7: BLSTM (baseline)": 20}
+    outcomes = {("random", system, number): tested(np.arange(40 * (number - 1), 40 * number), right[system] - 10 * (number - 1))
+                for system in systems for number in (1, 2)}
+    table2_outcomes = etransformer.Table2Outcomes(outcomes, settings, np.repeat([f"s{i}" for i in range(8)], 10))
+    pairs = etransformer.paper_pairs(table2_outcomes)
+    assert list(pairs.index) == ["Base5 − Base6", "Base6 − Base7"]
+    assert pairs.loc["Base5 − Base6", "paper UA"] == "+1.80" and pairs.loc["Base6 − Base7", "paper WA"] == "+3.90"
+    assert pairs.loc["Base6 − Base7", "ours UA"].startswith("+0.0 [") and pairs.loc["Base6 − Base7", "UA: the paper's sign"] == "not established"
+    assert pairs.loc["Base5 − Base6", "ours WA"].startswith("+40.0 [")  # (36 + 26) − (20 + 10) of 80 right
+    assert pairs.loc["Base5 − Base6", "UA: the paper's sign"] == "agrees"
+    assert "not corrected" in pairs.attrs["caption"] and ("Base5 − Base6 measures the residual connection (§3.3: \"residual "
+                                                          "connection to BLSTM\") with this page's Base6, the residual "
+                                                          "connection and the FFN with Base6 as Conv + plain BLSTMs.") in pairs.attrs["caption"]
+    scores = etransformer.per_fold_scores(table2_outcomes)
+    assert scores.loc[("random", "proposed"), "fold 1"] == 100.0 and scores.loc[("random", "proposed"), "fold 2"] == 75.0
+    assert scores.loc[("random", "proposed"), "pooled"] == 87.5
+    recall = etransformer.per_class_recall(table2_outcomes, "random")
+    assert list(recall.columns) == list(common.FOUR_CLASSES) and recall.loc["proposed"].tolist() == [90.0, 90.0, 85.0, 85.0]
+    assert recall.loc["Base7: BLSTM (baseline)"].tolist() == [40.0, 40.0, 35.0, 35.0]
+    assert etransformer.best_per_class(recall, among=systems).startswith(
+        "Of the 4 models of our Fig. 3, the proposed model has the highest recall in 4 of 4 classes")
+    assert etransformer.error_share(8.5, 86.5) == pytest.approx(8.5 / 13.5)
+    # an established difference with Base6 names the reading of Base6 it rests on, and one seed says so
+    box = etransformer.verdict_box(table2_outcomes, "nemo", "full", iemocap_ran=False)
+    assert "established: Base6 (+50.0), Base7 (+50.0)" in box and "Base6 is built as this page reads §3.3" in box
+    assert "One seed each: a difference near the edge of its CI may not survive another." in box
 
 
 def test_agreement_needs_a_ci_that_excludes_zero():

@@ -174,10 +174,10 @@ def test_tables_orderings_and_headline_cells_read_scores_only():
     rows = record.table().assign(paper="etransformer", corpus="nemo", protocol="p")
     assert len(results.comparison_table(rows)) == 2 and len(results.headline_cells(rows)) == 2
     assert list(results.ours_by_column(record, etransformer.SYSTEMS).index) == list(etransformer.SYSTEMS[:2])
-    assert etransformer.ordering_summary(rows).startswith("random folds, UA: ") and "Base1" in etransformer.ordering_summary(rows) and common.ordering_of_rows(rows) == common.ordering_of_rows(results.scores(rows))
+    assert "by point score, UA: " in etransformer.ordering_summary(rows) and "Base1" in etransformer.ordering_summary(rows) and common.ordering_of_rows(rows) == common.ordering_of_rows(results.scores(rows))
     assert results.differences(rows)["row"].tolist() == [results.difference_name(*etransformer.SYSTEMS[:2])]
-    # the ordering says how many proposed − BaseN differences establish the paper's sign: here the CI [0, 0.2] spans 0
-    assert "; proposed − BaseN: the paper's sign established for 0 of 1, the opposite for 0" in etransformer.ordering_summary(rows)
+    # first, how many proposed − BaseN differences establish the paper's sign: here the CI [0, 0.2] spans 0
+    assert etransformer.ordering_summary(rows).startswith("random folds, proposed − BaseN: the paper's sign established for 0 of 1, the opposite for 0; ")
     narrower = rows.assign(ci_low=rows["ci_low"].where(rows["quantity"] != results.DIFFERENCE, 0.05))
     assert "established for 1 of 1, the opposite for 0" in etransformer.ordering_summary(narrower)
 
