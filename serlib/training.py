@@ -432,6 +432,11 @@ def evaluate_estimator(make_estimator: Callable[[], object], data: dict[str, Exa
     return Outcome({"window": window, "utterance": utterance_level(window)}, [{"epoch": 1, "seconds": seconds}])
 
 
+def mean_score(outcomes: Iterable[Outcome], metric: str, level: str = "utterance") -> float:
+    """``metric`` of each outcome's test predictions at ``level``, averaged (e.g. over seeds)."""
+    return float(np.mean([o.levels[level].score(metric) for o in outcomes]))
+
+
 def pooled_confusion(outcomes: Iterable[Outcome], level: str, n_classes: int) -> np.ndarray:
     """Row-normalised confusion matrix of ``outcomes``' test predictions at ``level``, their counts
     summed (folds pooled, seeds summed) before each row is divided by its total."""

@@ -53,8 +53,7 @@ def export_outcomes(specs: Sequence[JobSpec], folder: str | Path | None = None) 
 def exported_not_imported(specs: Sequence[JobSpec], folder: str | Path | None = None) -> list[JobSpec]:
     """The specs not stored in their cache whose outcome ``folder`` (default ``outcomes/``) holds."""
     root = Path(folder) if folder is not None else OUTCOMES_DIR
-    return [spec for spec in specs if not is_done(spec)
-            and (root / spec.key.paper / f"{spec.key.slug()}-{spec.digest}" / OUTCOME_FILE).exists()]
+    return [spec for spec in specs if not is_done(spec) and common.committed_outcome(spec.key, spec.digest, root).exists()]
 
 
 def import_outcomes(folder: str | Path | None = None, cache: str | Path | None = None,

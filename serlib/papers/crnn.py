@@ -326,7 +326,7 @@ def run_table1(data: Data, settings: Settings, device: str = "auto", cache: str 
         if rate != settings.learning_rates[-1]:
             continue
         rate = fold_outcomes.chosen[system, session] = max(settings.learning_rates, key=lambda r: fold_outcomes.validation_ua(system, session, r))
-        test = np.mean([o.levels["utterance"].score("UA") for o in fold_outcomes.selected(system, session)])
+        test = training.mean_score(fold_outcomes.selected(system, session), "UA")
         log(f"[{settings.profile}, {data.corpus}] session {session} {system:<10} lr {rate:g} "
             f"(val UA {fold_outcomes.validation_ua(system, session, rate):.3f}) test UA {test:.3f}")
     return fold_outcomes
@@ -387,7 +387,7 @@ def per_fold(data: Data, fold_outcomes: FoldOutcomes, settings: Settings) -> pd.
     """UA of each system's chosen model on each test fold (mean over seeds)."""
     return pd.DataFrame({
         system: {f"session {s} ({', '.join(sorted(data.manifest['speaker'].iloc[data.fold(s).test].unique()))})":
-                 round(100 * np.mean([o.levels["utterance"].score("UA") for o in fold_outcomes.selected(system, s)]), 1)
+                 round(100 * training.mean_score(fold_outcomes.selected(system, s), "UA"), 1)
                  for s in settings.test_folds}
         for system in settings.systems})
 

@@ -98,6 +98,16 @@ PROFILES = {
 }
 
 
+def value_range(values: list[int]) -> str:
+    """"3" when all are 3, else "min–max" (epochs, fold sizes)."""
+    return f"{min(values)}" if min(values) == max(values) else f"{min(values)}–{max(values)}"
+
+
+def short_name(system: str) -> str:
+    """"Base3" for "Base3: w/ BLSTM and transformer": Table 2's rows by the name they begin with."""
+    return system.split(":")[0]
+
+
 def systems_of(settings: Settings, protocol: str) -> tuple[str, ...]:
     """The models that ``protocol``'s folds train, in Table 2's order."""
     chosen = settings.systems
@@ -115,7 +125,7 @@ def not_yet_run(settings: Settings) -> list[str]:
         missing.append(f"test fold{'s' if len(folds) > 1 else ''} {', '.join(map(str, folds))}")
     missing += [f"the {protocol} folds" for protocol in full.protocols if protocol not in settings.protocols]
     for protocol in (p for p in full.protocols if p in settings.protocols):
-        if models := [m.split(":")[0] for m in systems_of(full, protocol) if m not in systems_of(settings, protocol)]:
+        if models := [short_name(m) for m in systems_of(full, protocol) if m not in systems_of(settings, protocol)]:
             missing.append(f"{', '.join(models)} on the {protocol} folds")
     return missing
 
@@ -272,6 +282,16 @@ def table2_trainings(data: Data, settings: Settings, device: str = "auto") -> di
     return grid
 
 
+def committed_not_shown(data: Data, settings: Settings, outcomes: str | Path | None = None) -> int:
+    """How many trainings of the full profile's grid on ``data`` whose (protocol, model, fold, seed)
+    ``settings`` leave out are finished and committed in ``outcomes/`` (found by their identity: an
+    outcome of other code or another corpus does not count)."""
+    shown = {job.key for jobs in table2_trainings(data, settings).values() for job in jobs}
+    full = replace(PROFILES["full"], corpus=settings.corpus)
+    return sum(common.committed_outcome(job.key, job.digest, outcomes).exists()
+               for jobs in table2_trainings(data, full).values() for job in jobs if job.key not in shown)
+
+
 GRID_STAGES = 1  # the grid is planned once: no choice waits on stored outcomes
 
 
@@ -417,16 +437,15 @@ def difference_rows(table2_outcomes: Table2Outcomes, protocol: str, variant: str
     settings = table2_outcomes.settings
     ci_level = comparison_level(table2_outcomes, protocol) if ci_level is None else ci_level
     rows = []
-    if "proposed" in systems_of(settings, protocol):
-        for system in (s for s in systems_of(settings, protocol) if s != "proposed"):
-            for index, metric in enumerate(("WA", "UA")):
-                value, low, high = table2_outcomes.difference((protocol, "proposed"), (protocol, system), metric, ci_level)
-                rows.append(results.ResultRow(
-                    table="Table 2", row=results.difference_name("proposed", system), column=f"{protocol} {HPARAMS.folds}-fold",
-                    metric=metric, level="utterance",
-                    paper_value=round(paper_difference("proposed", system, metric) / 100, 6) if protocol == "random" else None,
-                    value=value, ci_low=low, ci_high=high, std=None, seeds=len(settings.seeds), variant=variant,
-                    quantity=results.DIFFERENCE, ci_level=ci_level))
+    for first, system in ablations(settings, protocol):
+        for metric in ("WA", "UA"):
+            value, low, high = table2_outcomes.difference((protocol, first), (protocol, system), metric, ci_level)
+            rows.append(results.ResultRow(
+                table="Table 2", row=results.difference_name(first, system), column=f"{protocol} {HPARAMS.folds}-fold",
+                metric=metric, level="utterance",
+                paper_value=round(paper_difference(first, system, metric) / 100, 6) if protocol == "random" else None,
+                value=value, ci_low=low, ci_high=high, std=None, seeds=len(settings.seeds), variant=variant,
+                quantity=results.DIFFERENCE, ci_level=ci_level))
     return rows
 
 
@@ -483,106 +502,130 @@ def correction(comparisons: int) -> str:
     return f"95 % corrected for {comparisons} comparisons"
 
 
-def differences(table2_outcomes: Table2Outcomes, protocol: str, ci_level: float | None = None) -> pd.DataFrame:
-    """:func:`difference_rows` at ``ci_level`` in points: per ablation (``system``) and metric, ours
-    with its paired CI (``low``, ``high``) beside the ``paper``'s difference on its random folds
-    (on the speaker-independent folds: the sign to look for)."""
-    rows = [{"system": (system := row.row.partition(results.MINUS)[2]), "metric": row.metric, "ours": 100 * row.value,
-             "low": 100 * row.ci_low, "high": 100 * row.ci_high, "paper": paper_difference("proposed", system, row.metric)}
-            for row in difference_rows(table2_outcomes, protocol, ci_level=ci_level)]
-    return pd.DataFrame(rows, columns=["system", "metric", "ours", "low", "high", "paper"])
+def ablations(settings: Settings, protocol: str) -> list[tuple[str, str]]:
+    """The verdict's comparisons on ``protocol``'s folds: (proposed, BaseN) for each ablation run."""
+    run = systems_of(settings, protocol)
+    return [("proposed", system) for system in run if system != "proposed"] if "proposed" in run else []
 
 
-#: Below this many test speakers a speaker bootstrap has too few to draw from, and the page says so
-#: (nEMO has 9 in all: every nEMO table carries the warning).
-FEW_TEST_SPEAKERS = 10
+def differences(table2_outcomes: Table2Outcomes, protocol: str, ci_level: float | None = None,
+                pairs: list[tuple[str, str]] | None = None) -> pd.DataFrame:
+    """Per pair (``left`` − ``system``; default :func:`ablations`, at :func:`comparison_level`) and
+    metric: ours in points with its paired CI (``low``, ``high``) beside the ``paper``'s difference
+    on its random folds (on the speaker-independent folds: the sign to look for)."""
+    pairs = ablations(table2_outcomes.settings, protocol) if pairs is None else pairs
+    level = comparison_level(table2_outcomes, protocol) if ci_level is None else ci_level
+    rows = []
+    for first, second in pairs:
+        for metric in ("WA", "UA"):
+            value, low, high = table2_outcomes.difference((protocol, first), (protocol, second), metric, level)
+            rows.append({"left": first, "system": second, "metric": metric, "ours": 100 * value, "low": 100 * low,
+                         "high": 100 * high, "paper": paper_difference(first, second, metric)})
+    return pd.DataFrame(rows, columns=["left", "system", "metric", "ours", "low", "high", "paper"])
+
+
+def comparison_cells(found: pd.DataFrame, name: Callable[[pd.Series], str], paper_label: str = "paper") -> dict[str, dict[str, str]]:
+    """:func:`differences` as table cells, one line per pair (named by ``name(row)``): ours with
+    its CI and the paper's difference per metric, then whether our UA CI establishes the paper's sign."""
+    table: dict[str, dict[str, str]] = {}
+    for _, row in found.iterrows():
+        entry = table.setdefault(name(row), {})
+        entry[f"ours {row.metric}"] = common.signed_ci(row.ours, row.low, row.high, scale=1)
+        entry[f"{paper_label} {row.metric}"] = f"{row.paper:+.2f}"
+        if row.metric == "UA":
+            entry["UA: the paper's sign"] = common.sign_agreement(row.low, row.high, row.paper)
+    return table
 
 
 def error_share(difference: float, baseline: float) -> float:
     """The share of the baseline's error that a gain of ``difference`` points removes (both in
-    points): +8.5 over a baseline at 86.5 % removes 63 % of its 13.5 points of error, +7.3 over
-    one at 62.8 % removes 20 %. Near the ceiling the same gain in points is a larger share."""
+    points): +5 over a baseline at 90 % removes half its 10 points of error, +5 over one at 60 %
+    an eighth. Near the ceiling the same gain in points is a larger share."""
     return difference / (100 - baseline)
 
 
 def pooled_score(table2_outcomes: Table2Outcomes, protocol: str, system: str, metric: str = "UA") -> float:
     """``system``'s ``metric`` on ``protocol``'s pooled test folds (points, mean over seeds)."""
-    return 100 * float(np.mean([o.levels["utterance"].score(metric) for o in table2_outcomes.pooled(protocol, system)]))
+    return 100 * training.mean_score(table2_outcomes.pooled(protocol, system), metric)
+
+
+#: The column of :func:`contributions` that sets our error share beside the paper's.
+ERROR_SHARE = "BaseN's UA error removed: ours (where established) / paper"
 
 
 def contributions(table2_outcomes: Table2Outcomes, protocol: str) -> pd.DataFrame:
     """Proposed − each ablation (points of WA and UA, paired bootstrap CI over speakers and their
     utterances at :func:`comparison_level`, the verdict's level), beside the paper's difference, and
-    whether our CI establishes the paper's sign."""
+    whether our CI establishes the paper's sign; and the share of BaseN's UA error each removes."""
     level = comparison_level(table2_outcomes, protocol)
     found = differences(table2_outcomes, protocol, level)
     if not len(found):
         return pd.DataFrame()
-    theirs_on = "" if protocol == "random" else " (its random folds)"
-    table = {}
-    for row in found.itertuples():
-        entry = table.setdefault(row.system, {})
-        entry[f"ours {row.metric}"] = f"{row.ours:+.1f} [{row.low:+.1f}, {row.high:+.1f}]"
-        entry[f"paper {row.metric}{theirs_on}"] = f"{row.paper:+.2f}"
-        if row.metric == "UA":
-            entry["UA: the paper's sign"] = common.sign_agreement(row.low, row.high, row.paper)
-            ours = error_share(row.ours, pooled_score(table2_outcomes, protocol, row.system))
-            theirs = error_share(row.paper, PAPER_TABLE2[row.system][1])
-            entry["BaseN's UA error removed: ours / paper"] = f"{ours:.0%} / {theirs:.0%}"
+    paper_label = "paper" if protocol == "random" else "paper (its random folds)"
+    table = comparison_cells(found, lambda row: row.system, paper_label)
+    for _, row in found[found["metric"] == "UA"].iterrows():
+        ours = (f"{error_share(row.ours, pooled_score(table2_outcomes, protocol, row.system)):.0%}"
+                if row.low > 0 or row.high < 0 else "–")
+        table[row.system][ERROR_SHARE] = f"{ours} / {error_share(row.paper, PAPER_TABLE2[row.system][1]):.0%}"
     frame = pd.DataFrame(table).T.rename_axis("proposed − ...")
     corrected = f"at {100 * level:.1f} % ({correction(len(table))})" if len(table) > 1 else (
         "at 95 % (one comparison: no correction)")
-    caption = (f"Paired bootstrap CIs {corrected}, "
-               f"{resamples(table2_outcomes.settings.n_boot, level)} resamples of the test {table2_outcomes.resampled}.")
+    caption = [f"Paired bootstrap CIs {corrected}, "
+               f"{resamples(table2_outcomes.settings.n_boot, level)} resamples of the test {table2_outcomes.resampled}."]
     if speakers := table2_outcomes.test_speakers(protocol, "proposed"):
-        caption += f" The test utterances come from {speakers} speakers"
-        caption += (f": with so few for the bootstrap to draw, these CIs say little about how the difference carries "
-                    "to other speakers." if speakers < FEW_TEST_SPEAKERS else ".")
-    caption += (" The last column: the share of BaseN's UA error (100 − its UA) that the proposed model removes, ours "
-                "and the paper's; the same gain in points removes a larger share near the ceiling.")
+        caption.append(f"The test utterances come from {speakers} speakers, all of them also in training." if protocol == "random"
+                       else f"The test utterances come from {speakers} held-out speakers: with so few for the bootstrap "
+                            "to draw, these CIs say little about how the difference carries to other speakers.")
+    ours_range = [pooled_score(table2_outcomes, protocol, system) for system in systems_of(table2_outcomes.settings, protocol)]
+    papers_range = [ua for _, ua in PAPER_TABLE2.values()]
+    caption.append(f"The last column: the share of BaseN's UA error (100 − its UA) that the proposed model removes, ours "
+                   f"where the CI excludes 0 and the paper's. Our models score {min(ours_range):.1f}–{max(ours_range):.1f} % "
+                   f"UA here, the paper's {min(papers_range):.1f}–{max(papers_range):.1f} % on IEMOCAP: the same gain in "
+                   "points removes a larger share nearer the ceiling.")
     if protocol != "random":
-        caption += (" The paper ran no speaker-independent protocol: its columns are its random-fold differences, "
-                    "the sign to look for.")
-    frame.attrs["caption"] = caption
+        caption.append("The paper ran no speaker-independent protocol: its columns are its random-fold differences, the "
+                       "sign to look for.")
+    frame.attrs["caption"] = " ".join(caption)
     return frame
 
 
-#: The paper's other comparisons of §3.3 (Table 2, random folds): (first, second) → what the
-#: difference measures with Base6 as this page builds it, and with Base6 as Conv + plain BLSTMs.
-PAPER_PAIRS = {
-    ("Base5: Conv-residual-BLSTM", "Base6: Conv-BLSTM"): (
-        "the residual connection (§3.3: \"residual connection to BLSTM\")",
-        "the residual connection and the FFN"),
-    ("Base6: Conv-BLSTM", "Base7: BLSTM (baseline)"): (
-        "the 3-Conv-layers front and the FFN (§3.3: \"adding CNN layer as the front-end\")",
-        "the 3-Conv-layers front alone"),
-}
+@dataclass(frozen=True)
+class PaperPair:
+    """One of §3.3's comparisons that leave the proposed model out: what the paper credits the
+    difference to, and what it measures with Base6 as this page builds it and as Conv + plain BLSTMs."""
+
+    first: str
+    second: str
+    credited: str
+    with_our_base6: str
+    with_plain_base6: str
+
+
+#: The paper's other comparisons of §3.3 (Table 2, random folds).
+PAPER_PAIRS = (
+    PaperPair("Base5: Conv-residual-BLSTM", "Base6: Conv-BLSTM", '"applying residual connection to BLSTM"',
+              "the residual connection alone", "the residual connection and the FFN"),
+    PaperPair("Base6: Conv-BLSTM", "Base7: BLSTM (baseline)", '"adding CNN layer as the front-end"',
+              "the 3-Conv-layers front and the FFN", "the 3-Conv-layers front alone"),
+)
 
 
 def paper_pairs(table2_outcomes: Table2Outcomes, protocol: str = "random") -> pd.DataFrame:
-    """The paper's other two claims of §3.3 (Base5 − Base6, Base6 − Base7), ours with a paired 95 %
-    CI (not corrected: they are not among the verdict's comparisons) beside the paper's
-    difference; the caption says what each measures under either reading of Base6."""
+    """The paper's other two claims of §3.3 (:data:`PAPER_PAIRS`), ours with a paired 95 % CI (not
+    corrected: they are not among the verdict's comparisons) beside the paper's difference; the
+    caption says what the paper credits each to and what each measures under either reading of Base6."""
     run = systems_of(table2_outcomes.settings, protocol)
-    table, measures = {}, []
-    for (first, second), (ours_reading, other_reading) in PAPER_PAIRS.items():
-        if first not in run or second not in run:
-            continue
-        name = f"{first.split(':')[0]} − {second.split(':')[0]}"
-        measures.append(f"{name} measures {ours_reading} with this page's Base6, {other_reading} with Base6 as Conv + "
-                        "plain BLSTMs.")
-        entry = table.setdefault(name, {})
-        for metric in ("WA", "UA"):
-            value, low, high = table2_outcomes.difference((protocol, first), (protocol, second), metric)
-            entry[f"ours {metric}"] = f"{100 * value:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]"
-            entry[f"paper {metric}"] = f"{paper_difference(first, second, metric):+.2f}"
-            if metric == "UA":
-                entry["UA: the paper's sign"] = common.sign_agreement(100 * low, 100 * high, paper_difference(first, second, metric))
-    frame = pd.DataFrame(table).T
-    if len(frame):
-        frame.attrs["caption"] = " ".join([f"{protocol.capitalize()} folds; paired bootstrap CIs at 95 %, not corrected (not "
-                                           f"among the verdict's comparisons), {resamples(table2_outcomes.settings.n_boot, 0.95)} "
-                                           f"resamples of the test {table2_outcomes.resampled}."] + measures)
+    chosen = [pair for pair in PAPER_PAIRS if pair.first in run and pair.second in run]
+    if not chosen:
+        return pd.DataFrame()
+    found = differences(table2_outcomes, protocol, 0.95, [(pair.first, pair.second) for pair in chosen])
+    frame = pd.DataFrame(comparison_cells(found, lambda row: f"{short_name(row['left'])} − {short_name(row.system)}")).T
+    frame.attrs["caption"] = " ".join(
+        [f"{protocol.capitalize()} folds; paired bootstrap CIs at 95 %, not corrected (not among the verdict's comparisons), "
+         f"{resamples(table2_outcomes.settings.n_boot, 0.95)} resamples of the test {table2_outcomes.resampled}."]
+        + [f"{short_name(pair.first)} − {short_name(pair.second)}: §3.3 credits it to {pair.credited}; it measures "
+           f"{pair.with_our_base6} with this page's Base6, {pair.with_plain_base6} with Base6 as Conv + plain BLSTMs."
+           for pair in chosen])
     return frame
 
 
@@ -595,34 +638,40 @@ def per_fold_scores(table2_outcomes: Table2Outcomes, metric: str = "UA") -> pd.D
         for system in systems_of(settings, protocol):
             entry = rows.setdefault((protocol, system), {})
             for number in settings.test_folds:
-                outcomes = table2_outcomes.outcomes[protocol, system, number]
-                entry[f"fold {number}"] = 100 * float(np.mean([o.levels["utterance"].score(metric) for o in outcomes]))
+                entry[f"fold {number}"] = 100 * training.mean_score(table2_outcomes.outcomes[protocol, system, number], metric)
             entry["pooled"] = pooled_score(table2_outcomes, protocol, system, metric)
     frame = pd.DataFrame(rows).T.rename_axis(["protocol", "model"]).round(1)
-    frame.attrs["caption"] = f"{metric} (%) of each test fold, one training each (seed {common.listed([str(s) for s in settings.seeds])})."
+    seeds = settings.seeds
+    frame.attrs["caption"] = (f"{metric} (%) of each test fold: " + (f"one training each (seed {seeds[0]})." if len(seeds) == 1
+                              else f"the mean over {len(seeds)} trainings (seeds {common.listed([str(s) for s in seeds])})."))
     return frame
 
 
 def per_class_recall(table2_outcomes: Table2Outcomes, protocol: str) -> pd.DataFrame:
-    """Recall (%) of each class per model on ``protocol``'s pooled test folds: the diagonals of
-    the confusion matrices (§3.4 reads its Fig. 3 per emotion)."""
+    """Recall (%) of each class per model on ``protocol``'s pooled test folds, unrounded: the
+    diagonals of the confusion matrices (§3.4 reads its Fig. 3 per emotion)."""
     run = systems_of(table2_outcomes.settings, protocol)
     return pd.DataFrame({system: 100 * np.diag(confusion(table2_outcomes, protocol, system)) for system in run},
-                        index=list(common.FOUR_CLASSES)).T.rename_axis("model").round(1)
+                        index=list(common.FOUR_CLASSES)).T.rename_axis("model")
 
 
 def best_per_class(recall: pd.DataFrame, among: tuple[str, ...] = CONFUSION_SYSTEMS) -> str:
     """§3.4's claim checked on ``recall`` (:func:`per_class_recall`): in how many classes the
     proposed model has the highest recall of the models ``among`` (the paper: three of four, all
-    but happy, on its Fig. 3's four models)."""
+    but happy, of its Fig. 3's four models); a check on fewer of them than ran says it is not the paper's."""
     shown = recall.loc[[s for s in among if s in recall.index]]
     if "proposed" not in shown.index or len(shown) < 2:
         return ""
-    best = [c for c in shown.columns if shown.loc["proposed", c] >= shown[c].max()]
-    others = ", ".join(f"{c}: {shown[c].idxmax().split(':')[0]}" for c in shown.columns if c not in best)
-    return (f"Of the {len(shown)} models of our Fig. 3, the proposed model has the highest recall in {len(best)} of "
-            f"{len(shown.columns)} classes ({common.listed(best) or 'none'})" + (f"; the best elsewhere: {others}" if others else "")
-            + ". The paper: best in three of four, all but happy.")
+    others = shown.drop(index="proposed")
+    best = [c for c in shown.columns if shown.loc["proposed", c] > others[c].max()]
+    tied = [c for c in shown.columns if shown.loc["proposed", c] == others[c].max()]
+    beaten = ", ".join(f"{c} ({short_name(others[c].idxmax())})" for c in shown.columns if c not in best + tied)
+    line = (f"Of the {len(shown)} models of our Fig. 3, the proposed model has the highest recall in {len(best)} of "
+            f"{len(shown.columns)} classes ({common.listed(best) or 'none'})" + (f", tied in {common.listed(tied)}" if tied else "")
+            + (f"; another is higher in {beaten}" if beaten else "") + ".")
+    if len(shown) < len(among):
+        return line + f" The paper's claim compares {len(among)} models, so this is not its check."
+    return line + " The paper: best in three of four, all but happy."
 
 
 def stopped_by_cap(table2_outcomes: Table2Outcomes, patience: int = HPARAMS.patience) -> list[str]:
@@ -630,15 +679,15 @@ def stopped_by_cap(table2_outcomes: Table2Outcomes, patience: int = HPARAMS.pati
     early stopping: it reached the cap with its validation UA (which selects the kept epoch) risen
     within its last ``patience`` epochs, so that longer training might have gained more."""
     cap = table2_outcomes.settings.epochs
-    return sorted({system.split(":")[0] for (_, system, _), outcomes in table2_outcomes.outcomes.items()
+    return sorted({short_name(system) for (_, system, _), outcomes in table2_outcomes.outcomes.items()
                    for outcome in outcomes
                    if len(outcome.history) == cap and outcome.kept_epoch(HPARAMS.select_metric) > cap - patience})
 
 
 def verdict_box(table2_outcomes: Table2Outcomes, corpus: str, profile: str, iemocap_ran: bool,
-                stored: int | None = None) -> str:
-    """The page's opening box: what this run reproduced, what it could not, and why; ``stored``:
-    how many of the full grid's trainings ``outcomes/`` holds (some perhaps not yet on the page)."""
+                committed: int = 0) -> str:
+    """The page's opening box: what this run reproduced, what it could not, and why; ``committed``:
+    how many trainings of the full grid not on the page are finished (:func:`committed_not_shown`)."""
     lines = []
     if profile != "full":
         lines.append(f"**Profile `{profile}`:** a test of the code on a few utterances, **not a reproduction**; no "
@@ -652,7 +701,7 @@ def verdict_box(table2_outcomes: Table2Outcomes, corpus: str, profile: str, iemo
                  f"of 5, in each protocol): {trained}.")
     if profile == "full" and (missing := not_yet_run(table2_outcomes.settings)):
         ran, full = grid_size(table2_outcomes.settings), grid_size(PROFILES["full"])
-        waiting = (f" ({stored - ran} of them already trained and committed)" if stored is not None and stored > ran else "")
+        waiting = f" ({committed} of them already trained and committed)" if committed else ""
         lines.append(f"**Part of the grid:** this page rests on {ran} of the full protocol's {full} trainings; the other "
                      f"{full - ran} ({'; '.join(missing)}) are not on it yet{waiting}. Each is committed to `outcomes/` as it "
                      "finishes; a test fold joins this page once all the models of its protocol have finished it and the page "
@@ -669,26 +718,27 @@ def verdict_box(table2_outcomes: Table2Outcomes, corpus: str, profile: str, iemo
         ua = found[found["metric"] == "UA"]
         if len(ua):
             verdicts = [common.sign_agreement(r.low, r.high, r.paper) for r in ua.itertuples()]
-            established = [f"{r.system.split(':')[0]} ({r.ours:+.1f})" for r, v in zip(ua.itertuples(), verdicts)
-                           if v in ("agrees", "opposite")]
+            established = [r.system for r, v in zip(ua.itertuples(), verdicts) if v in ("agrees", "opposite")]
+            ours = dict(zip(ua["system"], ua["ours"]))
             judged = (f"{len(verdicts)} comparisons, each judged on a {100 * level:.1f} % CI over "
                       f"{table2_outcomes.resampled} ({correction(len(verdicts))})" if len(verdicts) > 1
                       else f"1 comparison, judged on a 95 % CI over {table2_outcomes.resampled}")
             caveats = []
-            if any(name.startswith("Base6 ") for name in established):
+            if "Base6: Conv-BLSTM" in established:
                 caveats.append("Base6 is built as this page reads §3.3, with the FFN and without the skip; read as Conv + "
                                "plain BLSTMs it would be another model ([choices](etransformer-choices)).")
             if established and len(table2_outcomes.settings.seeds) == 1:
                 caveats.append("One seed each: a difference near the edge of its CI may not survive another.")
+            sign = "the paper's sign" if protocol == "random" else "the sign of the paper's random-fold difference"
             lines.append(" ".join([f"**Components, {protocol} folds (proposed − BaseN, UA):** {judged}: "
-                                   f"the paper's sign is established for {verdicts.count('agrees')}, "
+                                   f"{sign} is established for {verdicts.count('agrees')}, "
                                    f"the opposite sign for {verdicts.count('opposite')}, neither for "
                                    f"{verdicts.count('not established')}"
-                                   + (f"; established: {', '.join(established)}" if established else "")
+                                   + (f"; established: {', '.join(f'{short_name(name)} ({ours[name]:+.1f})' for name in established)}"
+                                      if established else "")
                                    + " ([the table](etransformer-contributions))."] + caveats))
     if gaps := [row for row in inflation_rows(table2_outcomes) if row.metric == "UA"]:
-        each = [f"{row.row.split(':')[0]} {100 * row.value:+.1f} [{100 * row.ci_low:+.1f}, {100 * row.ci_high:+.1f}]"
-                for row in gaps]
+        each = [f"{short_name(row.row)} {common.signed_ci(row.value, row.ci_low, row.ci_high)}" for row in gaps]
         lines.append(f"**Random − speaker-independent folds** (UA points, 95 % CI, on the same utterances): "
                      f"{common.listed(each)}: the model{'s' if len(gaps) > 1 else ''} run under both protocols. The gap "
                      "is what a random fold adds: the test actors in training and in validation, and somewhat more "
@@ -731,8 +781,8 @@ def inflation(table2_outcomes: Table2Outcomes, data: Data | None = None) -> pd.D
         return pd.DataFrame()
     lines = {}
     for row in found:
-        lines.setdefault(row.row, {})[f"{row.metric}: {results.difference_name(*INFLATION)}"] = (
-            f"{100 * row.value:+.1f} [{100 * row.ci_low:+.1f}, {100 * row.ci_high:+.1f}]")
+        lines.setdefault(row.row, {})[f"{row.metric}: {results.difference_name(*INFLATION)}"] = common.signed_ci(
+            row.value, row.ci_low, row.ci_high)
     table = pd.DataFrame(lines).T
     tested = [set(table2_outcomes.pooled(protocol, found[0].row)[0].levels["utterance"].utterance) for protocol in INFLATION]
     both = len(tested[0] & tested[1])
@@ -741,9 +791,8 @@ def inflation(table2_outcomes: Table2Outcomes, data: Data | None = None) -> pd.D
                               f"{table2_outcomes.resampled}, on the {both}{of} utterances both protocols tested.")
     if data is not None:
         sizes = {protocol: [len(data.fold(protocol, n).train) for n in table2_outcomes.settings.test_folds] for protocol in INFLATION}
-        span = lambda values: f"{min(values)}" if min(values) == max(values) else f"{min(values)}–{max(values)}"  # noqa: E731
-        table.attrs["caption"] += (f" Training utterances per tested fold: {span(sizes['random'])} on the random folds, "
-                                   f"{span(sizes['speaker-independent'])} on the speaker-independent ones.")
+        table.attrs["caption"] += (f" Training utterances per tested fold: {value_range(sizes['random'])} on the random "
+                                   f"folds, {value_range(sizes['speaker-independent'])} on the speaker-independent ones.")
     return table
 
 
@@ -762,8 +811,7 @@ def epochs_table(table2_outcomes: Table2Outcomes) -> pd.DataFrame:
         for outcome in outcomes:
             entry["kept"].append(outcome.kept_epoch(HPARAMS.select_metric))
             entry["last"].append(len(outcome.history))
-    span = lambda values: f"{min(values)}" if min(values) == max(values) else f"{min(values)}–{max(values)}"  # noqa: E731
-    return pd.DataFrame({key: {"epoch kept": span(v["kept"]), "last epoch": span(v["last"]),
+    return pd.DataFrame({key: {"epoch kept": value_range(v["kept"]), "last epoch": value_range(v["last"]),
                                "stopped early": f"{sum(last < table2_outcomes.settings.epochs for last in v['last'])} of {len(v['last'])}"}
                          for key, v in rows.items()}).T.rename_axis(["protocol", "model"])
 
@@ -792,7 +840,7 @@ def ordering_summary(rows: pd.DataFrame) -> str:
                 for low, high, paper in zip(judged["ci_low"], judged["ci_high"], judged["paper_value"])]
     rows = results.scores(rows)
     random_folds = rows[(rows["table"] == "Table 2") & (rows["metric"] == "UA") & rows["column"].str.startswith("random")]
-    short = {system: system.split(":")[0] for system in random_folds["row"]}  # "Base3", as Table 2's rows begin
+    short = {system: short_name(system) for system in random_folds["row"]}
     line = common.ordering_line({short[s]: v for s, v in zip(random_folds["row"], random_folds["value"])},
                                 {short[s]: PAPER_TABLE2[s][1] for s in random_folds["row"]}, "UA")
     part = part_run(str(random_folds["protocol"].iloc[0])) if len(random_folds) and "protocol" in random_folds else ""

@@ -28,11 +28,11 @@ from serlib.papers.common.sessions import (
 )
 from serlib.papers.common.trainings import (
     training_seconds, TrainingKey, OUTCOME_FILE, KEY_FILE, CHECKPOINT_FILE, NETWORK_FILE,
-    TESTED_PATTERN, training_folder, folder_of, tested_path, save_tested, tested_seconds, save_outcome, load_outcome,
+    TESTED_PATTERN, training_folder, folder_of, committed_outcome, tested_path, save_tested, tested_seconds, save_outcome, load_outcome,
     training_outcome, Training
 )
 from serlib.papers.common.page_text import (
-    banner, listed, reference_list, prose_frame, describe_settings, sign_agreement, ranking, ordering_line, ordering_of_rows
+    banner, listed, signed_ci, reference_list, prose_frame, describe_settings, sign_agreement, ranking, ordering_line, ordering_of_rows
 )
 
 __all__ = [
@@ -42,7 +42,7 @@ __all__ = [
     "smoke_subset", "FOUR_CLASSES", "SessionTask", "SESSION_TASKS", "four_class_manifest",
     "SESSION_FOLDS", "SESSION_FOLD_NUMBERS", "session_task", "with_sessions", "session_corpus",
     "training_seconds", "TrainingKey", "OUTCOME_FILE", "KEY_FILE", "CHECKPOINT_FILE", "NETWORK_FILE",
-    "TESTED_PATTERN", "training_folder", "folder_of", "tested_path", "save_tested", "tested_seconds", "save_outcome",
-    "load_outcome", "training_outcome", "Training", "banner", "listed", "reference_list", "prose_frame", "describe_settings",
+    "TESTED_PATTERN", "training_folder", "folder_of", "committed_outcome", "tested_path", "save_tested", "tested_seconds", "save_outcome",
+    "load_outcome", "training_outcome", "Training", "banner", "listed", "signed_ci", "reference_list", "prose_frame", "describe_settings",
     "sign_agreement", "ranking", "ordering_line", "ordering_of_rows"
 ]

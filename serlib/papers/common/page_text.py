@@ -24,6 +24,12 @@ def banner(settings: Any, device: str, corpus: str, part: str = "") -> str:
     return line
 
 
+def signed_ci(value: float, low: float, high: float, scale: float = 100) -> str:
+    """A difference and its CI as one table cell, in points: "+2.3 [+0.1, +4.3]" (``scale`` 100
+    turns fractions into points; 1 leaves points as they are)."""
+    return f"{scale * value:+.1f} [{scale * low:+.1f}, {scale * high:+.1f}]"
+
+
 def listed(words: Sequence[str]) -> str:
     """"a", "a and b", "a, b and c" ("" for none)."""
     words = list(words)

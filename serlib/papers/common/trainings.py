@@ -73,6 +73,12 @@ def folder_of(key: TrainingKey, digest: str, cache: str | Path | None = None) ->
     return config.trainings_dir(cache) / key.paper / f"{key.slug()}-{digest}"
 
 
+def committed_outcome(key: TrainingKey, digest: str, outcomes: str | Path | None = None) -> Path:
+    """Where a finished training's outcome is committed: ``<outcomes>/<paper>/<key slug>-<digest>/outcome.npz``
+    (``outcomes/`` of the checkout by default; the cache's layout under ``trainings/``)."""
+    return Path(outcomes if outcomes is not None else config.OUTCOMES_DIR) / key.paper / f"{key.slug()}-{digest}" / OUTCOME_FILE
+
+
 def tested_path(folder: Path, name: str) -> Path:
     """Where a training's network's test named ``name`` is stored (:meth:`Training.tested`)."""
     return folder / TESTED_PATTERN.replace("*", name)
