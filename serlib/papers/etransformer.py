@@ -349,7 +349,7 @@ def run_table2(data: Data, settings: Settings, device: str = "auto", cache: str 
     table2_outcomes = Table2Outcomes({}, settings, data.manifest["speaker"].to_numpy())
     for (protocol, system, number), trainings in table2_trainings(data, settings, device).items():
         table2_outcomes.outcomes[protocol, system, number] = [job.run(cache) for job in trainings]
-        ua = np.mean([o.levels["utterance"].score("UA") for o in table2_outcomes.outcomes[protocol, system, number]])
+        ua = training.mean_score(table2_outcomes.outcomes[protocol, system, number], "UA")
         log(f"[{settings.profile}, {data.corpus}] {protocol:<19} fold {number} {system:<32} test UA {ua:.3f}")
     return table2_outcomes
 
