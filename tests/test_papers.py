@@ -488,7 +488,7 @@ def test_the_summary_scoreboard_reads_a_results_file_of_every_paper_etransformer
     board = scoreboard(rows[rows["profile"] == "full"])
     assert set(board["paper"]) == {paper.name for paper in PAPERS}  # a study beyond the papers is not scored
     line = board.loc[board["paper"] == "etransformer", "stand-in: ordering of systems"].item()
-    assert line.startswith("random folds, UA: proposed > Base1 > Base2") and "paper: proposed > Base4" in line
+    assert line.startswith("random folds, by point score, UA: proposed > Base1 > Base2") and "paper: proposed > Base4" in line
     assert board.loc[board["paper"] == "crnn", "stand-in: ordering of systems"].item().startswith("UA: ")
 
 
