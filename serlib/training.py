@@ -444,6 +444,12 @@ def pooled_confusion(outcomes: Iterable[Outcome], level: str, n_classes: int) ->
     return metrics.row_normalised(np.asarray(counts))
 
 
+def pooled_recalls(outcomes: Iterable[Outcome], level: str, n_classes: int) -> np.ndarray:
+    """Recall of each class (0..1) over ``outcomes``' pooled test predictions at ``level``: the
+    diagonal of :func:`pooled_confusion`."""
+    return np.diag(pooled_confusion(outcomes, level, n_classes))
+
+
 def pool_folds(outcomes: list[Outcome]) -> Outcome:
     """One outcome from the folds of a cross-validation (one seed): test predictions pooled,
     histories concatenated (so training time adds up over the folds)."""

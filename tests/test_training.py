@@ -266,6 +266,19 @@ def test_folds_pool_per_seed_in_seed_order_and_need_every_seed():
         training.pool_folds_per_seed([folds[0], folds[1][:1]])
 
 
+def test_pooled_confusion_sums_counts_before_normalising_and_recalls_read_its_diagonal():
+    """Two outcomes of unequal size: rows divide the summed counts (not the mean of two matrices)."""
+    def outcome(y_true: list[int], y_pred: list[int]) -> training.Outcome:
+        ids = np.array([f"u{i}" for i in range(len(y_true))])
+        predictions = training.Predictions(np.array(y_true), np.array(y_pred), ids, np.eye(3)[y_pred])
+        return training.Outcome({"utterance": predictions}, [])
+
+    outcomes = [outcome([0, 0, 0, 1], [0, 0, 0, 0]), outcome([0, 1, 1, 1], [1, 1, 1, 0])]
+    matrix = training.pooled_confusion(outcomes, "utterance", 3)
+    np.testing.assert_allclose(matrix, [[3 / 4, 1 / 4, 0], [2 / 4, 2 / 4, 0], [0, 0, 0]])
+    np.testing.assert_allclose(training.pooled_recalls(outcomes, "utterance", 3), [3 / 4, 2 / 4, 0])
+
+
 def test_every_training_sets_the_threads_chosen_for_its_process(monkeypatch):
     """fit sets torch's threads whichever path calls it (notebook, CLI, Dask worker): $SERLIB_THREADS,
     else the cores this process may use; a count a worker chose is kept for its later trainings."""

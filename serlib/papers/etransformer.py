@@ -549,8 +549,14 @@ def pooled_score(table2_outcomes: Table2Outcomes, protocol: str, system: str, me
     return 100 * training.mean_score(table2_outcomes.pooled(protocol, system), metric)
 
 
-#: The column of :func:`contributions` that sets our error share beside the paper's.
+#: The column of :func:`contributions` that sets our error share beside the paper's (on the
+#: speaker-independent protocol the paper's is of its random folds: :func:`error_share_column`).
 ERROR_SHARE = "BaseN's UA error removed: ours (where established) / paper"
+
+
+def error_share_column(paper_label: str) -> str:
+    """:data:`ERROR_SHARE` with the paper's column named as the table names it (``paper_label``)."""
+    return ERROR_SHARE.removesuffix("paper") + paper_label
 
 
 def contributions(table2_outcomes: Table2Outcomes, protocol: str) -> pd.DataFrame:
@@ -566,7 +572,7 @@ def contributions(table2_outcomes: Table2Outcomes, protocol: str) -> pd.DataFram
     for _, row in found[found["metric"] == "UA"].iterrows():
         ours = (f"{error_share(row.ours, pooled_score(table2_outcomes, protocol, row.system)):.0%}"
                 if row.low > 0 or row.high < 0 else "–")
-        table[row.system][ERROR_SHARE] = f"{ours} / {error_share(row.paper, PAPER_TABLE2[row.system][1]):.0%}"
+        table[row.system][error_share_column(paper_label)] = f"{ours} / {error_share(row.paper, PAPER_TABLE2[row.system][1]):.0%}"
     frame = pd.DataFrame(table).T.rename_axis("proposed − ...")
     corrected = f"at {100 * level:.1f} % ({correction(len(table))})" if len(table) > 1 else (
         "at 95 % (one comparison: no correction)")
@@ -651,7 +657,9 @@ def per_class_recall(table2_outcomes: Table2Outcomes, protocol: str) -> pd.DataF
     """Recall (%) of each class per model on ``protocol``'s pooled test folds, unrounded: the
     diagonals of the confusion matrices (§3.4 reads its Fig. 3 per emotion)."""
     run = systems_of(table2_outcomes.settings, protocol)
-    return pd.DataFrame({system: 100 * np.diag(confusion(table2_outcomes, protocol, system)) for system in run},
+    n_classes = len(common.FOUR_CLASSES)
+    return pd.DataFrame({system: 100 * training.pooled_recalls(table2_outcomes.pooled(protocol, system), "utterance", n_classes)
+                         for system in run},
                         index=list(common.FOUR_CLASSES)).T.rename_axis("model")
 
 

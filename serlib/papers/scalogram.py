@@ -572,7 +572,7 @@ def class_recalls(corpus: Corpus, outcomes: Mapping[str, ProtocolOutcomes], vari
     chosen = {"paper's protocol": outcomes["speaker-independent"]}
     chosen |= {name: o for name, o in variants.items() if variant(name).column == "speaker-independent"}
     n_classes = len(corpus.classes.classes)
-    return pd.DataFrame({label: 100 * np.diag(confusion(o.pooled, n_classes)) for label, o in chosen.items()},
+    return pd.DataFrame({label: 100 * training.pooled_recalls(o.pooled, "window", n_classes) for label, o in chosen.items()},
                         index=pd.Index(corpus.classes.classes, name=f"{corpus.name}: recall (%)")).T.round(1)
 
 
