@@ -177,7 +177,11 @@ def test_the_iemocap_protocol_puts_the_paper_beside_random_folds_only(tmp_path):
     assert independent.attrs["caption"].startswith(
         f"{stated} The test utterances come from 4 held-out speakers: with so few for the bootstrap to draw, these CIs say "
         "little about how the difference carries to other speakers.")
-    assert independent.attrs["caption"].endswith("its columns are its random-fold differences, the sign to look for.")
+    # the paper ran no speaker-independent protocol, so it has no share of error to set beside ours: no such column
+    assert independent.attrs["caption"].endswith("its columns are its random-fold differences, the sign to look for (and so "
+                                                 "no share of error removed is set beside ours here).")
+    assert etransformer.ERROR_SHARE not in independent.columns and "ceiling" not in independent.attrs["caption"]
+    assert "paper (its random folds) UA" in independent.columns
     speakers = table2_outcomes.test_speakers("random", "proposed")
     assert contributions.attrs["caption"].startswith(f"{stated} The test utterances come from {speakers} speakers, all of "
                                                      "them also in training.")
@@ -219,6 +223,25 @@ def test_a_system_that_the_epoch_cap_stopped_before_early_stopping_could_is_name
     assert etransformer.stopped_by_cap(table2_outcomes, patience=5) == ["Base7", "proposed"]
 
 
+def test_the_epochs_table_gives_kept_and_last_epochs_and_minutes_and_counts_first_epochs_kept():
+    settings = etransformer.settings("full", epochs=5, test_folds="1,2")
+
+    def trained(scores, seconds):  # one training whose validation UA per epoch is ``scores``
+        return training.Outcome(levels={}, history=[{"epoch": e, "val_UA": s, "seconds": seconds}
+                                                    for e, s in enumerate(scores, 1)])
+
+    si = "speaker-independent"
+    outcomes = {(si, "proposed", 1): [trained([0.6, 0.5, 0.4], 60)], (si, "proposed", 2): [trained([0.4, 0.5, 0.4], 600)],
+                ("random", "proposed", 1): [trained([0.4, 0.5, 0.6, 0.7, 0.8], 120)]}
+    table2_outcomes = etransformer.Table2Outcomes(outcomes, settings)
+    assert etransformer.kept_first_epoch(table2_outcomes, si) == (1, 2)
+    assert etransformer.kept_first_epoch(table2_outcomes, "random") == (0, 1)
+    table = etransformer.epochs_table(table2_outcomes)
+    assert table.loc[(si, "proposed")].tolist() == ["1–2", "3", "2 of 2", "3–30"]
+    assert table.loc[("random", "proposed")].tolist() == ["5", "5", "0 of 1", "10"]
+    assert table.attrs["caption"].endswith("one epoch's): 1 of the 2 trainings on the speaker-independent folds.")
+
+
 def test_the_inflation_is_random_minus_speaker_independent_on_the_utterances_both_tested():
     settings = etransformer.settings("full", test_folds="1", n_boot=50, systems="Base7: BLSTM (baseline)",
                                      speaker_independent_systems="Base7: BLSTM (baseline)")
@@ -240,7 +263,10 @@ def test_the_inflation_is_random_minus_speaker_independent_on_the_utterances_bot
     assert "on the 20 of the 40 utterances both protocols tested" in shared_speakers.attrs["caption"]
     box = etransformer.verdict_box(table2_outcomes, "nemo", "full", iemocap_ran=False)
     assert ("**Random − speaker-independent folds** (UA points, 95 % CI, on the same utterances): Base7 +50.0 [") in box
-    assert "the model run under both protocols" in box
+    assert "the model run under both protocols" in box and "kept their first epoch" not in box  # no history: not counted
+    outcomes["speaker-independent", base7, 1][0].history = [{"epoch": 1, "val_UA": 0.5}, {"epoch": 2, "val_UA": 0.4}]
+    box = etransformer.verdict_box(table2_outcomes, "nemo", "full", iemocap_ran=False)
+    assert "on a single validation actor: 1 of its 1 trainings kept their first epoch" in box
 
 
 def test_the_papers_other_comparisons_per_fold_scores_and_per_class_recall_read_the_outcomes():
@@ -270,8 +296,6 @@ def test_the_papers_other_comparisons_per_fold_scores_and_per_class_recall_read_
     # error, the paper 7.28 of 37.17); not established for Base5 (+10 points on 8 speakers at the corrected level)
     shares = etransformer.contributions(table2_outcomes, "random")[etransformer.ERROR_SHARE]
     assert shares["Base7: BLSTM (baseline)"] == "80% / 20%" and shares["Base5: Conv-residual-BLSTM"] == "– / 7%"
-    assert (etransformer.error_share_column("paper (its random folds)")  # the speaker-independent table's header
-            == "BaseN's UA error removed: ours (where established) / paper (its random folds)")
     scores = etransformer.per_fold_scores(table2_outcomes)
     assert scores.loc[("random", "proposed"), "fold 1"] == 100.0 and scores.loc[("random", "proposed"), "fold 2"] == 75.0
     assert scores.loc[("random", "proposed"), "pooled"] == 87.5
@@ -282,12 +306,14 @@ def test_the_papers_other_comparisons_per_fold_scores_and_per_class_recall_read_
     # of our Fig. 3's four models only two ran here: the check says it is not the paper's
     assert etransformer.best_per_class(recall) == (
         "Of the 2 models of our Fig. 3, the proposed model has the highest recall in 4 of 4 classes (anger, happiness, "
-        "neutral and sadness). The paper's claim compares 4 models, so this is not its check.")
+        "neutral and sadness). The best recall of a class leads the next by 50.0 points; no CI is computed, so no lead "
+        "is tested. The paper's claim compares 4 models, so this is not its check.")
     four = pd.DataFrame([[90.0, 80.0, 70.0, 95.0], [90.0, 85.0, 60.0, 50.0], [10.0, 10.0, 10.0, 10.0], [0.0, 0.0, 0.0, 0.0]],
                         index=list(etransformer.CONFUSION_SYSTEMS), columns=list(common.FOUR_CLASSES))
     assert etransformer.best_per_class(four) == (
         "Of the 4 models of our Fig. 3, the proposed model has the highest recall in 2 of 4 classes (neutral and sadness), "
-        "tied in anger; another is higher in happiness (Base1). The paper: best in three of four, all but happy.")
+        "tied in anger; another is higher in happiness (Base1). The best recall of a class leads the next by 0.0–45.0 "
+        "points; no CI is computed, so no lead is tested. The paper: best in three of four, all but happy.")
     assert etransformer.error_share(5, 90) == pytest.approx(0.5) and etransformer.error_share(-3, 40) == pytest.approx(-0.05)
     # an established difference with Base6 names the reading of Base6 it rests on, and one seed says so
     box = etransformer.verdict_box(table2_outcomes, "nemo", "full", iemocap_ran=False)

@@ -179,7 +179,7 @@ def test_tables_orderings_and_headline_cells_read_scores_only():
     # first, how many proposed − BaseN differences establish the paper's sign: here the CI [0, 0.2] spans 0
     assert etransformer.ordering_summary(rows).startswith("random folds, proposed − BaseN: the paper's sign established for 0 of 1, the opposite for 0; ")
     narrower = rows.assign(ci_low=rows["ci_low"].where(rows["quantity"] != results.DIFFERENCE, 0.05))
-    assert "established for 1 of 1, the opposite for 0" in etransformer.ordering_summary(narrower)
+    assert "established for 1 of 1 (Base1), the opposite for 0" in etransformer.ordering_summary(narrower)
 
 
 def test_a_run_under_another_protocol_replaces_the_earlier_rows_and_lists_their_cells_not_run(tmp_path):

@@ -73,7 +73,7 @@ class Sizes:
     heads: int = 8  # §2.4
     transformer_ffn: int = 512  # not given: 4 × d_model, as in Vaswani et al.
     transformer_dropout: float = 0.1  # not given: PyTorch's (and Vaswani et al.'s) default
-    transformer_layers: int = 3  # §2: three E-transformer modules
+    transformer_layers: int = 3  # §2: three E-transformer modules, one encoder layer each (a module count: the name stays, being part of every training's identity)
     conv_kernel: int = 3  # §2.4: E-transformer's Conv1d kernel
     recurrent_layers: int = 2  # §2: two residual-BLSTM modules
 

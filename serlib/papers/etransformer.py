@@ -549,30 +549,27 @@ def pooled_score(table2_outcomes: Table2Outcomes, protocol: str, system: str, me
     return 100 * training.mean_score(table2_outcomes.pooled(protocol, system), metric)
 
 
-#: The column of :func:`contributions` that sets our error share beside the paper's (on the
-#: speaker-independent protocol the paper's is of its random folds: :func:`error_share_column`).
+#: The column of :func:`contributions` that sets our error share beside the paper's (random folds
+#: only: the paper ran no speaker-independent protocol, so it has no share to set beside ours there).
 ERROR_SHARE = "BaseN's UA error removed: ours (where established) / paper"
-
-
-def error_share_column(paper_label: str) -> str:
-    """:data:`ERROR_SHARE` with the paper's column named as the table names it (``paper_label``)."""
-    return ERROR_SHARE.removesuffix("paper") + paper_label
 
 
 def contributions(table2_outcomes: Table2Outcomes, protocol: str) -> pd.DataFrame:
     """Proposed − each ablation (points of WA and UA, paired bootstrap CI over speakers and their
     utterances at :func:`comparison_level`, the verdict's level), beside the paper's difference, and
-    whether our CI establishes the paper's sign; and the share of BaseN's UA error each removes."""
+    whether our CI establishes the paper's sign; and, on the random folds, the share of BaseN's UA
+    error each removes beside the paper's share."""
     level = comparison_level(table2_outcomes, protocol)
     found = differences(table2_outcomes, protocol, level)
     if not len(found):
         return pd.DataFrame()
     paper_label = "paper" if protocol == "random" else "paper (its random folds)"
     table = comparison_cells(found, lambda row: row.system, paper_label)
-    for _, row in found[found["metric"] == "UA"].iterrows():
-        ours = (f"{error_share(row.ours, pooled_score(table2_outcomes, protocol, row.system)):.0%}"
-                if row.low > 0 or row.high < 0 else "–")
-        table[row.system][error_share_column(paper_label)] = f"{ours} / {error_share(row.paper, PAPER_TABLE2[row.system][1]):.0%}"
+    if protocol == "random":
+        for _, row in found[found["metric"] == "UA"].iterrows():
+            ours = (f"{error_share(row.ours, pooled_score(table2_outcomes, protocol, row.system)):.0%}"
+                    if row.low > 0 or row.high < 0 else "–")
+            table[row.system][ERROR_SHARE] = f"{ours} / {error_share(row.paper, PAPER_TABLE2[row.system][1]):.0%}"
     frame = pd.DataFrame(table).T.rename_axis("proposed − ...")
     corrected = f"at {100 * level:.1f} % ({correction(len(table))})" if len(table) > 1 else (
         "at 95 % (one comparison: no correction)")
@@ -582,15 +579,16 @@ def contributions(table2_outcomes: Table2Outcomes, protocol: str) -> pd.DataFram
         caption.append(f"The test utterances come from {speakers} speakers, all of them also in training." if protocol == "random"
                        else f"The test utterances come from {speakers} held-out speakers: with so few for the bootstrap "
                             "to draw, these CIs say little about how the difference carries to other speakers.")
-    ours_range = [pooled_score(table2_outcomes, protocol, system) for system in systems_of(table2_outcomes.settings, protocol)]
-    papers_range = [ua for _, ua in PAPER_TABLE2.values()]
-    caption.append(f"The last column: the share of BaseN's UA error (100 − its UA) that the proposed model removes, ours "
-                   f"where the CI excludes 0 and the paper's. Our models score {min(ours_range):.1f}–{max(ours_range):.1f} % "
-                   f"UA here, the paper's {min(papers_range):.1f}–{max(papers_range):.1f} % on IEMOCAP: the same gain in "
-                   "points removes a larger share nearer the ceiling.")
-    if protocol != "random":
+    if protocol == "random":
+        ours_range = [pooled_score(table2_outcomes, protocol, system) for system in systems_of(table2_outcomes.settings, protocol)]
+        papers_range = [ua for _, ua in PAPER_TABLE2.values()]
+        caption.append(f"The last column: the share of BaseN's UA error (100 − its UA) that the proposed model removes, ours "
+                       f"where the CI excludes 0 and the paper's. Our models score {min(ours_range):.1f}–{max(ours_range):.1f} % "
+                       f"UA here, the paper's {min(papers_range):.1f}–{max(papers_range):.1f} % on IEMOCAP: the same gain in "
+                       "points removes a larger share nearer the ceiling.")
+    else:
         caption.append("The paper ran no speaker-independent protocol: its columns are its random-fold differences, the "
-                       "sign to look for.")
+                       "sign to look for (and so no share of error removed is set beside ours here).")
     frame.attrs["caption"] = " ".join(caption)
     return frame
 
@@ -674,9 +672,13 @@ def best_per_class(recall: pd.DataFrame, among: tuple[str, ...] = CONFUSION_SYST
     best = [c for c in shown.columns if shown.loc["proposed", c] > others[c].max()]
     tied = [c for c in shown.columns if shown.loc["proposed", c] == others[c].max()]
     beaten = ", ".join(f"{c} ({short_name(others[c].idxmax())})" for c in shown.columns if c not in best + tied)
+    ranked = np.sort(shown.to_numpy(), axis=0)
+    margins = ranked[-1] - ranked[-2]  # per class: the best recall minus the next best
     line = (f"Of the {len(shown)} models of our Fig. 3, the proposed model has the highest recall in {len(best)} of "
             f"{len(shown.columns)} classes ({common.listed(best) or 'none'})" + (f", tied in {common.listed(tied)}" if tied else "")
-            + (f"; another is higher in {beaten}" if beaten else "") + ".")
+            + (f"; another is higher in {beaten}" if beaten else "") + ". The best recall of a class leads the next by "
+            + (f"{margins.min():.1f}" if margins.min() == margins.max() else f"{margins.min():.1f}–{margins.max():.1f}")
+            + " points; no CI is computed, so no lead is tested.")
     if len(shown) < len(among):
         return line + f" The paper's claim compares {len(among)} models, so this is not its check."
     return line + " The paper: best in three of four, all but happy."
@@ -712,7 +714,7 @@ def verdict_box(table2_outcomes: Table2Outcomes, corpus: str, profile: str, iemo
         waiting = f" ({committed} of them already trained and committed)" if committed else ""
         lines.append(f"**Part of the grid:** this page rests on {ran} of the full protocol's {full} trainings; the other "
                      f"{full - ran} ({'; '.join(missing)}) are not on it yet{waiting}. Each is committed to `outcomes/` as it "
-                     "finishes; a test fold joins this page once all the models of its protocol have finished it and the page "
+                     "finishes; a test fold joins this page once every model of both protocols has finished it and the page "
                      "is regenerated.")
     if profile == "full" and (capped := stopped_by_cap(table2_outcomes)):
         cap = table2_outcomes.settings.epochs
@@ -746,11 +748,15 @@ def verdict_box(table2_outcomes: Table2Outcomes, corpus: str, profile: str, iemo
                                       if established else "")
                                    + " ([the table](etransformer-contributions))."] + caveats))
     if gaps := [row for row in inflation_rows(table2_outcomes) if row.metric == "UA"]:
+        first, total = kept_first_epoch(table2_outcomes, "speaker-independent")
+        first_epoch_note = (" A speaker-independent fold also chooses its kept epoch on a single validation actor: "
+                            f"{first} of its {total} trainings kept their first epoch ([epochs](etransformer-epochs)), so "
+                            "part of the gap may be that weaker choice rather than the speakers." if first else "")
         each = [f"{short_name(row.row)} {common.signed_ci(row.value, row.ci_low, row.ci_high)}" for row in gaps]
         lines.append(f"**Random − speaker-independent folds** (UA points, 95 % CI, on the same utterances): "
                      f"{common.listed(each)}: the model{'s' if len(gaps) > 1 else ''} run under both protocols. The gap "
-                     "is what a random fold adds: the test actors in training and in validation, and somewhat more "
-                     "training utterances ([inflation](etransformer-inflation)).")
+                     "holds what a random fold adds: the test actors in training and in validation, and somewhat more "
+                     "training utterances ([inflation](etransformer-inflation))." + first_epoch_note)
     if not iemocap_ran:
         lines.append("**Not reproduced here:** Tables 1 and 2 on IEMOCAP (licence-gated): the paper's numbers are "
                      "quoted, and a stand-in's scores are never set beside them: only differences between two of "
@@ -809,19 +815,38 @@ def confusion(table2_outcomes: Table2Outcomes, protocol: str, system: str) -> np
     return training.pooled_confusion(table2_outcomes.pooled(protocol, system), "utterance", len(common.FOUR_CLASSES))
 
 
+def kept_first_epoch(table2_outcomes: Table2Outcomes, protocol: str) -> tuple[int, int]:
+    """How many of ``protocol``'s trainings kept their first epoch (best validation UA there), of
+    how many: a model chosen before it has trained much, as the speaker-independent folds' one
+    validation actor can choose (outcomes without a history, as tests build them, are not counted)."""
+    kept = [outcome.kept_epoch(HPARAMS.select_metric) for (each, _, _), outcomes in table2_outcomes.outcomes.items()
+            if each == protocol for outcome in outcomes if outcome.history]
+    return kept.count(1), len(kept)
+
+
 def epochs_table(table2_outcomes: Table2Outcomes) -> pd.DataFrame:
-    """Per protocol and model: the epoch kept (best validation UA) and the last epoch trained
-    (early stopping: :data:`HPARAMS` ``patience`` epochs without a gain, at most ``max_epochs``),
-    as the range over test folds and seeds."""
+    """Per protocol and model: the epoch kept (best validation UA), the last epoch trained (early
+    stopping: :data:`HPARAMS` ``patience`` epochs without a gain, at most ``max_epochs``) and the
+    training time its history records, as the range over test folds and seeds; the caption counts
+    the trainings that kept their first epoch (:func:`kept_first_epoch`)."""
     rows = {}
     for (protocol, system, _), outcomes in table2_outcomes.outcomes.items():
-        entry = rows.setdefault((protocol, system), {"kept": [], "last": []})
+        entry = rows.setdefault((protocol, system), {"kept": [], "last": [], "minutes": []})
         for outcome in outcomes:
             entry["kept"].append(outcome.kept_epoch(HPARAMS.select_metric))
             entry["last"].append(len(outcome.history))
-    return pd.DataFrame({key: {"epoch kept": value_range(v["kept"]), "last epoch": value_range(v["last"]),
-                               "stopped early": f"{sum(last < table2_outcomes.settings.epochs for last in v['last'])} of {len(v['last'])}"}
-                         for key, v in rows.items()}).T.rename_axis(["protocol", "model"])
+            if np.isfinite(seconds := outcome.training_seconds()):
+                entry["minutes"].append(round(seconds / 60))
+    table = pd.DataFrame({key: {"epoch kept": value_range(v["kept"]), "last epoch": value_range(v["last"]),
+                                "stopped early": f"{sum(last < table2_outcomes.settings.epochs for last in v['last'])} of {len(v['last'])}",
+                                "training (min)": value_range(v["minutes"]) if v["minutes"] else "not recorded"}
+                          for key, v in rows.items()}).T.rename_axis(["protocol", "model"])
+    first = [f"{kept} of the {total} trainings on the {protocol} folds" for protocol in table2_outcomes.settings.protocols
+             for kept, total in [kept_first_epoch(table2_outcomes, protocol)] if kept]
+    if first:
+        table.attrs["caption"] = (f"Kept their first epoch (the best validation UA came at once, so the model tested is "
+                                  f"one epoch's): {common.listed(first)}.")
+    return table
 
 
 def describe_folds(data: Data, settings: Settings) -> pd.DataFrame:
@@ -838,20 +863,22 @@ def describe_folds(data: Data, settings: Settings) -> pd.DataFrame:
 
 
 def ordering_summary(rows: pd.DataFrame) -> str:
-    """One line for the summary's scoreboard: for how many proposed − BaseN differences our CI
-    establishes the paper's sign, first (an ordering alone hides how close the models are), then
+    """One line for the summary's scoreboard: for how many proposed − BaseN differences (and which)
+    our CI establishes the paper's sign, first (an ordering alone hides how close the models are), then
     our UA ordering of the models on the random folds by point score vs the paper's Table 2 (IEMOCAP)."""
     judged = results.differences(rows)
     judged = judged[(judged["table"] == "Table 2") & (judged["metric"] == "UA") & judged["column"].str.startswith("random")
                     & judged["row"].str.startswith(f"proposed{results.MINUS}")]
     verdicts = [common.sign_agreement(100 * low, 100 * high, 100 * paper)
                 for low, high, paper in zip(judged["ci_low"], judged["ci_high"], judged["paper_value"])]
+    agreeing = [short_name(row.partition(results.MINUS)[2]) for row, verdict in zip(judged["row"], verdicts) if verdict == "agrees"]
     rows = results.scores(rows)
     random_folds = rows[(rows["table"] == "Table 2") & (rows["metric"] == "UA") & rows["column"].str.startswith("random")]
     short = {system: short_name(system) for system in random_folds["row"]}
     line = common.ordering_line({short[s]: v for s, v in zip(random_folds["row"], random_folds["value"])},
                                 {short[s]: PAPER_TABLE2[s][1] for s in random_folds["row"]}, "UA")
     part = part_run(str(random_folds["protocol"].iloc[0])) if len(random_folds) and "protocol" in random_folds else ""
-    judged = (f"proposed − BaseN: the paper's sign established for {verdicts.count('agrees')} of {len(verdicts)}, "
-              f"the opposite for {verdicts.count('opposite')}; ") if verdicts else ""
+    judged = (f"proposed − BaseN: the paper's sign established for {verdicts.count('agrees')} of {len(verdicts)}"
+              + (f" ({', '.join(agreeing)})" if agreeing else "")
+              + f", the opposite for {verdicts.count('opposite')}; ") if verdicts else ""
     return f"random folds, {judged}by point score, " + line + (f"; {part}" if part else "")
