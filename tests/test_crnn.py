@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from serlib import corpora, splits, training
+from serlib import corpora, results, splits, training
 from serlib.examples import Examples
 from serlib.models.crnn import CRNN, HSFCRNN, MultiCRNN, PlainCRNN, segment_counts
 from serlib.models.layers import length_mask, masked_mean_max_min
@@ -114,10 +114,19 @@ def test_iemocap_merges_excitement_and_the_single_split_carries_the_papers_numbe
         assert scores[rate] == max(scores.values())
     record = crnn.results_file(data, fold_outcomes, settings, "cpu")
     rows = record.table()
-    compared = rows[rows["paper_value"].notna()]
+    scored = results.scores(rows)
+    compared = scored[scored["paper_value"].notna()]
     assert set(compared["column"]) == {"single split (session 5 tests)"} and len(compared) == 6
     assert compared.set_index(["row", "metric"]).loc[("HSF-CRNN", "UA"), "paper_value"] == pytest.approx(0.6398)
     assert set(rows["column"]) == {"2-fold leave-one-session-out", "single split (session 5 tests)"}
+    # the paper's ordering as three paired differences on the pooled sessions, beside the paper's differences
+    paired = results.differences(rows).set_index(["row", "metric"])
+    assert len(paired) == 6 and set(paired["column"]) == {"2-fold leave-one-session-out"}
+    assert paired["ci_level"].tolist() == pytest.approx([1 - 0.05 / 3] * 6) and (paired["ci_low"] <= paired["value"]).all()
+    pooled = scored[scored["column"] == "2-fold leave-one-session-out"].set_index(["row", "metric"])["value"]
+    hsf_plain = paired.loc[(results.difference_name("HSF-CRNN", "Plain CRNN"), "UA")]
+    assert hsf_plain["value"] == pytest.approx(pooled["HSF-CRNN", "UA"] - pooled["Plain CRNN", "UA"])
+    assert hsf_plain["paper_value"] == pytest.approx(0.6398 - 0.5642)
     table2 = crnn.run_table2(write_emotass(tmp_path / "emotass"), data, fold_outcomes, settings, "cpu", tmp_path / "cache", progress=False)
     assert {(r.row, r.column) for r in table2.rows} == {(s, "Develop set") for s in crnn.SYSTEMS}
     assert all(r.paper_value == crnn.PAPER_TABLE2[r.row, "Develop set"] for r in table2.rows)
@@ -160,20 +169,42 @@ def _table1_rows(ua: dict[str, tuple[float, float, float]], seeds: int = 1) -> p
         for system, (value, low, high) in ua.items() for metric in ("WA", "UA")])
 
 
-def test_the_verdict_says_whether_the_papers_ordering_holds_and_whether_cis_separate():
+def _difference_rows(found: dict[tuple[str, str], tuple[float, float, float]], level: float = 1 - 0.05 / 3) -> pd.DataFrame:
+    """Paired UA and WA differences ``first − second`` of the pooled view with given (value, CI low, CI high)."""
+    return pd.DataFrame([
+        {"table": "Table 1", "row": results.difference_name(first, second), "column": "5-fold leave-one-session-out",
+         "metric": metric, "value": value, "ci_low": low, "ci_high": high, "seeds": 1, "quantity": results.DIFFERENCE,
+         "ci_level": level, "paper_value": crnn.PAPER_TABLE1[first, metric] - crnn.PAPER_TABLE1[second, metric]}
+        for (first, second), (value, low, high) in found.items() for metric in ("WA", "UA")])
+
+
+def test_the_verdict_says_whether_the_papers_ordering_holds_and_which_paired_differences_establish_it():
     held = _table1_rows({"Plain CRNN": (0.45, 0.42, 0.48), "Multi-CRNN": (0.50, 0.47, 0.53), "HSF-CRNN": (0.60, 0.57, 0.63)})
     text = crnn.verdict(held, "nemo", "full")
-    assert "HSF-CRNN > Multi-CRNN > Plain CRNN holds" in text
-    assert "HSF-CRNN − plain CRNN: +15.0 UA points (paper, IEMOCAP: +7.6); the 95 % CIs are 9.0 points apart" in text
-    assert "Multi-CRNN − plain CRNN: +5.0 UA points (paper, IEMOCAP: +1.6); the 95 % CIs overlap" in text
-    assert "With 1 seed per system these CIs cover the test utterances, not a rerun's spread" in text
+    assert "by point score the paper's UA ordering HSF-CRNN > Multi-CRNN > Plain CRNN holds" in text
+    assert "Paired UA differences" not in text  # none stored: the scores alone judge nothing
+    assert "With 1 seed per system these CIs cover the test speakers and utterances, not a rerun's spread" in text
     three_seeds = _table1_rows({"Plain CRNN": (0.45, 0.42, 0.48), "HSF-CRNN": (0.60, 0.57, 0.63)}, seeds=3)
     assert "seed" not in crnn.verdict(three_seeds, "nemo", "full")
     assert crnn.ordering_summary(held) == "UA: HSF-CRNN > Multi-CRNN > Plain CRNN (the paper's order)"
-    broken = _table1_rows({"Plain CRNN": (0.55, 0.52, 0.58), "Multi-CRNN": (0.50, 0.47, 0.53), "HSF-CRNN": (0.60, 0.57, 0.63)})
+    paired = pd.concat([held, _difference_rows({("HSF-CRNN", "Multi-CRNN"): (0.10, 0.02, 0.18),
+                                                ("Multi-CRNN", "Plain CRNN"): (0.05, -0.01, 0.11),
+                                                ("HSF-CRNN", "Plain CRNN"): (0.15, 0.08, 0.22)})], ignore_index=True)
+    text = crnn.verdict(paired, "nemo", "full")
+    assert ("each with a 98.3 % CI over the test speakers and their utterances (3 comparisons, 95 % corrected): "
+            "HSF-CRNN − Multi-CRNN +10.0 [+2.0, +18.0] (agrees); Multi-CRNN − Plain CRNN +5.0 [-1.0, +11.0] (not established); "
+            "HSF-CRNN − Plain CRNN +15.0 [+8.0, +22.0] (agrees). The paper's sign is established for 2 of 3, the opposite for 0") in text
+    assert crnn.ordering_summary(paired) == (
+        "the paper's order as paired differences: its sign established for 2 of 3 (HSF-CRNN − Multi-CRNN, HSF-CRNN − Plain "
+        "CRNN), the opposite for 0; by point score, UA: HSF-CRNN > Multi-CRNN > Plain CRNN (the paper's order)")
+    assert crnn.ordering(paired, "5-fold leave-one-session-out").loc["UA", crnn.NEIGHBOURS] == "yes, no"
+    broken = pd.concat([_table1_rows({"Plain CRNN": (0.55, 0.52, 0.58), "Multi-CRNN": (0.50, 0.47, 0.53), "HSF-CRNN": (0.60, 0.57, 0.63)}),
+                        _difference_rows({("Multi-CRNN", "Plain CRNN"): (-0.05, -0.11, 0.01),
+                                          ("HSF-CRNN", "Plain CRNN"): (0.05, 0.01, 0.09)})], ignore_index=True)
     assert "does not hold: ours is HSF-CRNN > Plain CRNN > Multi-CRNN" in crnn.verdict(broken, "nemo", "full")
-    table = crnn.ordering(broken, "5-fold leave-one-session-out")
-    assert not table.loc["UA", "same order"] and table.loc["UA", "neighbours' CIs separate"] == "no, no"
+    table = crnn.ordering(broken, "5-fold leave-one-session-out")  # HSF > Plain stored as such; Plain > Multi read from Multi − Plain
+    assert not table.loc["UA", "same order"] and table.loc["UA", crnn.NEIGHBOURS] == "yes, no"
+    assert crnn.ordering(held, "5-fold leave-one-session-out").loc["UA", crnn.NEIGHBOURS] == "not compared, not compared"
 
 
 def test_the_verdict_box_names_what_ran_and_what_needs_a_licence():

@@ -337,9 +337,20 @@ def best_epoch(outcome: training.Outcome) -> int:
     return outcome.kept_epoch(HPARAMS.select_metric)
 
 
+#: The training loss below which a model has (nearly) fitted its training utterances (cross-entropy
+#: of 0.1: the right class at about 0.9 probability on average).
+FITTED_LOSS = 0.1
+
+
+def fitted_epoch(outcome: training.Outcome, threshold: float = FITTED_LOSS) -> int | None:
+    """The first epoch whose mean training loss fell below ``threshold``; None if none did."""
+    return next((h["epoch"] for h in outcome.history if h.get("train_loss", np.inf) < threshold), None)
+
+
 def choices(data: Data, fold_outcomes: FoldOutcomes, settings: Settings) -> pd.DataFrame:
     """Per system and fold: validation speaker, validation UA of each learning rate, the chosen
-    rate and its best epoch (seed 0)."""
+    rate, its best epoch and the epoch its training loss first fell below :data:`FITTED_LOSS`
+    (seed 0): a best epoch long before that one is a barely trained model that validation preferred."""
     rows = []
     for (system, session), rate in fold_outcomes.chosen.items():
         fold = data.fold(session)
@@ -349,6 +360,8 @@ def choices(data: Data, fold_outcomes: FoldOutcomes, settings: Settings) -> pd.D
             row[f"val UA, lr {candidate:g}"] = round(fold_outcomes.validation_ua(system, session, candidate), 3)
         row["chosen lr"] = rate
         row["best epoch"] = best_epoch(fold_outcomes.selected(system, session)[0])
+        fitted = fitted_epoch(fold_outcomes.selected(system, session)[0])
+        row[f"training loss < {FITTED_LOSS:g} from epoch"] = "–" if fitted is None else fitted
         rows.append(row)
     return pd.DataFrame(rows).set_index(["system", "test session"])
 
@@ -374,8 +387,52 @@ def results_file(data: Data, fold_outcomes: FoldOutcomes, settings: Settings, de
                 record.add(results.ResultRow(table="Table 1", row=system, column=column, metric=metric, level="utterance",
                                              paper_value=paper_value,
                                              **results.summarise_seeds(pooled, "utterance", metric, settings.n_boot)))
+    for row in difference_rows(data, fold_outcomes, settings, next(iter(views))):
+        record.add(row)
     record.training_seconds["Table 1"] = common.training_seconds(o for cell_outcomes in fold_outcomes.outcomes.values() for o in cell_outcomes)
     return record
+
+
+#: The comparisons that the paper's ordering HSF-CRNN > multi-CRNN > plain CRNN (Table 1) makes:
+#: in each pair the paper's first system scores higher.
+ORDER_PAIRS = (("HSF-CRNN", "Multi-CRNN"), ("Multi-CRNN", "Plain CRNN"), ("HSF-CRNN", "Plain CRNN"))
+
+
+def order_pairs(settings: Settings) -> list[tuple[str, str]]:
+    """:data:`ORDER_PAIRS` of which both systems ran."""
+    return [pair for pair in ORDER_PAIRS if set(pair) <= set(settings.systems)]
+
+
+def difference_rows(data: Data, fold_outcomes: FoldOutcomes, settings: Settings, column: str) -> list[results.ResultRow]:
+    """The paper's ordering as paired differences (WA, UA; :func:`order_pairs`) on the pooled test
+    sessions, each with a CI that draws the test speakers and then their utterances, at 95 %
+    corrected (Bonferroni) for the number of UA comparisons; beside the paper's difference (its
+    Table 1, IEMOCAP's single split: on a stand-in, the sign to look for)."""
+    pairs = order_pairs(settings)
+    level = common.corrected_level(len(pairs))
+    speakers = data.manifest["speaker"].to_numpy()
+    rows = []
+    for first, second in pairs:
+        for metric in ("WA", "UA"):
+            value, low, high = common.paired_difference(
+                fold_outcomes.pooled(first, list(settings.test_folds)), fold_outcomes.pooled(second, list(settings.test_folds)),
+                metric, common.resamples(settings.n_boot, level), speakers, level)
+            rows.append(results.ResultRow(
+                table="Table 1", row=results.difference_name(first, second), column=column, metric=metric, level="utterance",
+                paper_value=round(PAPER_TABLE1[first, metric] - PAPER_TABLE1[second, metric], 6), value=value, ci_low=low,
+                ci_high=high, std=None, seeds=len(settings.seeds), quantity=results.DIFFERENCE, ci_level=level))
+    return rows
+
+
+def order_differences(rows: pd.DataFrame, column: str, metric: str = "UA") -> pd.DataFrame:
+    """The stored differences of :data:`ORDER_PAIRS` in ``column`` (``metric``), in points, with
+    whether each CI establishes the paper's sign (``verdict``)."""
+    found = results.differences(rows)
+    found = found[(found["column"] == column) & (found["metric"] == metric)]
+    return pd.DataFrame([{"pair": row.row, "ours": 100 * row.value, "low": 100 * row.ci_low, "high": 100 * row.ci_high,
+                          "paper": 100 * row.paper_value, "level": row.ci_level,
+                          "verdict": common.sign_agreement(100 * row.ci_low, 100 * row.ci_high, 100 * row.paper_value)}
+                         for row in found.itertuples()], columns=["pair", "ours", "low", "high", "paper", "level", "verdict"])
 
 
 def table1(record: results.ResultsFile) -> pd.DataFrame:
@@ -480,19 +537,59 @@ def printed_percent(fraction: float) -> str:
 
 def ordering(rows: pd.DataFrame, column: str) -> pd.DataFrame:
     """The systems ranked by our WA and UA in ``column`` of results ``rows``, beside the paper's
-    ranking (Table 1), with whether the CIs of neighbouring systems separate (an order inside
-    overlapping CIs is not established by the run)."""
-    rows = rows[rows["column"] == column].set_index(["row", "metric"])
+    ranking (Table 1), and for each pair of neighbours in our ranking whether its paired difference
+    (:func:`difference_rows`) establishes that order: an order whose CI spans 0 is not established."""
+    scored = results.scores(rows)
+    scored = scored[scored["column"] == column].set_index(["row", "metric"])
     out = {}
     for metric in ("WA", "UA"):
-        scores = {s: rows.loc[(s, metric), "value"] for s in rows.index.get_level_values(0).unique()}
-        ours = common.ranking(scores)
+        ours = common.ranking({s: scored.loc[(s, metric), "value"] for s in scored.index.get_level_values(0).unique()})
         paper = common.ranking({s: PAPER_TABLE1[s, metric] for s in ours})
-        separated = [rows.loc[(a, metric), "ci_low"] > rows.loc[(b, metric), "ci_high"] for a, b in zip(ours, ours[1:])]
-        out[metric] = {"paper (IEMOCAP)": " > ".join(paper), "ours": " > ".join(ours),
-                       "same order": ours == paper,
-                       "neighbours' CIs separate": ", ".join("yes" if s else "no" for s in separated)}
-    return pd.DataFrame(out).T
+        found = order_differences(rows, column, metric).set_index("pair")
+        established = []
+        for better, worse in zip(ours, ours[1:]):
+            if (pair := results.difference_name(better, worse)) in found.index:
+                established.append("yes" if found.loc[pair, "low"] > 0 else "no")
+            elif (pair := results.difference_name(worse, better)) in found.index:
+                established.append("yes" if found.loc[pair, "high"] < 0 else "no")
+            else:
+                established.append("not compared")
+        out[metric] = {"paper (IEMOCAP)": " > ".join(paper), "ours": " > ".join(ours), "same order": ours == paper,
+                       NEIGHBOURS: ", ".join(established)}
+    table = pd.DataFrame(out).T
+    levels = sorted(set(order_differences(rows, column)["level"]))
+    table.attrs["caption"] = (f"By point score; each neighbouring pair's order is established when its paired difference's CI "
+                              f"({', '.join(f'{100 * level:.1f} %' for level in levels) or 'none stored'}, over the test speakers "
+                              "and their utterances) excludes 0.")
+    return table
+
+
+#: The column of :func:`ordering` that says whether each neighbouring pair's order is established.
+NEIGHBOURS = "neighbours' order established (paired CI)"
+
+
+#: Pooled UA of the 30 trainings' first run on nEMO (seed 0, LSTMs on packed sequences), from
+#: results/crnn/nemo-full.json as committed before 879544b (its git_commit 84f2231): the same
+#: function as today's fused kernel, with another floating-point rounding.
+EARLIER_RUN_UA = {"Plain CRNN": 0.4463, "Multi-CRNN": 0.4266, "HSF-CRNN": 0.4903}
+
+
+def rerun_note(rows: pd.DataFrame, corpus: str, profile: str) -> str:
+    """How far pooled UA moved between :data:`EARLIER_RUN_UA` and these results ``rows`` (the same
+    30 trainings and seed on nEMO): one seed's run-to-run spread, which no bootstrap over test
+    utterances shows. "" for any other corpus or profile, which has no earlier run."""
+    if (corpus, profile) != ("nemo", "full"):
+        return ""
+    column = pooled_column(rows)
+    ua = results.scores(rows)
+    ua = ua[(ua["column"] == column) & (ua["metric"] == "UA")].set_index("row")["value"]
+    moves = [f"{100 * EARLIER_RUN_UA[s]:.1f} to {100 * ua[s]:.1f} ({s})" for s in PAPER_ORDER[::-1] if s in ua.index]
+    return ("**How far one run moves by chance.** These 30 trainings were run twice from the same seed: the second time "
+            "after the LSTM moved to PyTorch's fused kernel on padded batches, which computes the same function (outputs "
+            "and gradients equal the packed version's to 1e-5) with a different floating-point rounding. Pooled UA moved "
+            f"from {common.listed(moves)}. So one seed's run-to-run spread is several points, which the CIs here, drawn "
+            "from the test speakers and utterances of one trained model each, do not cover: a second seed is what would "
+            "establish an order.")
 
 
 def pooled_column(rows: pd.DataFrame) -> str:
@@ -501,36 +598,49 @@ def pooled_column(rows: pd.DataFrame) -> str:
 
 
 def ordering_summary(rows: pd.DataFrame) -> str:
-    """One line for the summary's scoreboard: our UA ordering on the pooled folds vs the paper's."""
+    """One line for the summary's scoreboard: for how many of the paper's ordering's paired UA
+    differences our CI establishes the paper's sign, first (where stored), then our UA ordering on
+    the pooled folds by point score vs the paper's."""
     table1 = rows[(rows["table"] == "Table 1") & (rows["metric"] == "UA")]
-    pooled = table1[table1["column"] == pooled_column(table1)]
-    return common.ordering_line(dict(zip(pooled["row"], pooled["value"])),
+    column = pooled_column(table1)
+    pooled = results.scores(table1)
+    pooled = pooled[pooled["column"] == column]
+    line = common.ordering_line(dict(zip(pooled["row"], pooled["value"])),
                                 {system: PAPER_TABLE1[system, "UA"] for system in pooled["row"]}, "UA")
+    found = order_differences(table1, column)
+    if not len(found):
+        return line
+    verdicts = list(found["verdict"])
+    agreeing = [pair for pair, verdict in zip(found["pair"], verdicts) if verdict == "agrees"]
+    return (f"the paper's order as paired differences: its sign established for {verdicts.count('agrees')} of {len(verdicts)}"
+            + (f" ({', '.join(agreeing)})" if agreeing else "") + f", the opposite for {verdicts.count('opposite')}; "
+            f"by point score, {line}")
 
 
 def verdict(rows: pd.DataFrame, corpus: str, profile: str) -> str:
-    """One paragraph for the page: does the paper's ordering hold on this run's pooled folds, and
-    by how much does each joint system differ from the plain CRNN (UA; do the CIs separate)."""
+    """One paragraph for the page: does the paper's ordering hold on this run's pooled folds by
+    point score, and which of its paired differences (:func:`difference_rows`) does the run establish."""
     column = pooled_column(rows)
-    rows = rows[(rows["column"] == column) & (rows["metric"] == "UA")].set_index("row")
-    ours = common.ranking(rows["value"].to_dict())
+    ua = results.scores(rows)
+    ua = ua[(ua["column"] == column) & (ua["metric"] == "UA")].set_index("row")
+    ours = common.ranking(ua["value"].to_dict())
     paper = tuple(s for s in PAPER_ORDER if s in ours)
     held = "holds" if ours == paper else "does not hold"
-    lines = [f"**On {corpora.display_name(corpus)} ({profile} profile, {column}), the paper's UA ordering "
+    lines = [f"**On {corpora.display_name(corpus)} ({profile} profile, {column}), by point score the paper's UA ordering "
              f"{' > '.join(paper)} {held}: ours is {' > '.join(ours)}.**"]
-    if "Plain CRNN" in rows.index:
-        base = rows.loc["Plain CRNN"]
-        for system in (s for s in ("Multi-CRNN", "HSF-CRNN") if s in rows.index):
-            joint = rows.loc[system]
-            margin = 100 * max(joint["ci_low"] - base["ci_high"], base["ci_low"] - joint["ci_high"])
-            lines.append(f"{system} − plain CRNN: {100 * (joint['value'] - base['value']):+.1f} UA points "
-                         f"(paper, IEMOCAP: {100 * (PAPER_TABLE1[system, 'UA'] - PAPER_TABLE1['Plain CRNN', 'UA']):+.1f}); "
-                         + (f"the 95 % CIs are {margin:.1f} points apart." if margin >= 0.05
-                            else "the 95 % CIs touch (less than 0.1 points apart)." if margin > 0 else "the 95 % CIs overlap."))
-    seeds = int(rows["seeds"].max()) if "seeds" in rows else None
+    found = order_differences(rows, column)
+    if len(found):
+        verdicts = list(found["verdict"])
+        each = [f"{row.pair} {common.signed_ci(row.ours, row.low, row.high, scale=1)} ({row.verdict})" for row in found.itertuples()]
+        level = found["level"].iloc[0]
+        lines.append(f"Paired UA differences (points), each with a {100 * level:.1f} % CI over the test speakers and their "
+                     f"utterances ({len(found)} comparisons, 95 % corrected): {'; '.join(each)}. The paper's sign is "
+                     f"established for {verdicts.count('agrees')} of {len(found)}, the opposite for {verdicts.count('opposite')}; "
+                     "the paper's differences, on IEMOCAP, give only the sign to look for.")
+    seeds = int(ua["seeds"].max()) if "seeds" in ua else None
     if seeds is not None and seeds < 3:
-        lines.append(f"With {seeds} seed{'s' if seeds > 1 else ''} per system these CIs cover the test utterances, not "
-                     "a rerun's spread, which on this corpus is several points: read the order as indicative.")
+        lines.append(f"With {seeds} seed{'s' if seeds > 1 else ''} per system these CIs cover the test speakers and "
+                     "utterances, not a rerun's spread, which on this corpus is several points: read the order as indicative.")
     return " ".join(lines)
 
 

@@ -20,7 +20,6 @@ session), never on the test fold.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -30,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from serlib import corpora, features, metrics, results, splits, training
+from serlib import corpora, features, results, splits, training
 from serlib.identity import training_identity
 from serlib.examples import Examples, pad_sequences
 from serlib.models.etransformer import ARCHITECTURES, EmotionTransformer, Sizes, multiply_adds, parameter_count
@@ -333,15 +332,10 @@ class Table2Outcomes:
         file and the verdict box share it)."""
         key = (first, second, metric, ci_level)
         if key not in self._differences:
-            self._differences[key] = _difference(self.pooled(*first), self.pooled(*second), metric,
-                                                 resamples(self.settings.n_boot, ci_level), self.speakers, ci_level)
+            self._differences[key] = common.paired_difference(self.pooled(*first), self.pooled(*second), metric,
+                                                              common.resamples(self.settings.n_boot, ci_level), self.speakers,
+                                                              ci_level)
         return self._differences[key]
-
-
-def resamples(n_boot: int, level: float) -> int:
-    """Bootstrap resamples of a ``level`` CI: ``n_boot``, or more where a corrected CI needs them to
-    leave at least 20 resamples beyond each of its ends, so that the ends are stable."""
-    return max(n_boot, math.ceil(20 / ((1 - level) / 2)))
 
 
 def run_table2(data: Data, settings: Settings, device: str = "auto", cache: str | Path | None = None, log=print) -> Table2Outcomes:
@@ -473,28 +467,10 @@ def paper_table(table: dict[str, tuple[float | None, float | None]]) -> pd.DataF
     return quoted
 
 
-def _difference(first: list[training.Outcome], second: list[training.Outcome], metric: str, n_boot: int,
-                speakers: np.ndarray | None = None, level: float = 0.95) -> tuple[float, float, float]:
-    """``metric`` of ``first`` minus ``second`` with a paired CI, on the utterances both tested
-    (all of them when every fold ran; their overlap when a run tested only some folds); with
-    ``speakers`` (per manifest row) the bootstrap draws speakers, then their utterances."""
-    tested = [o.levels["utterance"] for o in (first[0], second[0])]
-    common_utterances = np.intersect1d(tested[0].utterance, tested[1].utterance)
-    if not len(common_utterances):
-        raise ValueError("the two systems share no test utterance")
-    positions = [np.searchsorted(t.utterance, common_utterances, sorter=np.argsort(t.utterance)) for t in tested]
-    rows = [np.argsort(t.utterance)[p] for t, p in zip(tested, positions)]
-    predictions = [[o.levels["utterance"].y_pred[r] for o in outcomes] for outcomes, r in zip((first, second), rows)]
-    return metrics.paired_difference_ci(tested[0].y_true[rows[0]], predictions[0], predictions[1],
-                                        metrics.METRICS[metric], n_boot, level,
-                                        speakers=None if speakers is None else speakers[common_utterances])
-
-
 def comparison_level(table2_outcomes: Table2Outcomes, protocol: str) -> float:
     """The CI level at which the verdict calls a proposed − BaseN difference established: 95 %
     corrected (Bonferroni) for the number of UA comparisons ``protocol`` makes."""
-    comparisons = max(1, len(systems_of(table2_outcomes.settings, protocol)) - 1)
-    return 1 - 0.05 / comparisons
+    return common.corrected_level(len(systems_of(table2_outcomes.settings, protocol)) - 1)
 
 
 def correction(comparisons: int) -> str:
@@ -574,7 +550,7 @@ def contributions(table2_outcomes: Table2Outcomes, protocol: str) -> pd.DataFram
     corrected = f"at {100 * level:.1f} % ({correction(len(table))})" if len(table) > 1 else (
         "at 95 % (one comparison: no correction)")
     caption = [f"Paired bootstrap CIs {corrected}, "
-               f"{resamples(table2_outcomes.settings.n_boot, level)} resamples of the test {table2_outcomes.resampled}."]
+               f"{common.resamples(table2_outcomes.settings.n_boot, level)} resamples of the test {table2_outcomes.resampled}."]
     if speakers := table2_outcomes.test_speakers(protocol, "proposed"):
         caption.append(f"The test utterances come from {speakers} speakers, all of them also in training." if protocol == "random"
                        else f"The test utterances come from {speakers} held-out speakers: with so few for the bootstrap "
@@ -626,7 +602,7 @@ def paper_pairs(table2_outcomes: Table2Outcomes, protocol: str = "random") -> pd
     frame = pd.DataFrame(comparison_cells(found, lambda row: f"{short_name(row['left'])} − {short_name(row.system)}")).T
     frame.attrs["caption"] = " ".join(
         [f"{protocol.capitalize()} folds; paired bootstrap CIs at 95 %, not corrected (not among the verdict's comparisons), "
-         f"{resamples(table2_outcomes.settings.n_boot, 0.95)} resamples of the test {table2_outcomes.resampled}."]
+         f"{common.resamples(table2_outcomes.settings.n_boot, 0.95)} resamples of the test {table2_outcomes.resampled}."]
         + [f"{short_name(pair.first)} − {short_name(pair.second)}: §3.3 credits it to {pair.credited}; it measures "
            f"{pair.with_our_base6} with this page's Base6, {pair.with_plain_base6} with Base6 as Conv + plain BLSTMs."
            for pair in chosen])
@@ -801,7 +777,7 @@ def inflation(table2_outcomes: Table2Outcomes, data: Data | None = None) -> pd.D
     tested = [set(table2_outcomes.pooled(protocol, found[0].row)[0].levels["utterance"].utterance) for protocol in INFLATION]
     both = len(tested[0] & tested[1])
     of = f" of the {len(table2_outcomes.speakers)}" if table2_outcomes.speakers is not None else ""
-    table.attrs["caption"] = (f"Paired 95 % CIs, {resamples(table2_outcomes.settings.n_boot, 0.95)} resamples of the test "
+    table.attrs["caption"] = (f"Paired 95 % CIs, {common.resamples(table2_outcomes.settings.n_boot, 0.95)} resamples of the test "
                               f"{table2_outcomes.resampled}, on the {both}{of} utterances both protocols tested.")
     if data is not None:
         sizes = {protocol: [len(data.fold(protocol, n).train) for n in table2_outcomes.settings.test_folds] for protocol in INFLATION}

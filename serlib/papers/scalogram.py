@@ -484,11 +484,26 @@ def results_file(corpus: Corpus, outcomes: dict[str, ProtocolOutcomes], settings
                                       variant=name, **results.summarise_seeds(outcome.pooled, level, "UA", settings.n_boot,
                                                                               clusters_of(used, v.column))))
         record.training_seconds[f"variant: {name}"] = common.training_seconds(outcome.pooled)
-        record.notes["variants"][name] = {"question": v.question, "kind": v.kind, "protocol": used.protocol,
+        record.notes["variants"][name] = {"question": v.question, "kind": v.kind, "protocol": variant_protocol(v, used),
                                        "seeds": list(settings.variant_seeds)}
     if corpus.name in PAPER_CONFUSION and not corpus.classes.missing:
         _add_confusion_rows(record, corpus, outcomes["speaker-independent"].pooled, settings)
     return record
+
+
+def variant_protocol(v: Variant, used: Corpus) -> str:
+    """The protocol a variant ran (its results-file provenance): the paper protocol's text of the
+    corpus it ran on where only its inputs or loss change, else what its folds and validation were."""
+    speakers = used.manifest["speaker"].nunique()
+    if v.validation == "test fold":
+        return (f"leave-one-speaker-out over {speakers} speakers, each fold training on all {speakers - 1} others (the paper "
+                "protocol's validation speaker back in training) and keeping the epoch with the best UAR on the test "
+                "speaker: leaks the test set")
+    if v.validation == "segments":
+        return (f"{HPARAMS.segment_folds}-fold stratified shuffle of segments: overlapping segments of one utterance, and "
+                f"every speaker, on both sides of a fold; validation on a stratified {HPARAMS.validation_fraction:.0%} of "
+                "each fold's training segments")
+    return used.protocol
 
 
 def _add_confusion_rows(record: results.ResultsFile, corpus: Corpus, outcomes: list[training.Outcome], settings: Settings) -> None:
@@ -577,7 +592,8 @@ def class_recalls(corpus: Corpus, outcomes: Mapping[str, ProtocolOutcomes], vari
 
 
 #: How a variant that picks its epoch on the test speaker is named wherever it reaches the paper.
-LEAKS = ", a variant that leaks the test set (its epoch is chosen on the test speaker)"
+LEAKS = (", a variant that leaks the test set (its epoch is chosen on the test speaker) and also trains on one speaker more "
+         "than the paper protocol's folds, whose next speaker validates")
 
 
 def findings(records: Mapping[str, results.ResultsFile]) -> str:

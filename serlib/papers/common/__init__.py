@@ -10,7 +10,9 @@
   folds on any corpus;
 - :mod:`~serlib.papers.common.trainings`: one training as a function of its key, whose outcome is
   stored in the cache;
-- :mod:`~serlib.papers.common.page_text`: the sentences and small tables every page prints.
+- :mod:`~serlib.papers.common.page_text`: the sentences and small tables every page prints;
+- :mod:`~serlib.papers.common.comparisons`: two systems' paired difference with a CI over speakers
+  and their utterances, at a level corrected for a verdict's number of comparisons.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from serlib.papers.common.trainings import (
     TESTED_PATTERN, training_folder, folder_of, committed_outcome, tested_path, save_tested, tested_seconds, save_outcome, load_outcome,
     training_outcome, Training
 )
+from serlib.papers.common.comparisons import resamples, corrected_level, paired_difference
 from serlib.papers.common.page_text import (
     banner, listed, signed_ci, reference_list, prose_frame, describe_settings, sign_agreement, ranking, ordering_line, ordering_of_rows
 )
@@ -44,5 +47,5 @@ __all__ = [
     "training_seconds", "TrainingKey", "OUTCOME_FILE", "KEY_FILE", "CHECKPOINT_FILE", "NETWORK_FILE",
     "TESTED_PATTERN", "training_folder", "folder_of", "committed_outcome", "tested_path", "save_tested", "tested_seconds", "save_outcome",
     "load_outcome", "training_outcome", "Training", "banner", "listed", "signed_ci", "reference_list", "prose_frame", "describe_settings",
-    "sign_agreement", "ranking", "ordering_line", "ordering_of_rows"
+    "sign_agreement", "ranking", "ordering_line", "ordering_of_rows", "resamples", "corrected_level", "paired_difference"
 ]
