@@ -191,13 +191,19 @@ def test_the_verdict_says_whether_the_papers_ordering_holds_and_which_paired_dif
                                                 ("Multi-CRNN", "Plain CRNN"): (0.05, -0.01, 0.11),
                                                 ("HSF-CRNN", "Plain CRNN"): (0.15, 0.08, 0.22)})], ignore_index=True)
     text = crnn.verdict(paired, "nemo", "full")
-    assert ("each with a 98.3 % CI over the test speakers and their utterances (3 comparisons, 95 % corrected): "
+    assert ("each with a 98.3 % CI over the test speakers and their utterances (95 % corrected for 3 comparisons): "
             "HSF-CRNN − Multi-CRNN +10.0 [+2.0, +18.0] (agrees); Multi-CRNN − Plain CRNN +5.0 [-1.0, +11.0] (not established); "
             "HSF-CRNN − Plain CRNN +15.0 [+8.0, +22.0] (agrees). The paper's sign is established for 2 of 3, the opposite for 0") in text
     assert crnn.ordering_summary(paired) == (
         "the paper's order as paired differences: its sign established for 2 of 3 (HSF-CRNN − Multi-CRNN, HSF-CRNN − Plain "
         "CRNN), the opposite for 0; by point score, UA: HSF-CRNN > Multi-CRNN > Plain CRNN (the paper's order)")
     assert crnn.ordering(paired, "5-fold leave-one-session-out").loc["UA", crnn.NEIGHBOURS] == "yes, no"
+    table = crnn.differences_table(paired, "5-fold leave-one-session-out")  # WA and UA of each pair, beside the paper's
+    assert table.loc["HSF-CRNN − Multi-CRNN", "ours WA"] == "+10.0 [+2.0, +18.0]"
+    assert table.loc["HSF-CRNN − Multi-CRNN", "paper (IEMOCAP) UA"] == "+5.92"
+    assert table.loc["Multi-CRNN − Plain CRNN", "UA: the paper's sign"] == "not established"
+    assert "98.3 % (95 % corrected for 3 comparisons)" in table.attrs["caption"]
+    assert crnn.differences_table(held, "5-fold leave-one-session-out").empty
     broken = pd.concat([_table1_rows({"Plain CRNN": (0.55, 0.52, 0.58), "Multi-CRNN": (0.50, 0.47, 0.53), "HSF-CRNN": (0.60, 0.57, 0.63)}),
                         _difference_rows({("Multi-CRNN", "Plain CRNN"): (-0.05, -0.11, 0.01),
                                           ("HSF-CRNN", "Plain CRNN"): (0.05, 0.01, 0.09)})], ignore_index=True)

@@ -121,15 +121,20 @@ def test_crnn_notebook_runs_iemocap_and_emotass_from_their_release_layouts(tmp_p
         cwd=str(PROJECT / "notebooks"), kernel_name="python3", progress_bar=False,
     )
     iemocap = json.loads((tmp_path / "results" / "crnn" / "iemocap-smoke.json").read_text())
-    compared = {(r["row"], r["metric"]): r["paper_value"] for r in iemocap["rows"] if r["paper_value"] is not None}
+    compared = {(r["row"], r["metric"]): r["paper_value"] for r in iemocap["rows"]
+                if r["paper_value"] is not None and r.get("quantity", "score") == "score"}
     assert compared[("HSF-CRNN", "UA")] == pytest.approx(0.6398) and len(compared) == 6
     assert "excitement merged into happiness" in iemocap["notes"]["task"]
     emotass = json.loads((tmp_path / "results" / "crnn" / "emotass-smoke.json").read_text())
     assert {(r["table"], r["column"], r["metric"]) for r in emotass["rows"]} == {("Table 2", "Develop set", "UA")}
     assert {r["row"] for r in emotass["rows"]} == {"Plain CRNN", "Multi-CRNN", "HSF-CRNN"}
     stand_in = json.loads((tmp_path / "results" / "crnn" / "nemo-smoke.json").read_text())
-    assert {r["row"] for r in stand_in["rows"]} == {"Plain CRNN", "Multi-CRNN", "HSF-CRNN"}
-    assert all(r["paper_value"] is None for r in stand_in["rows"])  # a stand-in: never beside IEMOCAP's numbers
+    scores = [r for r in stand_in["rows"] if r.get("quantity", "score") == "score"]
+    assert {r["row"] for r in scores} == {"Plain CRNN", "Multi-CRNN", "HSF-CRNN"}
+    assert all(r["paper_value"] is None for r in scores)  # a stand-in's scores: never beside IEMOCAP's numbers
+    # its paired differences carry the paper's, for their sign only
+    assert {r["row"] for r in stand_in["rows"] if r.get("quantity") == "difference"} == {
+        "HSF-CRNN − Multi-CRNN", "Multi-CRNN − Plain CRNN", "HSF-CRNN − Plain CRNN"}
     assert "leave-one-session-out over 5 speaker-disjoint sessions" in stand_in["protocol"]
 
 

@@ -424,15 +424,30 @@ def difference_rows(data: Data, fold_outcomes: FoldOutcomes, settings: Settings,
     return rows
 
 
-def order_differences(rows: pd.DataFrame, column: str, metric: str = "UA") -> pd.DataFrame:
-    """The stored differences of :data:`ORDER_PAIRS` in ``column`` (``metric``), in points, with
-    whether each CI establishes the paper's sign (``verdict``)."""
+def order_differences(rows: pd.DataFrame, column: str, metric: str | None = "UA") -> pd.DataFrame:
+    """The stored differences of :data:`ORDER_PAIRS` in ``column`` (``metric``; None: both), in
+    points, with whether each CI establishes the paper's sign (``verdict``)."""
     found = results.differences(rows)
-    found = found[(found["column"] == column) & (found["metric"] == metric)]
-    return pd.DataFrame([{"pair": row.row, "ours": 100 * row.value, "low": 100 * row.ci_low, "high": 100 * row.ci_high,
+    found = found[(found["column"] == column) & ((found["metric"] == metric) if metric else True)]
+    return pd.DataFrame([{"pair": row.row, "left": row.row.split(results.MINUS)[0], "system": row.row.split(results.MINUS)[1],
+                          "metric": row.metric, "ours": 100 * row.value, "low": 100 * row.ci_low, "high": 100 * row.ci_high,
                           "paper": 100 * row.paper_value, "level": row.ci_level,
                           "verdict": common.sign_agreement(100 * row.ci_low, 100 * row.ci_high, 100 * row.paper_value)}
-                         for row in found.itertuples()], columns=["pair", "ours", "low", "high", "paper", "level", "verdict"])
+                         for row in found.itertuples()],
+                        columns=["pair", "left", "system", "metric", "ours", "low", "high", "paper", "level", "verdict"])
+
+
+def differences_table(rows: pd.DataFrame, column: str) -> pd.DataFrame:
+    """The paper's ordering as paired differences (WA and UA, points with their CI) beside the
+    paper's differences (IEMOCAP's single split: on a stand-in, the sign to look for)."""
+    found = order_differences(rows, column, metric=None)
+    if not len(found):
+        return pd.DataFrame()
+    table = pd.DataFrame(common.comparison_cells(found, lambda row: row.pair, "paper (IEMOCAP)")).T.rename_axis("pair")
+    levels = sorted(set(found["level"]))
+    table.attrs["caption"] = (f"{column}; paired bootstrap CIs at {', '.join(f'{100 * level:.1f} %' for level in levels)} "
+                              f"({common.correction(len(found) // 2)}), drawing the test speakers and then their utterances.")
+    return table
 
 
 def table1(record: results.ResultsFile) -> pd.DataFrame:
@@ -634,7 +649,7 @@ def verdict(rows: pd.DataFrame, corpus: str, profile: str) -> str:
         each = [f"{row.pair} {common.signed_ci(row.ours, row.low, row.high, scale=1)} ({row.verdict})" for row in found.itertuples()]
         level = found["level"].iloc[0]
         lines.append(f"Paired UA differences (points), each with a {100 * level:.1f} % CI over the test speakers and their "
-                     f"utterances ({len(found)} comparisons, 95 % corrected): {'; '.join(each)}. The paper's sign is "
+                     f"utterances ({common.correction(len(found))}): {'; '.join(each)}. The paper's sign is "
                      f"established for {verdicts.count('agrees')} of {len(found)}, the opposite for {verdicts.count('opposite')}; "
                      "the paper's differences, on IEMOCAP, give only the sign to look for.")
     seeds = int(ua["seeds"].max()) if "seeds" in ua else None

@@ -473,11 +473,6 @@ def comparison_level(table2_outcomes: Table2Outcomes, protocol: str) -> float:
     return common.corrected_level(len(systems_of(table2_outcomes.settings, protocol)) - 1)
 
 
-def correction(comparisons: int) -> str:
-    """How :func:`comparison_level` reached its level, in words (caption and verdict)."""
-    return f"95 % corrected for {comparisons} comparisons"
-
-
 def ablations(settings: Settings, protocol: str) -> list[tuple[str, str]]:
     """The verdict's comparisons on ``protocol``'s folds: (proposed, BaseN) for each ablation run."""
     run = systems_of(settings, protocol)
@@ -498,19 +493,6 @@ def differences(table2_outcomes: Table2Outcomes, protocol: str, ci_level: float 
             rows.append({"left": first, "system": second, "metric": metric, "ours": 100 * value, "low": 100 * low,
                          "high": 100 * high, "paper": paper_difference(first, second, metric)})
     return pd.DataFrame(rows, columns=["left", "system", "metric", "ours", "low", "high", "paper"])
-
-
-def comparison_cells(found: pd.DataFrame, name: Callable[[pd.Series], str], paper_label: str = "paper") -> dict[str, dict[str, str]]:
-    """:func:`differences` as table cells, one line per pair (named by ``name(row)``): ours with
-    its CI and the paper's difference per metric, then whether our UA CI establishes the paper's sign."""
-    table: dict[str, dict[str, str]] = {}
-    for _, row in found.iterrows():
-        entry = table.setdefault(name(row), {})
-        entry[f"ours {row.metric}"] = common.signed_ci(row.ours, row.low, row.high, scale=1)
-        entry[f"{paper_label} {row.metric}"] = f"{row.paper:+.2f}"
-        if row.metric == "UA":
-            entry["UA: the paper's sign"] = common.sign_agreement(row.low, row.high, row.paper)
-    return table
 
 
 def error_share(difference: float, baseline: float) -> float:
@@ -540,14 +522,14 @@ def contributions(table2_outcomes: Table2Outcomes, protocol: str) -> pd.DataFram
     if not len(found):
         return pd.DataFrame()
     paper_label = "paper" if protocol == "random" else "paper (its random folds)"
-    table = comparison_cells(found, lambda row: row.system, paper_label)
+    table = common.comparison_cells(found, lambda row: row.system, paper_label)
     if protocol == "random":
         for _, row in found[found["metric"] == "UA"].iterrows():
             ours = (f"{error_share(row.ours, pooled_score(table2_outcomes, protocol, row.system)):.0%}"
                     if row.low > 0 or row.high < 0 else "–")
             table[row.system][ERROR_SHARE] = f"{ours} / {error_share(row.paper, PAPER_TABLE2[row.system][1]):.0%}"
     frame = pd.DataFrame(table).T.rename_axis("proposed − ...")
-    corrected = f"at {100 * level:.1f} % ({correction(len(table))})" if len(table) > 1 else (
+    corrected = f"at {100 * level:.1f} % ({common.correction(len(table))})" if len(table) > 1 else (
         "at 95 % (one comparison: no correction)")
     caption = [f"Paired bootstrap CIs {corrected}, "
                f"{common.resamples(table2_outcomes.settings.n_boot, level)} resamples of the test {table2_outcomes.resampled}."]
@@ -599,7 +581,7 @@ def paper_pairs(table2_outcomes: Table2Outcomes, protocol: str = "random") -> pd
     if not chosen:
         return pd.DataFrame()
     found = differences(table2_outcomes, protocol, 0.95, [(pair.first, pair.second) for pair in chosen])
-    frame = pd.DataFrame(comparison_cells(found, lambda row: f"{short_name(row['left'])} − {short_name(row.system)}")).T
+    frame = pd.DataFrame(common.comparison_cells(found, lambda row: f"{short_name(row['left'])} − {short_name(row.system)}")).T
     frame.attrs["caption"] = " ".join(
         [f"{protocol.capitalize()} folds; paired bootstrap CIs at 95 %, not corrected (not among the verdict's comparisons), "
          f"{common.resamples(table2_outcomes.settings.n_boot, 0.95)} resamples of the test {table2_outcomes.resampled}."]
@@ -707,7 +689,7 @@ def verdict_box(table2_outcomes: Table2Outcomes, corpus: str, profile: str, iemo
             established = [r.system for r, v in zip(ua.itertuples(), verdicts) if v in ("agrees", "opposite")]
             ours = dict(zip(ua["system"], ua["ours"]))
             judged = (f"{len(verdicts)} comparisons, each judged on a {100 * level:.1f} % CI over "
-                      f"{table2_outcomes.resampled} ({correction(len(verdicts))})" if len(verdicts) > 1
+                      f"{table2_outcomes.resampled} ({common.correction(len(verdicts))})" if len(verdicts) > 1
                       else f"1 comparison, judged on a 95 % CI over {table2_outcomes.resampled}")
             caveats = []
             if "Base6: Conv-BLSTM" in established:

@@ -33,7 +33,7 @@ from serlib.papers.common.trainings import (
     TESTED_PATTERN, training_folder, folder_of, committed_outcome, tested_path, save_tested, tested_seconds, save_outcome, load_outcome,
     training_outcome, Training
 )
-from serlib.papers.common.comparisons import resamples, corrected_level, paired_difference
+from serlib.papers.common.comparisons import resamples, corrected_level, correction, paired_difference, comparison_cells
 from serlib.papers.common.page_text import (
     banner, listed, signed_ci, reference_list, prose_frame, describe_settings, sign_agreement, ranking, ordering_line, ordering_of_rows
 )
@@ -47,5 +47,5 @@ __all__ = [
     "training_seconds", "TrainingKey", "OUTCOME_FILE", "KEY_FILE", "CHECKPOINT_FILE", "NETWORK_FILE",
     "TESTED_PATTERN", "training_folder", "folder_of", "committed_outcome", "tested_path", "save_tested", "tested_seconds", "save_outcome",
     "load_outcome", "training_outcome", "Training", "banner", "listed", "signed_ci", "reference_list", "prose_frame", "describe_settings",
-    "sign_agreement", "ranking", "ordering_line", "ordering_of_rows", "resamples", "corrected_level", "paired_difference"
+    "sign_agreement", "ranking", "ordering_line", "ordering_of_rows", "resamples", "corrected_level", "correction", "paired_difference", "comparison_cells"
 ]

@@ -5,10 +5,13 @@ many comparisons a verdict makes (Bonferroni)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 
 from serlib import metrics, training
+from serlib.papers.common.page_text import sign_agreement, signed_ci
 
 
 def resamples(n_boot: int, level: float) -> int:
@@ -21,6 +24,11 @@ def corrected_level(comparisons: int) -> float:
     """The CI level at which each of ``comparisons`` is judged so that all of them together keep
     95 % (Bonferroni): 1 − 0.05 / comparisons."""
     return 1 - 0.05 / max(1, comparisons)
+
+
+def correction(comparisons: int) -> str:
+    """How :func:`corrected_level` reached its level, in words (captions and verdicts)."""
+    return f"95 % corrected for {comparisons} comparisons"
 
 
 def paired_difference(first: list[training.Outcome], second: list[training.Outcome], metric: str, n_boot: int,
@@ -39,3 +47,18 @@ def paired_difference(first: list[training.Outcome], second: list[training.Outco
     return metrics.paired_difference_ci(tested[0].y_true[rows[0]], predictions[0], predictions[1],
                                         metrics.METRICS[metric], n_boot, level,
                                         speakers=None if speakers is None else speakers[common_utterances])
+
+
+def comparison_cells(found: pd.DataFrame, name: Callable[[pd.Series], str], paper_label: str = "paper") -> dict[str, dict[str, str]]:
+    """Paired differences as table cells, one line per pair (named by ``name(row)``): ``found`` has a
+    row per pair and metric (``left``, ``system``, ``metric``; ``ours``, ``low``, ``high`` and the
+    ``paper``'s difference in points); ours with its CI and the paper's difference per metric, then
+    whether our UA CI establishes the paper's sign."""
+    table: dict[str, dict[str, str]] = {}
+    for _, row in found.iterrows():
+        entry = table.setdefault(name(row), {})
+        entry[f"ours {row.metric}"] = signed_ci(row.ours, row.low, row.high, scale=1)
+        entry[f"{paper_label} {row.metric}"] = f"{row.paper:+.2f}"
+        if row.metric == "UA":
+            entry["UA: the paper's sign"] = sign_agreement(row.low, row.high, row.paper)
+    return table
