@@ -412,6 +412,7 @@ def best_against_next(record: results.ResultsFile) -> pd.DataFrame:
                           "95% CI": [f"[{100 * low:+.1f}, {100 * high:+.1f}]" for low, high in bounds],
                           "established": ["ahead" if low > 0 else "behind" if high < 0 else "no" for low, high in bounds]})
     table.attrs["caption"] = f"{best} minus {runner_up}, {compared['metric'].iloc[0]} off the diagonal (first seed)"
+    table.attrs["bounds"] = [(100 * low, 100 * high) for low, high in bounds]  # the CIs in points, for the verdict
     return table
 
 
@@ -429,9 +430,13 @@ def verdict(cells: pd.DataFrame, comparison: pd.DataFrame | None = None, chance:
         if comparison is not None and len(comparison):
             ahead = int((comparison["established"] == "ahead").sum())
             behind = int((comparison["established"] == "behind").sum())
+            near = sum(min(abs(low), abs(high)) < 1 for low, high in comparison.attrs.get("bounds", ()) if low > 0 or high < 0)
             lead += (f"; cell by cell, its lead is established (paired 95 % CI excluding 0, each cell on its own, "
                      f"not corrected for the {len(comparison)} comparisons) in {ahead} of {len(comparison)} off-diagonal "
-                     f"cells, and reversed in {behind}")
+                     f"cells, and reversed in {behind}"
+                     + (f" ({near} of these {ahead + behind} with the CI's nearer end within a point of 0)" if near else "")
+                     + ": for these networks, one training per fold, on these test speakers; the training's own spread "
+                     "is not in the CIs")
         lines.append(lead + ".")
     drop = off.groupby("model")["drop (points)"].mean().reindex(by_model.index)  # over a full matrix, the same against rows' or columns' diagonals
     lines.append("Mean points an off-diagonal cell falls below the diagonal (over the whole matrix the same whether "
@@ -441,7 +446,8 @@ def verdict(cells: pd.DataFrame, comparison: pd.DataFrame | None = None, chance:
     if len(failing):
         below = off[off["ci_high"] < chance]
         lines.append(f"{len(failing)} of {len(off)} off-diagonal cells have a CI that does not lie above chance"
-                     + (f" ({len(below)} entirely below it: a systematic confusion of classes, not only no skill)"
+                     + (f" ({len(below)} entirely below it: "
+                        + ", ".join(f"{m}: {t} → {u}" for m, t, u in zip(below["model"], below["train"], below["test"])) + ")"
                         if len(below) else "") + ": "
                      + "; ".join(f"{m}: " + ", ".join(f"{t} → {s}" for t, s in zip(group["train"], group["test"]))
                                  for m, group in failing.groupby("model", sort=False)) + ".")

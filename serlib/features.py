@@ -99,7 +99,8 @@ class MFCC(LogMel):
 class LabLogMel(LogMel):
     """MSPEC as KTH's speech course labs (DT2119) compute it: pre-emphasis ``preemphasis`` before
     framing, and mel filters from ``fmin`` (133.33 Hz: 13 linear filters 66.67 Hz apart, then
-    log-spaced ones, as the lab's ``trfbank``) instead of from 0 Hz."""
+    log-spaced ones, as the lab's ``trfbank``) instead of from 0 Hz; an approximation: Slaney mel
+    filters from ``fmin`` to Nyquist, where ``trfbank`` stops near 6.9 kHz."""
 
     preemphasis: float = 0.97
     fmin: float = 133.33

@@ -156,3 +156,13 @@ def test_whole_map_reading_makes_one_capsule_per_convolution():
         TemporalCapsuleNetwork("blstm_cnn", 6, 8, capsules=10, units=8, reading="whole_map", frames=12)
     with pytest.raises(ValueError, match="needs frames"):
         TemporalCapsuleNetwork("proposed", 6, 8, capsules=10, units=8, reading="whole_map")
+
+
+def test_fau_aibo_reuses_the_rate_validated_for_the_matching_acted_task():
+    """FAU-Aibo has no validation speaker: its 5 classes reuse the 8-class rate, its NEG/IDL pair the valence rate."""
+    from serlib.papers import capsule
+
+    chosen = {("feature_proposed", "8-class"): 3e-4, ("feature_proposed", "2-class valence"): 1e-4,
+              ("feature_proposed", "2-class intensity"): 1e-3, ("fb128_proposed", "8-class"): 1e-3}
+    assert capsule.fau_rates(chosen) == {("feature_proposed", "5-class"): 3e-4, ("feature_proposed", "2-class"): 1e-4,
+                                         ("fb128_proposed", "5-class"): 1e-3}

@@ -237,10 +237,12 @@ def test_the_verdict_counts_established_leads_both_ways_and_names_cells_below_ch
     assert off.loc[("B", "x", "y"), "drop (points)"] == pytest.approx(50)  # below x's own 70
     assert off.loc[("B", "x", "y"), "below test corpus's own (points)"] == pytest.approx(40)  # below y's own 60
     comparison = pd.DataFrame({"established": ["ahead", "behind"]})
+    comparison.attrs["bounds"] = [(0.5, 9.0), (-8.0, -3.0)]  # the lead's CI ends within a point of 0, the reversal's not
     text = crosscorpus.verdict(cells, comparison)
     assert "A transfers best on average, 30.0 points above B" in text
-    assert "in 1 of 2 off-diagonal cells, and reversed in 1" in text
-    assert "2 of 4 off-diagonal cells have a CI that does not lie above chance (2 entirely below it" in text
+    assert "in 1 of 2 off-diagonal cells, and reversed in 1 (1 of these 2 with the CI's nearer end within a point of 0)" in text
+    assert "the training's own spread is not in the CIs" in text
+    assert "2 of 4 off-diagonal cells have a CI that does not lie above chance (2 entirely below it: B: x → y, B: y → x)" in text
     assert "B: x → y, y → x" in text
     assert "In 1 off-diagonal cell every fold model predicts one and the same class for every test utterance" in text
     assert "zero width: A: x → y." in text

@@ -49,7 +49,7 @@ def test_the_session_papers_take_a_csv_without_sessions(module, corpus_csv):
 
 def test_a_session_column_is_used_as_the_folds(tmp_path):
     manifest, _, task = common.session_corpus(str(write_csv_corpus(tmp_path, sessions=4)))
-    assert sorted(manifest["session"].unique()) == [1, 2, 3, 4] and "the corpus's 4 sessions as folds" in task.note
+    assert sorted(manifest["session"].unique()) == [1, 2, 3, 4] and "the 4 sessions of its manifest as folds" in task.note
 
 
 def test_a_missing_class_is_named_with_the_counts(tmp_path):

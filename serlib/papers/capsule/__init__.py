@@ -41,7 +41,7 @@ from serlib.papers.capsule.protocol import (LearningRateChoice, choose_learning_
 from serlib.papers.capsule.page import (constant_outputs, add_rows, not_run, acted_results_file, paper_beside_ours,
                                         binary_reading_gaps, choices_table, utterance_rows, variant_table,
                                         system_order, verdict_box, why_table, protocol_rates, unseen_actor_baselines,
-                                        kept_epochs, validation_at_chosen_rates, fau_results_file, run_fau_aibo,
+                                        kept_epochs, validation_at_chosen_rates, fau_results_file, FAU_RATE_TASK, fau_rates, run_fau_aibo,
                                         conv_capsule_points, output_capsule_points, ordering_summary)
 from serlib.papers.capsule.data import _task  # noqa: F401 - private, kept reachable
 from serlib.papers.capsule.trainings import _scaled  # noqa: F401 - private, kept reachable
@@ -57,5 +57,5 @@ __all__ = ["PAPER", "FEATURE_STAR", "FB128", "EGEMAPS", "EXTRACTORS", "Hyperpara
            "GRID_STAGES", "training_grid", "run_table", "constant_outputs", "add_rows", "not_run", "acted_results_file",
            "paper_beside_ours", "binary_reading_gaps", "choices_table", "utterance_rows", "variant_table",
            "system_order", "verdict_box", "why_table", "protocol_rates", "unseen_actor_baselines", "kept_epochs",
-           "validation_at_chosen_rates", "fau_results_file", "run_fau_aibo", "conv_capsule_points", "output_capsule_points",
+           "validation_at_chosen_rates", "fau_results_file", "FAU_RATE_TASK", "fau_rates", "run_fau_aibo", "conv_capsule_points", "output_capsule_points",
            "ordering_summary"]

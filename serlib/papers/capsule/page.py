@@ -314,14 +314,29 @@ def fau_results_file(corpus: Corpus, settings: Settings, device: str, table1: di
     return record
 
 
+#: The acted corpus's task whose validated learning rate each FAU-Aibo task reuses (FAU-Aibo has no
+#: validation speaker): its 5 classes take the multi-class task's rate, its NEG/IDL pair (negative
+#: against idle) the valence task's.
+FAU_RATE_TASK = {"5-class": "8-class", "2-class": "2-class valence"}
+
+
+def fau_rates(chosen: Mapping[tuple[str, str], float]) -> dict[tuple[str, str], float]:
+    """The acted corpus's chosen rates by (system, task) under FAU-Aibo's task names (:data:`FAU_RATE_TASK`)."""
+    return {(system, fau_task): rate for (system, task), rate in chosen.items()
+            for fau_task, source in FAU_RATE_TASK.items() if task == source}
+
+
 def run_fau_aibo(corpus: Corpus, settings: Settings, device: str = "auto", cache: str | Path | None = None,
                  reuse_rates: Mapping[tuple[str, str], float] | None = None, log=print) -> results.ResultsFile:
-    """Tables 1 (both school directions, every system) and 4 (proposed, 2-class, 75/25 splits)."""
+    """Tables 1 (both school directions, every system) and 4 (proposed, 2-class, 75/25 splits),
+    each network at the rate the acted corpus's validation actor chose for its system and the task
+    :data:`FAU_RATE_TASK` maps its task to (``reuse_rates``, by the acted corpus's task names)."""
+    rates = fau_rates(reuse_rates or {})
     table1 = {f"{a}→{b}": run_table(corpus, "Table 1", list(PAPER_FAU), [school_split(corpus, a, b)], settings, device, cache,
-                                    reuse_rates=reuse_rates, log=log)
+                                    reuse_rates=rates, log=log)
               for a, b in (("Mont", "Ohm"), ("Ohm", "Mont"))}
     table4 = run_table(corpus, "Table 4", ["feature_proposed"], table3_splits(corpus, settings), settings, device, cache, tasks=["2-class"],
-                       reuse_rates=reuse_rates, log=log)
+                       reuse_rates=rates, log=log)
     return fau_results_file(corpus, settings, device, table1, table4)
 
 

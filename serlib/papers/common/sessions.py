@@ -85,7 +85,7 @@ def with_sessions(manifest: pd.DataFrame, corpus: str) -> tuple[pd.DataFrame, st
             raise ValueError(f"corpus {corpus!r}: {len(names)} {column}s; the protocols test {SESSION_FOLDS} folds: give a "
                              f"{column} column with at most {SESSION_FOLDS} values, or drop it for speaker-disjoint folds")
         numbers = {v: int(v) for v in names} if all(v.isdigit() for v in names) else {v: i for i, v in enumerate(names, start=1)}
-        return manifest.assign(session=values.map(numbers).astype(int)), f"the corpus's {len(names)} {column}s as folds"
+        return manifest.assign(session=values.map(numbers).astype(int)), f"the {len(names)} {column}s of its manifest as folds"
     folds = min(SESSION_FOLDS, manifest["speaker"].nunique())
     rule = (f"{folds} speaker-disjoint folds: speakers sorted by utterance count (most first, ties by name), each given "
             "to the fold with the fewest utterances so far")
