@@ -665,8 +665,9 @@ def verdict_box(table2_outcomes: Table2Outcomes, corpus: str, profile: str, iemo
     trained = "; ".join(f"{len(systems_of(table2_outcomes.settings, protocol))} of Table 2's 8 models on the {protocol} folds"
                         for protocol in table2_outcomes.settings.protocols)
     folds = table2_outcomes.settings.test_folds
-    lines.append(f"**Ran on** {where} (test fold{'s' if len(folds) > 1 else ''} {common.listed([str(f) for f in folds])} "
-                 f"of 5, in each protocol): {trained}.")
+    tested = (f"all {HPARAMS.folds} test folds" if len(folds) == HPARAMS.folds else
+              f"test fold{'s' if len(folds) > 1 else ''} {common.listed([str(f) for f in folds])} of {HPARAMS.folds}")
+    lines.append(f"**Ran on** {where} ({tested}, in each protocol): {trained}.")
     if profile == "full" and (missing := not_yet_run(table2_outcomes.settings)):
         ran, full = grid_size(table2_outcomes.settings), grid_size(PROFILES["full"])
         waiting = f" ({committed} of them already trained and committed)" if committed else ""
