@@ -375,13 +375,16 @@ def cell_row(model: str, train: str) -> str:
 def comparison_rows(trained: Sequence[MatrixOutcomes], data: Corpora, cells: pd.DataFrame, n_boot: int = 1000,
                     metric: str = "UA") -> list[results.ResultRow]:
     """The model with the highest mean off-diagonal ``metric`` against the next one, cell by cell,
-    as results rows: the paired difference on the same test utterances (first seed) with its 95 %
-    CI (speakers, then their utterances, resampled for both models at once); none for one model."""
+    as results rows: the paired difference on the same test utterances (first seed) with a paired CI
+    at 95 % corrected for the number of off-diagonal cells (Bonferroni, :func:`~serlib.papers.common.corrected_level`).
+    The bootstrap draws the test corpus's speakers, then their utterances, each utterance with every
+    fold model's prediction of it, for both models at once; none for one model."""
     order = drops(cells).groupby("model")["value"].mean().sort_values(ascending=False).index
     if len(order) < 2:
         return []
     best, runner_up = (next(r for r in trained if r.model.name == name) for name in order[:2])
     speakers = data.speakers()
+    level = common.corrected_level(len(data.names) * (len(data.names) - 1))
     rows = []
     for train in data.names:
         for test in data.names:
@@ -389,13 +392,17 @@ def comparison_rows(trained: Sequence[MatrixOutcomes], data: Corpora, cells: pd.
                 continue
             first, second = (cell_predictions(result, data, train, test)[0] for result in (best, runner_up))
             pooled_first, pooled_second = training.Predictions.concat(first), training.Predictions.concat(second)
+            if not np.array_equal(pooled_first.utterance, pooled_second.utterance):
+                raise ValueError(f"{best.model.name} and {runner_up.model.name} did not predict the same {test} "
+                                 f"utterances in the same order (trained on {train})")
             difference, low, high = metrics.paired_difference_ci(
-                pooled_first.y_true, [pooled_first.y_pred], [pooled_second.y_pred], metrics.METRICS[metric], n_boot,
-                speakers=speakers[pooled_first.utterance])
+                pooled_first.y_true, [pooled_first.y_pred], [pooled_second.y_pred], metrics.METRICS[metric],
+                common.resamples(n_boot, level), level, speakers=speakers[pooled_first.utterance],
+                groups=pooled_first.utterance)
             rows.append(results.ResultRow("Cross-corpus", results.difference_name(*(cell_row(result.model.name, train)
                                                                                      for result in (best, runner_up))),
                                           test, metric, None, difference, low, high, std=None, level="utterance",
-                                          quantity=results.DIFFERENCE))
+                                          quantity=results.DIFFERENCE, ci_level=level))
     return rows
 
 
@@ -406,12 +413,16 @@ def best_against_next(record: results.ResultsFile) -> pd.DataFrame:
         return pd.DataFrame()
     best, runner_up = (row.partition(TRAINED_ON)[0] for row, _ in results.operands(compared["row"].iloc[0], compared["column"].iloc[0]))
     bounds = list(zip(compared["ci_low"], compared["ci_high"]))
+    level = float(compared["ci_level"].iloc[0])
     table = pd.DataFrame({"trained on": [row.rpartition(TRAINED_ON)[2] for row in compared["row"]],
                           "tested on": compared["column"].to_numpy(),
                           "difference (points)": [round(100 * value, 1) for value in compared["value"]],
-                          "95% CI": [f"[{100 * low:+.1f}, {100 * high:+.1f}]" for low, high in bounds],
+                          f"{100 * level:.1f}% CI": [f"[{100 * low:+.1f}, {100 * high:+.1f}]" for low, high in bounds],
                           "established": ["ahead" if low > 0 else "behind" if high < 0 else "no" for low, high in bounds]})
-    table.attrs["caption"] = f"{best} minus {runner_up}, {compared['metric'].iloc[0]} off the diagonal (first seed)"
+    table.attrs["caption"] = (f"{best} minus {runner_up}, {compared['metric'].iloc[0]} off the diagonal (first seed); "
+                              f"paired CIs at {100 * level:.1f} % ({common.correction(len(compared))}), drawing the test "
+                              "corpus's speakers, then their utterances, each with every fold model's prediction of it")
+    table.attrs["level"] = level
     table.attrs["bounds"] = [(100 * low, 100 * high) for low, high in bounds]  # the CIs in points, for the verdict
     return table
 
@@ -431,8 +442,9 @@ def verdict(cells: pd.DataFrame, comparison: pd.DataFrame | None = None, chance:
             ahead = int((comparison["established"] == "ahead").sum())
             behind = int((comparison["established"] == "behind").sum())
             near = sum(min(abs(low), abs(high)) < 1 for low, high in comparison.attrs.get("bounds", ()) if low > 0 or high < 0)
-            lead += (f"; cell by cell, its lead is established (paired 95 % CI excluding 0, each cell on its own, "
-                     f"not corrected for the {len(comparison)} comparisons) in {ahead} of {len(comparison)} off-diagonal "
+            level = comparison.attrs.get("level", 0.95)
+            lead += (f"; cell by cell, its lead is established (paired {100 * level:.1f} % CI excluding 0, "
+                     f"{common.correction(len(comparison))}) in {ahead} of {len(comparison)} off-diagonal "
                      f"cells, and reversed in {behind}"
                      + (f" ({near} of these {ahead + behind} with the CI's nearer end within a point of 0)" if near else "")
                      + ": for these networks, one training per fold, on these test speakers; the training's own spread "

@@ -84,6 +84,33 @@ def bootstrap_ci(
     return float(low), float(high)
 
 
+def _speaker_then_group_draw(speakers: np.ndarray, groups: np.ndarray,
+                             rng: np.random.Generator) -> Callable[[], np.ndarray]:
+    """A function drawing one two-level resample of item rows: speakers with replacement, then,
+    within each drawn speaker, as many of its groups as it has, with replacement, each with all
+    its items. An error names a group that spans two speakers."""
+    if len(speakers) != len(groups):
+        raise ValueError(f"{len(groups)} groups for {len(speakers)} speakers: one of each per item")
+    group_ids, group_of_item = np.unique(groups, return_inverse=True)
+    order = np.argsort(group_of_item, kind="stable")  # items, group by group
+    sizes = np.bincount(group_of_item, minlength=len(group_ids))
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    speaker_ids, speaker_of_item = np.unique(speakers, return_inverse=True)
+    speaker_of_group = speaker_of_item[order[starts]]
+    if (spanning := np.flatnonzero(np.bincount(group_of_item, weights=speaker_of_item != speaker_of_group[group_of_item]))).size:
+        raise ValueError(f"group {group_ids[spanning[0]].item()!r} holds items of more than one speaker")
+    groups_of = [np.flatnonzero(speaker_of_group == s) for s in range(len(speaker_ids))]
+
+    def draw() -> np.ndarray:
+        drawn = np.concatenate([rng.choice(groups_of[s], len(groups_of[s]))
+                                for s in rng.integers(0, len(groups_of), len(groups_of))])
+        counts = sizes[drawn]
+        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        return order[np.repeat(starts[drawn], counts) + offsets]
+
+    return draw
+
+
 def paired_difference_ci(
     y_true: np.ndarray,
     first: Sequence[np.ndarray],
@@ -100,7 +127,9 @@ def paired_difference_ci(
     With ``groups`` (e.g. the utterance of each window) whole groups are resampled. With
     ``speakers`` (the speaker of each item) the bootstrap has two levels: speakers are drawn with
     replacement, then items within each drawn speaker, so that the CI also covers which speakers
-    a corpus happens to have (nEMO: 9)."""
+    a corpus happens to have (nEMO: 9). With both, the second level draws whole groups within each
+    drawn speaker (an utterance that several fold models predicted is drawn with all its
+    predictions); a group must belong to one speaker."""
     y_true = np.asarray(y_true)
     a, b = (np.stack([np.asarray(p) for p in preds]) for preds in (first, second))
     if a.shape[1] != len(y_true) or b.shape[1] != len(y_true):
@@ -110,9 +139,10 @@ def paired_difference_ci(
         return float(np.mean([metric(y_true[rows], p[rows]) for p in a]) - np.mean([metric(y_true[rows], p[rows]) for p in b]))
 
     rng = np.random.default_rng(seed)
-    if speakers is not None:
-        if groups is not None:
-            raise ValueError("give groups or speakers, not both")
+    if speakers is not None and groups is not None:
+        draw = _speaker_then_group_draw(np.asarray(speakers), np.asarray(groups), rng)
+        scores = np.array([difference(draw()) for _ in range(n_boot)])
+    elif speakers is not None:
         _, inverse = np.unique(np.asarray(speakers), return_inverse=True)
         members = [np.flatnonzero(inverse == s) for s in range(inverse.max() + 1)]
         scores = np.array([difference(np.concatenate([rng.choice(members[s], len(members[s]))

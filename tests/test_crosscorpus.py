@@ -213,7 +213,10 @@ def test_the_results_file_holds_the_best_models_lead_over_the_next_per_cell_as_t
     comparison = crosscorpus.best_against_next(record)
     assert comparison[["trained on", "tested on", "difference (points)", "established"]].values.tolist() == [
         ["first", "second", 100.0, "ahead"], ["second", "first", 100.0, "ahead"]]
-    assert comparison.attrs["caption"] == f"{best} minus {next_}, UA off the diagonal (first seed)"
+    # two off-diagonal cells: each judged at 97.5 % (Bonferroni), the level stored with each row
+    assert differences["ci_level"].tolist() == [pytest.approx(0.975)] * 2 and "97.5% CI" in comparison
+    assert comparison.attrs["caption"].startswith(f"{best} minus {next_}, UA off the diagonal (first seed); paired CIs "
+                                                  "at 97.5 % (95 % corrected for 2 comparisons)")
     assert crosscorpus.best_against_next(crosscorpus.results_file(data, trained[:1], cells.query("model == @next_"), chosen, "cpu")).empty
 
 
@@ -238,7 +241,9 @@ def test_the_verdict_counts_established_leads_both_ways_and_names_cells_below_ch
     assert off.loc[("B", "x", "y"), "below test corpus's own (points)"] == pytest.approx(40)  # below y's own 60
     comparison = pd.DataFrame({"established": ["ahead", "behind"]})
     comparison.attrs["bounds"] = [(0.5, 9.0), (-8.0, -3.0)]  # the lead's CI ends within a point of 0, the reversal's not
+    comparison.attrs["level"] = 0.975
     text = crosscorpus.verdict(cells, comparison)
+    assert "paired 97.5 % CI excluding 0, 95 % corrected for 2 comparisons) in 1 of 2" in text
     assert "A transfers best on average, 30.0 points above B" in text
     assert "in 1 of 2 off-diagonal cells, and reversed in 1 (1 of these 2 with the CI's nearer end within a point of 0)" in text
     assert "the training's own spread is not in the CIs" in text

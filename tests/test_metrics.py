@@ -87,3 +87,29 @@ def test_a_two_level_bootstrap_over_speakers_is_wider_when_speakers_disagree():
     value_s, low_s, high_s = metrics.paired_difference_ci(y, [first], [second], metric, n_boot=300, speakers=speakers)
     assert value == value_s and low_s <= value_s <= high_s
     assert high_s - low_s > 1.5 * (high - low)
+
+
+def test_speakers_then_groups_draw_each_utterance_with_all_its_predictions():
+    """Off a cross-corpus diagonal each utterance is predicted once per fold model. Drawing
+    (speaker, utterance) groups gives the CI of one copy, however many copies there are; drawing
+    the copies as independent items (speakers only) narrows it."""
+    rng = np.random.default_rng(1)
+    speakers = np.repeat(np.arange(6), 20)
+    y = rng.integers(0, 4, len(speakers))
+    first = np.where(rng.random(len(y)) < 0.3, (y + 1) % 4, y)
+    second = np.where(rng.random(len(y)) < 0.4, (y + 2) % 4, y)
+    metric, copies = metrics.METRICS["UA"], 5
+    once = metrics.paired_difference_ci(y, [first], [second], metric, 300, speakers=speakers)
+    # singleton groups: the same draws as speakers alone
+    assert metrics.paired_difference_ci(y, [first], [second], metric, 300, speakers=speakers,
+                                        groups=np.arange(len(y))) == once
+    repeated = [np.tile(v, copies) for v in (y, first, second, speakers)]
+    utterance = np.tile(np.arange(len(y)), copies)
+    grouped = metrics.paired_difference_ci(repeated[0], [repeated[1]], [repeated[2]], metric, 300,
+                                           speakers=repeated[3], groups=utterance)
+    assert grouped == pytest.approx(once)
+    as_items = metrics.paired_difference_ci(repeated[0], [repeated[1]], [repeated[2]], metric, 300, speakers=repeated[3])
+    assert as_items[2] - as_items[1] < grouped[2] - grouped[1]
+    with pytest.raises(ValueError, match="group 3 holds items of more than one speaker"):
+        metrics.paired_difference_ci(y[:4], [first[:4]], [second[:4]], metric, 10, speakers=np.array([0, 0, 1, 1]),
+                                     groups=np.array([3, 3, 3, 4]))
