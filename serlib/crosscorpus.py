@@ -22,6 +22,7 @@ exported to ``outcomes/crosscorpus/``); :func:`training_grid` lists them all.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -392,9 +393,6 @@ def comparison_rows(trained: Sequence[MatrixOutcomes], data: Corpora, cells: pd.
                 continue
             first, second = (cell_predictions(result, data, train, test)[0] for result in (best, runner_up))
             pooled_first, pooled_second = training.Predictions.concat(first), training.Predictions.concat(second)
-            if not np.array_equal(pooled_first.utterance, pooled_second.utterance):
-                raise ValueError(f"{best.model.name} and {runner_up.model.name} did not predict the same {test} "
-                                 f"utterances in the same order (trained on {train})")
             difference, low, high = metrics.paired_difference_ci(
                 pooled_first.y_true, [pooled_first.y_pred], [pooled_second.y_pred], metrics.METRICS[metric],
                 common.resamples(n_boot, level), level, speakers=speakers[pooled_first.utterance],
@@ -404,6 +402,13 @@ def comparison_rows(trained: Sequence[MatrixOutcomes], data: Corpora, cells: pd.
                                           test, metric, None, difference, low, high, std=None, level="utterance",
                                           quantity=results.DIFFERENCE, ci_level=level))
     return rows
+
+
+def level_words(level: float, comparisons: int) -> str:
+    """How a CI ``level`` judges each of ``comparisons`` cells, in words: corrected (Bonferroni) or not."""
+    if math.isclose(level, common.corrected_level(comparisons)):
+        return common.correction(comparisons)
+    return f"each cell on its own, not corrected for the {comparisons} comparisons"
 
 
 def best_against_next(record: results.ResultsFile) -> pd.DataFrame:
@@ -420,7 +425,7 @@ def best_against_next(record: results.ResultsFile) -> pd.DataFrame:
                           f"{100 * level:.1f}% CI": [f"[{100 * low:+.1f}, {100 * high:+.1f}]" for low, high in bounds],
                           "established": ["ahead" if low > 0 else "behind" if high < 0 else "no" for low, high in bounds]})
     table.attrs["caption"] = (f"{best} minus {runner_up}, {compared['metric'].iloc[0]} off the diagonal (first seed); "
-                              f"paired CIs at {100 * level:.1f} % ({common.correction(len(compared))}), drawing the test "
+                              f"paired CIs at {100 * level:.1f} % ({level_words(level, len(compared))}), drawing the test "
                               "corpus's speakers, then their utterances, each with every fold model's prediction of it")
     table.attrs["level"] = level
     table.attrs["bounds"] = [(100 * low, 100 * high) for low, high in bounds]  # the CIs in points, for the verdict
@@ -444,7 +449,7 @@ def verdict(cells: pd.DataFrame, comparison: pd.DataFrame | None = None, chance:
             near = sum(min(abs(low), abs(high)) < 1 for low, high in comparison.attrs.get("bounds", ()) if low > 0 or high < 0)
             level = comparison.attrs.get("level", 0.95)
             lead += (f"; cell by cell, its lead is established (paired {100 * level:.1f} % CI excluding 0, "
-                     f"{common.correction(len(comparison))}) in {ahead} of {len(comparison)} off-diagonal "
+                     f"{level_words(level, len(comparison))}) in {ahead} of {len(comparison)} off-diagonal "
                      f"cells, and reversed in {behind}"
                      + (f" ({near} of these {ahead + behind} with the CI's nearer end within a point of 0)" if near else "")
                      + ": for these networks, one training per fold, on these test speakers; the training's own spread "

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from serlib import crosscorpus, training
+from serlib import crosscorpus, metrics, training
+from serlib.papers import common
 from tests.csv_corpus import write_csv_corpus
 
 
@@ -186,7 +187,7 @@ def synthetic_cells() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_the_results_file_holds_the_best_models_lead_over_the_next_per_cell_as_the_page_shows_it(two_csv_corpora):
+def test_the_results_file_holds_the_best_models_lead_over_the_next_per_cell_as_the_page_shows_it(two_csv_corpora, monkeypatch):
     first, second = map(str, two_csv_corpora)
     chosen = replace(crosscorpus.settings("full", corpora=f"{first},{second}"), n_boot=50)
     data = crosscorpus.load_corpora(chosen)
@@ -205,7 +206,15 @@ def test_the_results_file_holds_the_best_models_lead_over_the_next_per_cell_as_t
 
     trained = [grid("rnn", False), grid("crnn", True)]
     cells = crosscorpus.matrix_of(trained, data, chosen.n_boot)
+    calls, paired = [], metrics.paired_difference_ci
+    monkeypatch.setattr(metrics, "paired_difference_ci", lambda *args, **kwargs: calls.append((args, kwargs)) or paired(*args, **kwargs))
     record = crosscorpus.results_file(data, trained, cells, chosen, "cpu")
+    # each cell's bootstrap draws an utterance with every fold model's prediction of it, within its speaker,
+    # at the corrected level with the resamples that level needs
+    (args, kwargs), folds = calls[0], len(data.folds["first"])
+    assert args[4:6] == (common.resamples(50, 0.975), pytest.approx(0.975))
+    assert np.array_equal(kwargs["groups"], np.tile(data.rows("second"), folds))
+    assert np.array_equal(kwargs["speakers"], data.speakers()[kwargs["groups"]])
     differences = record.table().query("quantity == 'difference'")
     best, next_ = trained[1].model.name, trained[0].model.name
     assert differences["row"].tolist() == [f"{best} · trained on {train} − {next_} · trained on {train}" for train in ("first", "second")]
@@ -244,6 +253,9 @@ def test_the_verdict_counts_established_leads_both_ways_and_names_cells_below_ch
     comparison.attrs["level"] = 0.975
     text = crosscorpus.verdict(cells, comparison)
     assert "paired 97.5 % CI excluding 0, 95 % corrected for 2 comparisons) in 1 of 2" in text
+    comparison.attrs["level"] = 0.95  # e.g. a results file written before the correction
+    assert "paired 95.0 % CI excluding 0, each cell on its own, not corrected for the 2 comparisons)" in crosscorpus.verdict(cells, comparison)
+    comparison.attrs["level"] = 0.975
     assert "A transfers best on average, 30.0 points above B" in text
     assert "in 1 of 2 off-diagonal cells, and reversed in 1 (1 of these 2 with the CI's nearer end within a point of 0)" in text
     assert "the training's own spread is not in the CIs" in text

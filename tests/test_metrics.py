@@ -113,3 +113,24 @@ def test_speakers_then_groups_draw_each_utterance_with_all_its_predictions():
     with pytest.raises(ValueError, match="group 3 holds items of more than one speaker"):
         metrics.paired_difference_ci(y[:4], [first[:4]], [second[:4]], metric, 10, speakers=np.array([0, 0, 1, 1]),
                                      groups=np.array([3, 3, 3, 4]))
+
+
+def test_the_speaker_then_group_draw_returns_whole_groups_of_their_speakers():
+    """Groups of unequal sizes, their items scattered and ids with gaps: every resample is a run of
+    whole groups, each group's items in full, each of a drawn speaker, as many groups as it has."""
+    rng = np.random.default_rng(3)
+    group_speaker = {10: 0, 12: 0, 15: 1, 16: 1, 19: 1, 30: 2}
+    groups = rng.permutation(np.repeat(list(group_speaker), [1, 3, 2, 4, 1, 2]))
+    speakers = np.array([group_speaker[g] for g in groups])
+    items_of = {g: set(np.flatnonzero(groups == g)) for g in group_speaker}
+    draw = metrics._speaker_then_group_draw(speakers, groups, np.random.default_rng(0))
+    for _ in range(50):
+        rows, position, drawn = draw(), 0, []
+        while position < len(rows):
+            group = groups[rows[position]]
+            block = rows[position:position + len(items_of[group])]
+            assert set(block) == items_of[group]
+            drawn.append(group)
+            position += len(block)
+        per_speaker = np.bincount([group_speaker[g] for g in drawn], minlength=3)
+        assert all(count % size == 0 for count, size in zip(per_speaker, (2, 3, 1)))
