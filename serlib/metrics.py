@@ -121,6 +121,7 @@ def paired_difference_ci(
     seed: int = 0,
     groups: np.ndarray | None = None,
     speakers: np.ndarray | None = None,
+    resample_seeds: bool = False,
 ) -> tuple[float, float, float]:
     """Seed-averaged ``metric`` of ``first`` minus that of ``second`` on the same test items, with a
     paired percentile bootstrap CI (one resample of the items scores both): (difference, low, high).
@@ -129,32 +130,44 @@ def paired_difference_ci(
     replacement, then items within each drawn speaker, so that the CI also covers which speakers
     a corpus happens to have (nEMO: 9). With both, the second level draws whole groups within each
     drawn speaker (an utterance that several fold models predicted is drawn with all its
-    predictions); a group must belong to one speaker."""
+    predictions); a group must belong to one speaker. With ``resample_seeds``, each resample also
+    draws each system's seeds (its prediction vectors) with replacement, independently for the two
+    systems (separate trainings), so that the CI covers the spread between trainings too."""
     y_true = np.asarray(y_true)
     a, b = (np.stack([np.asarray(p) for p in preds]) for preds in (first, second))
     if a.shape[1] != len(y_true) or b.shape[1] != len(y_true):
         raise ValueError("both systems must predict every test item, in the same order")
 
-    def difference(rows: np.ndarray) -> float:
-        return float(np.mean([metric(y_true[rows], p[rows]) for p in a]) - np.mean([metric(y_true[rows], p[rows]) for p in b]))
+    def difference(rows: np.ndarray, seeds_a: np.ndarray | None = None, seeds_b: np.ndarray | None = None) -> float:
+        return float(np.mean([metric(y_true[rows], p[rows]) for p in (a if seeds_a is None else a[seeds_a])])
+                     - np.mean([metric(y_true[rows], p[rows]) for p in (b if seeds_b is None else b[seeds_b])]))
 
     rng = np.random.default_rng(seed)
     if speakers is not None and groups is not None:
-        draw = _speaker_then_group_draw(np.asarray(speakers), np.asarray(groups), rng)
-        scores = np.array([difference(draw()) for _ in range(n_boot)])
+        draw_rows = _speaker_then_group_draw(np.asarray(speakers), np.asarray(groups), rng)
     elif speakers is not None:
         _, inverse = np.unique(np.asarray(speakers), return_inverse=True)
         members = [np.flatnonzero(inverse == s) for s in range(inverse.max() + 1)]
-        scores = np.array([difference(np.concatenate([rng.choice(members[s], len(members[s]))
-                                                      for s in rng.integers(0, len(members), len(members))]))
-                           for _ in range(n_boot)])
+
+        def draw_rows() -> np.ndarray:
+            return np.concatenate([rng.choice(members[s], len(members[s])) for s in rng.integers(0, len(members), len(members))])
     elif groups is None:
-        scores = np.array([difference(rng.integers(0, len(y_true), len(y_true))) for _ in range(n_boot)])
+        def draw_rows() -> np.ndarray:
+            return rng.integers(0, len(y_true), len(y_true))
     else:
         _, inverse = np.unique(np.asarray(groups), return_inverse=True)
         members = [np.flatnonzero(inverse == g) for g in range(inverse.max() + 1)]
-        scores = np.array([difference(np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))]))
-                           for _ in range(n_boot)])
+
+        def draw_rows() -> np.ndarray:
+            return np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))])
+
+    def resample() -> float:
+        rows = draw_rows()
+        if not resample_seeds:
+            return difference(rows)
+        return difference(rows, rng.integers(0, len(a), len(a)), rng.integers(0, len(b), len(b)))
+
+    scores = np.array([resample() for _ in range(n_boot)])
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(scores, [tail, 100 - tail])
     return difference(np.arange(len(y_true))), float(low), float(high)

@@ -134,3 +134,18 @@ def test_the_speaker_then_group_draw_returns_whole_groups_of_their_speakers():
             position += len(block)
         per_speaker = np.bincount([group_speaker[g] for g in drawn], minlength=3)
         assert all(count % size == 0 for count, size in zip(per_speaker, (2, 3, 1)))
+
+
+def test_resampling_seeds_widens_the_paired_ci_when_trainings_disagree():
+    """Ten trainings of one system split into good and poor ones: holding them fixed hides that
+    spread; drawing each system's seeds too puts it in the CI. The point estimate is the same."""
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 4, 400)
+    good, poor = y.copy(), np.where(rng.random(len(y)) < 0.6, (y + 1) % 4, y)
+    first = [good] * 3 + [poor] * 7
+    second = [np.where(rng.random(len(y)) < 0.4, (y + 2) % 4, y) for _ in range(10)]
+    metric = metrics.METRICS["UA"]
+    fixed = metrics.paired_difference_ci(y, first, second, metric, 400)
+    drawn = metrics.paired_difference_ci(y, first, second, metric, 400, resample_seeds=True)
+    assert drawn[0] == fixed[0]
+    assert drawn[2] - drawn[1] > 3 * (fixed[2] - fixed[1])

@@ -391,14 +391,14 @@ def kind_difference(outcomes: Outcomes, pair: tuple[str, str, str, str], n_boot:
                     variant: str = "", level: float = 0.95) -> results.ResultRow:
     """MSPEC − MFCC sequence accuracy of ``pair`` (table, MSPEC type, MFCC type, cell: two
     configurations that differ only in the feature kind), seeds averaged, with a paired ``level``
-    bootstrap CI over test utterances (one resample scores both; the trained models held fixed, so
-    the seeds' spread is not in it), and the paper's difference. The paper's five pairs are judged
-    together at 95 % corrected (Bonferroni), so :func:`results_file` asks each for 99 %."""
+    bootstrap CI that draws the test utterances (one resample scores both) and each configuration's
+    seeds (so the spread between trainings is in it), and the paper's difference. The paper's five
+    pairs are judged together at 95 % corrected (Bonferroni), so :func:`results_file` asks each for 99 %."""
     table, mspec, mfcc, cell = pair
     first, second = ([o.levels["window"] for o in outcomes[kind, cell]] for kind in (mspec, mfcc))
     value, low, high = metrics.paired_difference_ci(first[0].y_true, [p.y_pred for p in first], [p.y_pred for p in second],
                                                     metrics.weighted_accuracy, common.resamples(n_boot, level), level,
-                                                    groups=first[0].utterance)
+                                                    groups=first[0].utterance, resample_seeds=True)
     return results.ResultRow(table=table, row=results.difference_name(mspec, mfcc), column=cell, metric="WA", level="window",
                              paper_value=round(PAPER_VALUES[table, mspec, cell] - PAPER_VALUES[table, mfcc, cell], 6),
                              value=value, ci_low=low, ci_high=high, std=None, seeds=len(first), variant=variant,
@@ -456,7 +456,7 @@ def verdict_box(record: results.ResultsFile, differences: pd.DataFrame, profile:
                      + (f" (the paper prints {'the other pair' if equal == 1 else f'the other {equal} pairs'} equal)" if equal else "")
                      + f": our paired CI ({signed['CI level'].iloc[0]}"
                      + (f", {common.correction(len(differences))}" if len(differences) > 1 else "")
-                     + f", over the test utterances) establishes that sign in {counts.get('agrees', 0)}, the opposite sign in "
+                     + f", over the test utterances and the {len(record.seeds)} seeds) establishes that sign in {counts.get('agrees', 0)}, the opposite sign in "
                      f"{counts.get('opposite', 0)}, neither in {counts.get('not established', 0)} "
                      "([why our numbers differ](rnn-why)).")
     if variant_diffs is not None and len(variant_diffs):
@@ -464,8 +464,8 @@ def verdict_box(record: results.ResultsFile, differences: pd.DataFrame, profile:
                      f"{variant_diffs['paper (points)'].iloc[0]} points): "
                      + "; ".join(f"*{v['variant']}* {v['ours (points)']} {v['CI']}, {v['sign']}" for _, v in variant_diffs.iterrows())
                      + f". Each variant has {len(record.notes.get('settings', {}).get('variant_seeds', ())) or 'few'} seeds "
-                     f"(the paper's rows {len(record.seeds)}): its CI covers test utterances, not a rerun's spread, so read "
-                     "these signs as indicative.")
+                     f"(the paper's rows {len(record.seeds)}): its CI draws them too, but so few seeds show little of "
+                     "the spread between trainings, so read these signs as indicative.")
     lines.append("- **Fig. 3** (the best model's confusion matrix) is a figure whose numbers did not survive text "
                  "extraction: ours is shown alone, with the four statements the text makes (two recalls, two confusions) "
                  "set beside ours ([Fig. 3](rnn-fig3)).")
@@ -506,7 +506,8 @@ def why_table(record: results.ResultsFile, differences: pd.DataFrame, variant_di
         lines.append({"gap": f"MSPEC − MFCC: the paper finds MSPEC better in {len(signed)} of {len(differences)} like-for-like pairs",
                       "explanation": f"seed noise: {test_speaker}",
                       "run that tests it": f"paired differences, {int(differences['seeds'].max())} seeds, one bootstrap "
-                                           f"resample scoring both kinds; CIs at {differences['CI level'].iloc[0]}"
+                                           f"resample of the test utterances and of each kind's seeds scoring both kinds; "
+                                           f"CIs at {differences['CI level'].iloc[0]}"
                                            + (f" ({common.correction(len(differences))})" if len(differences) > 1 else ""),
                       "what it showed": f"our CI establishes the paper's sign in {counts.get('agrees', 0)}, the opposite in "
                                         f"{counts.get('opposite', 0)}, neither in {counts.get('not established', 0)}"
