@@ -175,7 +175,11 @@ def verdict_box(record: results.ResultsFile, profile: str) -> str:
     classes = results.cell_classes(cells)  # the intro's and the summary's three classes
     for table, chosen in cells.groupby("table"):
         worst = chosen.loc[chosen["gap"].abs().idxmax()]
-        lines.append(f"- **{table}** ({profile} profile), {len(chosen)} cell{'s' if len(chosen) != 1 else ''}: "
+        binary = chosen[chosen["column"].str.startswith("2-class")]
+        numbers = binary.groupby(["row", "paper_value"]).ngroups
+        twice = (f" ({numbers} of the paper's binary numbers, each counted under both readings of the binary task: "
+                 f"{len(chosen) - len(binary) + numbers} distinct numbers of the paper)") if len(binary) > numbers else ""
+        lines.append(f"- **{table}** ({profile} profile), {len(chosen)} cell{'s' if len(chosen) != 1 else ''}{twice}: "
                      + results.class_counts(classes[chosen.index], bold=True)
                      + f"; the largest gap is {worst['row']}, {worst['column']}: {100 * worst['value']:.1f} vs "
                      f"{100 * worst['paper_value']:.1f}.")
