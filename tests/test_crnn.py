@@ -186,6 +186,11 @@ def test_the_verdict_says_whether_the_papers_ordering_holds_and_which_paired_dif
     assert "With 1 seed per system these CIs cover the test speakers and utterances, not a rerun's spread" in text
     three_seeds = _table1_rows({"Plain CRNN": (0.45, 0.42, 0.48), "HSF-CRNN": (0.60, 0.57, 0.63)}, seeds=3)
     assert "seed" not in crnn.verdict(three_seeds, "nemo", "full")
+    two_seeds = pd.concat([_table1_rows({"Plain CRNN": (0.45, 0.42, 0.48), "HSF-CRNN": (0.60, 0.57, 0.63)}, seeds=2),
+                           _difference_rows({("HSF-CRNN", "Plain CRNN"): (0.15, 0.08, 0.22)})], ignore_index=True)
+    text_two = crnn.verdict(two_seeds, "nemo", "full")
+    assert "over the test speakers and their utterances, and the 2 seeds of each (" in text_two
+    assert "With 2 seeds per system these CIs draw the seeds too, but so few show little of a rerun's spread" in text_two
     assert crnn.ordering_summary(held) == "UA: HSF-CRNN > Multi-CRNN > Plain CRNN (the paper's order)"
     paired = pd.concat([held, _difference_rows({("HSF-CRNN", "Multi-CRNN"): (0.10, 0.02, 0.18),
                                                 ("Multi-CRNN", "Plain CRNN"): (0.05, -0.01, 0.11),

@@ -149,3 +149,24 @@ def test_resampling_seeds_widens_the_paired_ci_when_trainings_disagree():
     drawn = metrics.paired_difference_ci(y, first, second, metric, 400, resample_seeds=True)
     assert drawn[0] == fixed[0]
     assert drawn[2] - drawn[1] > 3 * (fixed[2] - fixed[1])
+
+
+def test_a_papers_paired_difference_draws_the_seeds_only_where_a_side_has_several():
+    """common.paired_difference: one seed a side is the utterance bootstrap as before (bit for bit);
+    with a good and a poor seed on one side, the seeds are drawn too and 0 enters the CI."""
+    from serlib import training
+    from serlib.papers import common
+
+    y = np.repeat(np.arange(2), 20)
+
+    def outcome(right: int) -> training.Outcome:  # the first ``right`` utterances predicted correctly
+        pred = np.where(np.arange(40) < right, y, 1 - y)
+        return training.Outcome({"utterance": training.Predictions(y, pred, np.arange(40), np.eye(2)[pred])})
+
+    speakers = np.arange(40) // 10
+    single = common.paired_difference([outcome(40)], [outcome(10)], "UA", 300, speakers)
+    assert single == metrics.paired_difference_ci(y, [outcome(40).levels["utterance"].y_pred],
+                                                  [outcome(10).levels["utterance"].y_pred], metrics.unweighted_accuracy,
+                                                  300, speakers=speakers)
+    value, low, high = common.paired_difference([outcome(40), outcome(10)], [outcome(10), outcome(10)], "UA", 300, speakers)
+    assert value == pytest.approx(0.375) and low == 0.0 and single[1] > 0.25  # the seeds held fixed keep 0 out

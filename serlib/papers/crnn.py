@@ -648,14 +648,17 @@ def verdict(rows: pd.DataFrame, corpus: str, profile: str) -> str:
         verdicts = list(found["verdict"])
         each = [f"{row.pair} {common.signed_ci(row.ours, row.low, row.high, scale=1)} ({row.verdict})" for row in found.itertuples()]
         level = found["level"].iloc[0]
+        seeds_drawn = f", and the {int(ua['seeds'].max())} seeds of each" if "seeds" in ua and ua["seeds"].max() > 1 else ""
         lines.append(f"Paired UA differences (points), each with a {100 * level:.1f} % CI over the test speakers and their "
-                     f"utterances ({common.correction(len(found))}): {'; '.join(each)}. The paper's sign is "
+                     f"utterances{seeds_drawn} ({common.correction(len(found))}): {'; '.join(each)}. The paper's sign is "
                      f"established for {verdicts.count('agrees')} of {len(found)}, the opposite for {verdicts.count('opposite')}; "
                      "the paper's differences, on IEMOCAP, give only the sign to look for.")
     seeds = int(ua["seeds"].max()) if "seeds" in ua else None
     if seeds is not None and seeds < 3:
-        lines.append(f"With {seeds} seed{'s' if seeds > 1 else ''} per system these CIs cover the test speakers and "
-                     "utterances, not a rerun's spread, which on this corpus is several points: read the order as indicative.")
+        covered = ("these CIs draw the seeds too, but so few show little of a rerun's spread" if seeds > 1 else
+                   "these CIs cover the test speakers and utterances, not a rerun's spread")
+        lines.append(f"With {seeds} seed{'s' if seeds > 1 else ''} per system {covered}, which on this corpus is several "
+                     "points: read the order as indicative.")
     return " ".join(lines)
 
 

@@ -36,7 +36,8 @@ def paired_difference(first: list[training.Outcome], second: list[training.Outco
     """``metric`` of ``first`` minus ``second`` (one outcome per seed, utterance level) with a paired
     CI, on the utterances both tested (all of them when every fold ran; their overlap when a run
     tested only some folds); with ``speakers`` (per manifest row) the bootstrap draws speakers,
-    then their utterances."""
+    then their utterances. With several seeds a side, each resample also draws each side's seeds
+    (``resample_seeds``), so that the CI covers the spread between trainings."""
     tested = [o.levels["utterance"] for o in (first[0], second[0])]
     common_utterances = np.intersect1d(tested[0].utterance, tested[1].utterance)
     if not len(common_utterances):
@@ -46,7 +47,8 @@ def paired_difference(first: list[training.Outcome], second: list[training.Outco
     predictions = [[o.levels["utterance"].y_pred[r] for o in outcomes] for outcomes, r in zip((first, second), rows)]
     return metrics.paired_difference_ci(tested[0].y_true[rows[0]], predictions[0], predictions[1],
                                         metrics.METRICS[metric], n_boot, level,
-                                        speakers=None if speakers is None else speakers[common_utterances])
+                                        speakers=None if speakers is None else speakers[common_utterances],
+                                        resample_seeds=len(first) > 1 or len(second) > 1)
 
 
 def comparison_cells(found: pd.DataFrame, name: Callable[[pd.Series], str], paper_label: str = "paper") -> dict[str, dict[str, str]]:
