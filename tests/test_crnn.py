@@ -238,3 +238,14 @@ def test_the_main_models_rate_is_the_one_the_committed_nemo_run_chose_most():
     chosen = Counter(rate for cell, rate in record["notes"]["chosen_learning_rates"].items() if cell.startswith("HSF-CRNN /"))
     assert sum(chosen.values()) == 5
     assert chosen.most_common(1)[0][0] == crnn.MAIN_MODEL_LEARNING_RATE
+
+
+def test_the_rerun_note_sets_seed_0_beside_its_earlier_run_and_says_how_many_seeds_the_page_draws():
+    first_seed = {"Plain CRNN": 0.40, "Multi-CRNN": 0.45, "HSF-CRNN": 0.50}
+    one = crnn.rerun_note(first_seed, crnn.settings("full", seeds="0"), "nemo")
+    assert "Seed 0's pooled UA moved from 44.6 to 40.0 (Plain CRNN), 42.7 to 45.0 (Multi-CRNN) and 49.0 to 50.0 (HSF-CRNN)" in one
+    assert one.endswith("a second seed is what would establish an order.")
+    two = crnn.rerun_note(first_seed, crnn.settings("full"), "nemo")  # the full profile's two seeds
+    assert "This page trains 2 seeds, and its means and paired CIs draw on all of them" in two
+    assert crnn.rerun_note(first_seed, crnn.settings("smoke"), "nemo") == ""
+    assert crnn.rerun_note(first_seed, crnn.settings("full", seeds="1,2"), "nemo") == ""  # no earlier run of seed 1
