@@ -351,7 +351,9 @@ def fitted_epoch(outcome: training.Outcome, threshold: float = FITTED_LOSS) -> i
 def choices(data: Data, fold_outcomes: FoldOutcomes, settings: Settings) -> pd.DataFrame:
     """Per system and fold: validation speaker, validation UA of each learning rate, the chosen
     rate, its best epoch and the epoch its training loss first fell below :data:`FITTED_LOSS`
-    (seed 0): a best epoch long before that one is a barely trained model that validation preferred."""
+    (the first seed, named in the columns): a best epoch long before that one is a barely trained
+    model that validation preferred."""
+    seed = f"seed {settings.seeds[0]}"
     rows = []
     for (system, session), rate in fold_outcomes.chosen.items():
         fold = data.fold(session)
@@ -360,9 +362,9 @@ def choices(data: Data, fold_outcomes: FoldOutcomes, settings: Settings) -> pd.D
         for candidate in settings.learning_rates:
             row[f"val UA, lr {candidate:g}"] = round(fold_outcomes.validation_ua(system, session, candidate), 3)
         row["chosen lr"] = rate
-        row["best epoch"] = best_epoch(fold_outcomes.selected(system, session)[0])
+        row[f"best epoch ({seed})"] = best_epoch(fold_outcomes.selected(system, session)[0])
         fitted = fitted_epoch(fold_outcomes.selected(system, session)[0])
-        row[f"training loss < {FITTED_LOSS:g} from epoch"] = "–" if fitted is None else fitted
+        row[f"training loss < {FITTED_LOSS:g} from epoch ({seed})"] = "–" if fitted is None else fitted
         rows.append(row)
     return pd.DataFrame(rows).set_index(["system", "test session"])
 

@@ -391,14 +391,14 @@ def kind_difference(outcomes: Outcomes, pair: tuple[str, str, str, str], n_boot:
                     variant: str = "", level: float = 0.95) -> results.ResultRow:
     """MSPEC − MFCC sequence accuracy of ``pair`` (table, MSPEC type, MFCC type, cell: two
     configurations that differ only in the feature kind), seeds averaged, with a paired ``level``
-    bootstrap CI that draws the test utterances (one resample scores both) and each configuration's
-    seeds (so the spread between trainings is in it), and the paper's difference. The paper's five
+    bootstrap CI that draws the test utterances (one resample scores both) and, with several seeds,
+    each configuration's seeds (so the spread between trainings is in it), and the paper's difference. The paper's five
     pairs are judged together at 95 % corrected (Bonferroni), so :func:`results_file` asks each for 99 %."""
     table, mspec, mfcc, cell = pair
     first, second = ([o.levels["window"] for o in outcomes[kind, cell]] for kind in (mspec, mfcc))
     value, low, high = metrics.paired_difference_ci(first[0].y_true, [p.y_pred for p in first], [p.y_pred for p in second],
                                                     metrics.weighted_accuracy, common.resamples(n_boot, level), level,
-                                                    groups=first[0].utterance, resample_seeds=True)
+                                                    groups=first[0].utterance, resample_seeds=len(first) > 1 or len(second) > 1)
     return results.ResultRow(table=table, row=results.difference_name(mspec, mfcc), column=cell, metric="WA", level="window",
                              paper_value=round(PAPER_VALUES[table, mspec, cell] - PAPER_VALUES[table, mfcc, cell], 6),
                              value=value, ci_low=low, ci_high=high, std=None, seeds=len(first), variant=variant,
@@ -456,7 +456,8 @@ def verdict_box(record: results.ResultsFile, differences: pd.DataFrame, profile:
                      + (f" (the paper prints {'the other pair' if equal == 1 else f'the other {equal} pairs'} equal)" if equal else "")
                      + f": our paired CI ({signed['CI level'].iloc[0]}"
                      + (f", {common.correction(len(differences))}" if len(differences) > 1 else "")
-                     + f", over the test utterances and the {len(record.seeds)} seeds) establishes that sign in {counts.get('agrees', 0)}, the opposite sign in "
+                     + ", over the test utterances" + (f" and the {len(record.seeds)} seeds" if len(record.seeds) > 1 else "")
+                     + f") establishes that sign in {counts.get('agrees', 0)}, the opposite sign in "
                      f"{counts.get('opposite', 0)}, neither in {counts.get('not established', 0)} "
                      "([why our numbers differ](rnn-why)).")
     if variant_diffs is not None and len(variant_diffs):
